@@ -1,0 +1,3 @@
+"""adoptkit: corporate AI training that sticks, on Jupyter."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,162 @@
+"""Typed view of the `adoptkit:` section of the root `_config.yml`.
+
+Jupyter Book reads the same file and ignores this section, so one file configures the whole kit.
+Every default lives here; a wrong value raises SettingsError naming the key, the value and what is
+allowed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+CONFIG_NAME = "_config.yml"
+KNOWN_ROLES = ("marketing", "sales", "hr", "engineering", "finance", "support", "leadership")
+
+
+class SettingsError(ValueError):
+    """A value in `_config.yml` is wrong; the message says which, and what is allowed."""
+
+
+class _Section(BaseModel):
+    # A misspelt key is an error, not a silently ignored setting.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Organisation(_Section):
+    name: str = "Example Organisation"
+    hourly_cost: float | None = Field(default=None, ge=0, description="loaded cost of an hour of work")
+    currency: str = "USD"
+
+
+class LLM(_Section):
+    # "local" means the kit's own endpoint on 127.0.0.1, started on demand; otherwise the gateway's URL.
+    endpoint: str = "local"
+    model: str = "course-default"
+    api_key_env: str = "ADOPTKIT_API_KEY"
+    timeout: float = Field(default=60.0, gt=0)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, v: str) -> str:
+        if v != "local" and not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError("must be 'local' or an http(s) URL such as http://127.0.0.1:8765/v1")
+        return v.rstrip("/")
+
+
+class DataOverride(_Section):
+    """An organisation's own export standing in for a catalog dataset."""
+
+    path: str | None = None  # a CSV file (relative to the config file's folder)
+    url: str | None = None  # a database URL (SQLAlchemy), read with `table` or `query`
+    table: str | None = None
+    query: str | None = None
+    sep: str = ","
+    rename: dict[str, str] = {}  # the export's column name -> the catalog's column name
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v):
+        if v is not None and "://" not in v:
+            raise ValueError("must be a database URL such as sqlite:///crm.db or postgresql+psycopg2://...")
+        return v
+
+    def model_post_init(self, _ctx) -> None:
+        if (self.path is None) == (self.url is None):
+            raise ValueError("give exactly one of `path` (a CSV export) or `url` (a database URL)")
+        if self.url is not None and (self.table is None) == (self.query is None):
+            raise ValueError("a database override needs exactly one of `table` or `query`")
+
+
+class Data(_Section):
+    cache: str = ".cache/data"
+    mirror: str | None = None  # ADOPTKIT_DATA_MIRROR wins over this
+    overrides: dict[str, DataOverride] = {}
+
+
+class Sandbox(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=0, le=65535)
+
+
+class Settings(_Section):
+    organisation: Organisation = Organisation()
+    roles: list[str] = ["marketing", "sales", "hr", "engineering"]
+    llm: LLM = LLM()
+    data: Data = Data()
+    sandbox: Sandbox = Sandbox()
+    # Where the config file was found; relative paths in it are taken from here.
+    root: Path = Path(".")
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, v: list[str]) -> list[str]:
+        unknown = [r for r in v if r not in KNOWN_ROLES]
+        if unknown:
+            raise ValueError(f"unknown role(s) {unknown}; allowed: {', '.join(KNOWN_ROLES)}")
+        return v
+
+    def path(self, value: str | os.PathLike) -> Path:
+        """A path from the config, resolved against the config file's folder."""
+        p = Path(os.path.expanduser(value))
+        return p if p.is_absolute() else (self.root / p).resolve()
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    """`ADOPTKIT_CONFIG`, else the nearest `_config.yml` with an `adoptkit:` section up from `start`."""
+    if env := os.environ.get("ADOPTKIT_CONFIG"):
+        return Path(env)
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file() and re.search(r"^adoptkit:", candidate.read_text(encoding="utf-8"), re.M):
+            return candidate
+    return None
+
+
+def _explain(err: ValidationError, source: str) -> str:
+    lines = [f"{source} has {err.error_count()} wrong value(s) in its `adoptkit:` section:"]
+    for e in err.errors():
+        key = ".".join(["adoptkit", *map(str, e["loc"])])
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "is not a setting the kit knows (misspelt?)"
+        lines.append(f"  - {key} = {e.get('input')!r}: {msg}")
+    lines.append("Fix these keys in the file (see the commented defaults in the project's _config.yml).")
+    return "\n".join(lines)
+
+
+def parse(section: dict | None, root: Path = Path("."), source: str = CONFIG_NAME) -> Settings:
+    """Validate a mapping (the `adoptkit:` section) into Settings."""
+    if section is not None and not isinstance(section, dict):
+        raise SettingsError(f"{source}: `adoptkit:` must be a mapping of settings, not {type(section).__name__}")
+    try:
+        return Settings(**(section or {}), root=root)
+    except ValidationError as err:
+        raise SettingsError(_explain(err, source)) from None
+
+
+def load(path: Path | str | None = None) -> Settings:
+    """Read settings from `path`, or from the config found by `find_config`, or the defaults."""
+    path = Path(path) if path else find_config()
+    if path is None:
+        return Settings(root=Path.cwd())
+    try:
+        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise SettingsError(f"{path}: no such config file (ADOPTKIT_CONFIG points at it?)") from None
+    except yaml.YAMLError as err:
+        raise SettingsError(f"{path}: not valid YAML: {err}") from None
+    return parse(doc.get("adoptkit"), root=Path(path).resolve().parent, source=str(path))
+
+
+@lru_cache(maxsize=1)
+def current() -> Settings:
+    """The settings for this process (cached; call `current.cache_clear()` after changing the file)."""
+    return load()
