@@ -1,0 +1,70 @@
+"""The main job (`adoptkit build`): data, then the book site, then the learners' release."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from . import settings as settings_mod
+
+
+def _step(title: str) -> float:
+    click.secho(f"==> {title}", bold=True)
+    return time.monotonic()
+
+
+def _run(cmd: list[str], cwd: Path) -> None:
+    proc = subprocess.run(cmd, cwd=cwd)
+    if proc.returncode != 0:
+        raise RuntimeError(f"`{' '.join(cmd)}` failed with exit code {proc.returncode} (its output is above)")
+
+
+def assignments(root: Path) -> list[str]:
+    src = root / "exercises"
+    return sorted(p.name for p in src.iterdir() if p.is_dir() and any(p.glob("*.ipynb"))) if src.is_dir() else []
+
+
+def nbgrader_cmd(root: Path, *args: str) -> list[str]:
+    """nbgrader as a grader runs it from the repo, with the course's config (see autograders/)."""
+    return [sys.executable, "-m", "nbgrader", *args,
+            f"--NbGrader.config_file={root / 'autograders' / 'nbgrader_config.py'}"]
+
+
+def run(skip_book: bool = False) -> None:
+    s = settings_mod.current()
+    root = s.root
+    from .data import DATASETS, DataError, fetch
+
+    t = _step("fetch and verify the data")
+    try:
+        for name in DATASETS:
+            fetch(name, s)
+    except DataError as err:
+        raise RuntimeError(str(err)) from None
+    click.echo(f"    {len(DATASETS)} datasets verified ({time.monotonic() - t:.1f} s)")
+
+    site = root / "_build" / "html"
+    if not skip_book:
+        from .site.vendor import ensure_vendor
+
+        t = _step("build the book site (offline)")
+        ensure_vendor(root / "_vendor")
+        _run(["jupyter-book", "build", str(root), "-W", "--keep-going"], cwd=root)
+        click.echo(f"    built in {time.monotonic() - t:.1f} s")
+
+    t = _step("release the exercises (student versions)")
+    names = assignments(root)
+    for name in names:
+        _run(nbgrader_cmd(root, "generate_assignment", name, "--force"), cwd=root)
+    release = root / "_nbgrader" / "release"
+    click.echo(f"    {len(names)} assignment(s) released ({time.monotonic() - t:.1f} s)")
+
+    click.secho("\nDone.", bold=True)
+    if not skip_book:
+        click.echo(f"  book site: {site / 'index.html'}  (serve it: python -m http.server -d {site})")
+    click.echo(f"  release:   {release}  ({', '.join(names) or 'no assignments'})")
