@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .fetch import DataError
+from .cache import DataError
 
 _TRUE = {"true", "yes", "1", "t", "y"}
 _FALSE = {"false", "no", "0", "f", "n"}

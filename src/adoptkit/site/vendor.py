@@ -6,13 +6,13 @@ site behind a firewall (or one that must not tell a CDN who reads it) has to ser
 
 How the files get into the build:
   1. `install_vendor(book_root, cache_dir)` fetches the pinned tarballs with `npm pack` (once; the
-     tarballs and the extracted folder are cached and re-verified on every call), and copies the few
-     files the site needs into `<book_root>/_vendor/_static/vendor/...` (`_vendor/` is git-ignored).
+     tarballs and the extracted folder are cached and re-verified on every call), and copies the
+     files the site needs into `<book_root>/_vendor/_static/adoptkit-vendor/...` (git-ignored).
   2. `_config.yml` lists `_vendor` in `html_extra_path`, so Sphinx copies its contents into the site
-     root: the files end up in `_build/html/_static/vendor/...`. (`html_extra_path`, not
+     root: the files end up in `_build/html/_static/adoptkit-vendor/...`. (`html_extra_path`, not
      `html_static_path`: Jupyter Book 1 adds every .js/.css under a static path to *every* page.)
   3. `mathjax_path` and `nb_ipywidgets_js` point at those files (SPHINX_CONFIG below). Sphinx resolves
-     a relative script path against `_static/`, so the values read `vendor/...`.
+     a relative script path against `_static/`, so the values read `adoptkit-vendor/...`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
 
 VENDOR_DIR = "_vendor"  # at the book root, git-ignored, listed in html_extra_path
-SITE_SUBDIR = "_static/vendor"  # where the files land inside the built site
+SITE_SUBDIR = "_static/adoptkit-vendor"  # in the built site; not `_static/vendor/`: the theme owns that
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class NpmPin:
     name: str
     version: str
     integrity: str  # npm's dist.integrity ("sha512-" + base64), checked against the tarball's bytes
-    dest: str  # folder under _static/vendor/
+    dest: str  # folder under SITE_SUBDIR
     strip: str  # leading path (inside package/) removed when extracting
     include: tuple[str, ...]  # fnmatch patterns inside package/ ("*" also matches "/")
 
@@ -63,17 +63,19 @@ PINS: tuple[NpmPin, ...] = (
         include=("require.js", "package.json"),
     ),
     # html-manager 1.x is the ipywidgets 8 line (widget state with controls/base module version 2.0.0);
-    # 0.20.x is ipywidgets 7. myst-nb's default is 1.0.6; 1.0.15 is the newest 1.0.x.
-    # See _HTML_MANAGER_NOTE at the bottom for which one was checked in a browser.
+    # 0.20.x is ipywidgets 7. myst-nb's default is 1.0.6. Both 1.0.6 and 1.0.15 rendered ipywidgets
+    # 8.1.9 state (IntSlider, Dropdown, Button with icon, HTML, IntProgress in a VBox) in headless
+    # Chromium; 1.0.15 is pinned: the newest 1.0.x, built on controls ^5.0.13 (ipywidgets 8.1.9 ships
+    # controls 5.0.x), smaller, and it also bundles the ipywidgets 7 models (base7/controls7).
     NpmPin(
         "@jupyter-widgets/html-manager",
         "1.0.15",
         "sha512-5thBIV6ymNgmPVOHvzx+gGy8ZSKmSazhtGw4/c4xJDVzRhG9PTeQsRjF3FUTopvFi//SABeNz1yp47bCrJ3CQA==",
         dest="html-manager",
         strip="dist/",
-        # embed-amd.js bundles base/controls/output widgets and their CSS; its Font Awesome fonts are
-        # loaded next to the script (webpack publicPath "auto"). woff2/woff cover every current browser;
-        # the eot/ttf/svg fallbacks (2.4 MB) are left out.
+        # embed-amd.js bundles the base/controls/output widgets and their CSS; the CSS's Font Awesome
+        # fonts (hashed names) are fetched from this folder thanks to module-paths.js (see
+        # _MODULE_PATHS_JS). woff2/woff cover every current browser; eot/ttf/svg (2.4 MB) are left out.
         include=("dist/embed-amd.js", "dist/*.woff2", "dist/*.woff", "dist/*.LICENSE.txt", "package.json"),
     ),
     # Sphinx 7.4's mathjax_path default is mathjax@3/es5/tex-mml-chtml.js; 3.2.2 is the last 3.x.
@@ -103,18 +105,37 @@ PINS: tuple[NpmPin, ...] = (
 # The keys `_config.yml` must carry under `sphinx: config:` (config_problems() checks them).
 SPHINX_CONFIG: dict = {
     "html_extra_path": [VENDOR_DIR],
-    "mathjax_path": "vendor/mathjax/tex-mml-chtml.js",
+    "mathjax_path": "adoptkit-vendor/mathjax/tex-mml-chtml.js",
     # Replaces myst-nb's CDN defaults (the whole dict: keys are script paths, values are attributes).
     "nb_ipywidgets_js": {
-        "vendor/requirejs/require.js": {},
-        "vendor/html-manager/embed-amd.js": {
-            # A widget library that embed-amd.js does not bundle (say ipyleaflet) is fetched from this
-            # prefix; the default is jsdelivr. Pointing it at our own host turns that into a visible
-            # 404 instead of a silent third-party request. Vendor such a library under it if needed.
-            "data-jupyter-widgets-cdn": "/_static/vendor/npm/",
+        "adoptkit-vendor/requirejs/require.js": {},
+        "adoptkit-vendor/html-manager/module-paths.js": {},  # ours, see _MODULE_PATHS_JS
+        "adoptkit-vendor/html-manager/embed-amd.js": {
+            # A widget library that embed-amd.js does not bundle (say ipyleaflet) is looked for next
+            # to the page, then under this prefix; the default prefix is jsdelivr. Our own host turns
+            # that into a visible 404 instead of a silent third-party request. Vendor such a library
+            # under it (`<prefix><name>@<version>/dist/index.js`) if a chapter needs one.
+            "data-jupyter-widgets-cdn": "/_static/adoptkit-vendor/npm/",
         },
     },
 }
+
+# Written next to embed-amd.js and loaded between require.js and it. embed-amd.js holds six named AMD
+# modules, and each one's webpack runtime takes its asset folder from require.js's `module.uri`, which by
+# default is "<page folder>/@jupyter-widgets/...": the Font Awesome fonts of the widget CSS then 404.
+# Mapping those module names to this folder makes their `module.uri` (never fetched: the modules are
+# defined inline) point here, where the fonts are.
+_MODULE_PATHS_JS = """\
+// Generated by adoptkit.site.vendor: see _MODULE_PATHS_JS there for why.
+(function () {
+  var here = new URL(".", document.currentScript.src).href;
+  var paths = {"@jupyter-widgets/html-manager/dist": here.slice(0, -1)};
+  ["base", "controls", "base7", "controls7", "html-manager"].forEach(function (name) {
+    paths["@jupyter-widgets/" + name] = here + name;
+  });
+  require.config({paths: paths});
+})();
+"""
 
 _STAMP = ".pins.json"  # dotfile: Sphinx never copies dotfiles into the site
 
@@ -124,7 +145,7 @@ class VendorError(RuntimeError):
 
 
 def ensure_vendor(cache_dir: str | Path) -> Path:
-    """Return `<cache_dir>/site_vendor`, holding `_static/vendor/<pkg>/...` for every pin.
+    """Return `<cache_dir>/site_vendor`, holding `_static/adoptkit-vendor/<pkg>/...` for every pin.
 
     Fetches each tarball with `npm pack` only if it is not cached with the pinned integrity; re-extracts
     only if the folder's stamp (pins + sha256 of every file) does not match.
@@ -138,6 +159,7 @@ def ensure_vendor(cache_dir: str | Path) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     for pin, tgz in zip(PINS, tarballs):
         _extract(pin, tgz, tmp / SITE_SUBDIR / pin.dest)
+    (tmp / SITE_SUBDIR / "html-manager" / "module-paths.js").write_text(_MODULE_PATHS_JS)
     (tmp / _STAMP).write_text(_stamp_for(tmp))
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)  # a half-extracted folder never looks finished
@@ -195,7 +217,7 @@ def _fetch(pin: NpmPin, npm_dir: Path) -> Path:
     npm_dir.mkdir(parents=True, exist_ok=True)
     # --ignore-scripts: a registry tarball runs no lifecycle scripts anyway; this keeps it that way.
     cmd = [npm, "pack", pin.spec, "--ignore-scripts", "--pack-destination", str(npm_dir)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)  # errors reported below
     if proc.returncode != 0 or not tgz.is_file():
         tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
         raise VendorError(
@@ -246,8 +268,13 @@ def _file_hashes(root: Path) -> dict[str, str]:
 
 
 def _stamp_for(root: Path) -> str:
-    pins = [asdict(p) for p in PINS]
-    return json.dumps({"pins": pins, "files": _file_hashes(root)}, indent=1, sort_keys=True)
+    return json.dumps({"pins": _pins_record(), "files": _file_hashes(root)}, indent=1, sort_keys=True)
+
+
+def _pins_record() -> list:
+    # The pins as JSON gives them back (tuples become lists), plus our generated file, so that a change
+    # to either re-extracts.
+    return json.loads(json.dumps([asdict(p) for p in PINS] + [_MODULE_PATHS_JS]))
 
 
 def _stamp_ok(root: Path) -> bool:
@@ -258,7 +285,5 @@ def _stamp_ok(root: Path) -> bool:
         recorded = json.loads(stamp.read_text())
     except ValueError:
         return False
-    # Same pins, and every file present with the bytes it was extracted with (about 30 ms for 10 MB).
-    return recorded.get("pins") == json.loads(json.dumps([asdict(p) for p in PINS])) and recorded.get(
-        "files"
-    ) == _file_hashes(root)
+    # Same pins, and every file present with the bytes it was extracted with (about 0.2 s for 12 MB).
+    return recorded.get("pins") == _pins_record() and recorded.get("files") == _file_hashes(root)

@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..settings import DataOverride, Settings, current
 from .catalog import Dataset, get
-from .fetch import DataError, fetch
+from .cache import DataError, fetch
 from .schema import coerce
 
 # German credit is coded (A11, A93, ...); decode the attributes the chapters use (codes: the UCI notes).
@@ -67,7 +67,7 @@ def _read_override(o: DataOverride, settings: Settings) -> tuple[pd.DataFrame, s
         sql = o.query or f'SELECT * FROM "{o.table}"'
         with engine.connect() as conn:
             return pd.read_sql_query(sqlalchemy.text(sql), conn), f"{engine.url!r} ({o.table or 'query'})"
-    except sqlalchemy.exc.SQLAlchemyError as err:
+    except (sqlalchemy.exc.SQLAlchemyError, pd.errors.DatabaseError) as err:
         raise DataError(f"could not read the override from {engine.url!r}: {err.__class__.__name__}: {err}") from None
     finally:
         engine.dispose()
