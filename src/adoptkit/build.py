@@ -50,10 +50,13 @@ def run(skip_book: bool = False) -> None:
 
     site = root / "_build" / "html"
     if not skip_book:
-        from .site.vendor import ensure_vendor
+        from .site import VendorError, install_vendor
 
         t = _step("build the book site (offline)")
-        ensure_vendor(root / "_vendor")
+        try:
+            install_vendor(root, root / ".cache")  # the site's own copies of its browser scripts
+        except VendorError as err:
+            raise RuntimeError(str(err)) from None
         _run(["jupyter-book", "build", str(root), "-W", "--keep-going"], cwd=root)
         click.echo(f"    built in {time.monotonic() - t:.1f} s")
 

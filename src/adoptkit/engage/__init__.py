@@ -1,0 +1,1 @@
+"""Engagement: Learn-Do-Teach, and (later) leaderboards, badges, hackathons, spaced repetition, nudges."""

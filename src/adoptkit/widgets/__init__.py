@@ -1,0 +1,5 @@
+"""ipywidgets used inside the course notebooks."""
+
+from .quiz import Quiz
+
+__all__ = ["Quiz"]
