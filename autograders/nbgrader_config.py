@@ -1,23 +1,24 @@
 """nbgrader's configuration for this course: the layout a grader uses from the repository.
 
-Run nbgrader from anywhere with this file named explicitly (either form works with nbgrader 0.9.6):
+Name this file on every nbgrader command; from the repository root (checked with nbgrader 0.9.6):
 
-    nbgrader generate_assignment sales-crm --NbGrader.config_file=autograders/nbgrader_config.py
-    JUPYTER_CONFIG_PATH=autograders nbgrader autograde sales-crm
+    nbgrader generate_assignment sales-crm --NbGrader.config_file=autograders/nbgrader_config
+    nbgrader autograde sales-crm --NbGrader.config_file=autograders/nbgrader_config
+    JUPYTER_CONFIG_PATH=autograders nbgrader autograde sales-crm        # the same, by variable
 
-Beware: `--config ...` is not an nbgrader option and is silently ignored, and a misspelt
-`--NbGrader.config_file` path is skipped with only a "No nbgrader_config.py file found" warning;
-either way nbgrader then works on the current folder with its stock layout (`source/`, `release/`, ...)
-and fails with "No notebooks were matched" or grades nothing. Look for the "course root" line below in
-the log.
+The path may be absolute and may end in `.py`; with `.py` nbgrader still loads the file but logs a
+false "No nbgrader_config.py file found" warning. A working command prints "[adoptkit] nbgrader course
+root ..." first. Without this file (`--config ...` is not an nbgrader option and is ignored with an
+"Unrecognized alias" warning; a misspelt path is skipped with the warning above) nbgrader falls back to
+its stock layout in the current folder and stops with "No notebooks were matched by '.../source/...'".
 
 Layout: instructors' sources in `exercises/<assignment>/`; every generated step (release, submitted,
 autograded, feedback, solution) and the SQLite gradebook under the git-ignored `_nbgrader/`.
 
-Overrides, strongest first: command-line flags (`--Execute.timeout=120`, `--CourseDirectory.root=...`;
-note that moving the root by flag leaves the gradebook where this file put it, so prefer the variable);
-environment variables ADOPTKIT_COURSE_ROOT (the course folder, e.g. a temporary copy in tests) and
+Overrides, strongest first: command-line flags (`--Execute.timeout=300`, ...); the environment
+variables ADOPTKIT_COURSE_ROOT (the course folder, e.g. a temporary copy that a test grades) and
 ADOPTKIT_GRADEBOOK_URL (any SQLAlchemy URL, e.g. postgresql+psycopg2://... for a shared gradebook).
+Prefer ADOPTKIT_COURSE_ROOT to `--CourseDirectory.root`: the flag moves the folders but not the gradebook.
 """
 
 import os
@@ -49,9 +50,10 @@ else:
     WORK.mkdir(parents=True, exist_ok=True)  # nbgrader does not create the database's folder
     c.CourseDirectory.db_url = f"sqlite:///{WORK / 'gradebook.db'}"
 
-# A cell that runs longer than this is stopped and the run goes on (nbgrader's default is 30 s;
-# the exercises load real datasets and start the offline model, so give them room).
-c.Execute.timeout = 120
+# A cell that runs longer than this is stopped and grading goes on with the next cell (nbgrader's
+# default is 30 s). The slowest cell of the exercises (loading real data) takes about a second, so
+# 60 s leaves room on a busy grading machine while an endless loop costs at most a minute a cell.
+c.Execute.timeout = 60
 
 # One line on stderr, so a grader sees which course nbgrader is working on (a wrong invocation
 # prints no such line).

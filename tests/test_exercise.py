@@ -215,7 +215,10 @@ def _fill(release, answers: dict[str, str]):
 
 
 def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ADOPTKIT_COURSE_ROOT": str(course)}
+    """nbgrader as build.py runs it, from an unactivated venv (its bin/ off PATH, as in CI)."""
+    venv_bin = str(Path(sys.executable).parent)
+    env = {**os.environ, "ADOPTKIT_COURSE_ROOT": str(course),
+           "PATH": os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p != venv_bin)}
     env.pop("ADOPTKIT_GRADEBOOK_URL", None)
     return subprocess.run(nbgrader_cmd(ROOT, *args), cwd=course, env=env, capture_output=True, text=True,
                           timeout=900)
@@ -342,7 +345,12 @@ def test_autograde_scores_correct_wrong_and_broken(graded):
     assert set(broken.auto.values()) == {None}
     assert not (graded.course / "_nbgrader" / "autograded" / "broken").exists()
     for student in ("correct", "wrong"):
-        assert (graded.course / "_nbgrader" / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").is_file()
+        done = nbformat.read(graded.course / "_nbgrader" / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
+                             as_version=4)
+        cells = _by_id(done)
+        assert "### BEGIN HIDDEN TESTS" in cells["test_rfm_table"].source  # restored from the gradebook
+        # The exploration cell calls no model while grading (nbgrader sets NBGRADER_EXECUTION).
+        assert [o.get("text") for o in cells["try_it"].outputs] == ["Skipped while grading.\n"]
 
 
 @pytest.mark.slow
