@@ -30,9 +30,12 @@ def assignments(root: Path) -> list[str]:
 
 
 def nbgrader_cmd(root: Path, *args: str) -> list[str]:
-    """nbgrader as a grader runs it from the repo, with the course's config (see autograders/)."""
+    """nbgrader as a grader runs it from the repo, with the course's config (see autograders/).
+
+    The path goes without `.py`: nbgrader 0.9.6 loads it either way, but with `.py` it also logs a
+    false "No nbgrader_config.py file found" warning (it looks for `nbgrader_config.py.py`)."""
     return [sys.executable, "-m", "nbgrader", *args,
-            f"--NbGrader.config_file={root / 'autograders' / 'nbgrader_config.py'}"]
+            f"--NbGrader.config_file={root / 'autograders' / 'nbgrader_config'}"]
 
 
 def run(skip_book: bool = False) -> None:
