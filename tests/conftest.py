@@ -1,0 +1,82 @@
+"""Shared fixtures: the built book site (built once per session) and the sales chapter's glued values."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def jupyter_book_cmd() -> list[str]:
+    """The `jupyter-book` next to this interpreter (the venv's), else the one on PATH."""
+    beside = Path(sys.executable).with_name("jupyter-book")
+    exe = str(beside) if beside.is_file() else shutil.which("jupyter-book")
+    if exe is None:
+        pytest.fail("jupyter-book is not installed in this environment (pip install -e '.[test]')")
+    return [exe]
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory) -> Path:
+    """Build the book as CI does (`-W --keep-going`) into a temporary folder; return its `_build/html`.
+
+    The build runs with the temporary folder as its working directory, so the execution cache
+    (`.cache/jupyter` in _config.yml, resolved against the working directory) starts empty there: every
+    chapter is executed, whatever a developer's own cache holds.
+    """
+    out = tmp_path_factory.mktemp("book")
+    cmd = [*jupyter_book_cmd(), "build", str(ROOT), "-W", "--keep-going", "--path-output", str(out)]
+    proc = subprocess.run(cmd, cwd=out, capture_output=True, text=True, timeout=1200)
+    log = out / "build.log"
+    log.write_text(f"$ {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}")
+    if proc.returncode != 0:
+        tail = "\n".join(log.read_text().splitlines()[-200:])
+        pytest.fail(f"jupyter-book build failed (exit {proc.returncode}); full log: {log}\n{tail}", pytrace=False)
+    html = out / "_build" / "html"
+    if not (html / "index.html").is_file():
+        pytest.fail(f"the build exited 0 but wrote no {html / 'index.html'}; log: {log}", pytrace=False)
+    return html
+
+
+@pytest.fixture(scope="session")
+def sales_glue() -> dict[str, str]:
+    """Glued values of book/roles/sales/crm-automation.md, as the strings the page shows them.
+
+    Computed here from the data, independently of the chapter's code (not read back from the build), so
+    a test that finds them on the page checks the chapter against the data. Keys are the glue names;
+    each value is formatted with the chapter's format spec:
+
+      n_complaints      `{glue:text}`n_complaints:,d``      complaints in the CFPB sample
+      n_with_narrative  `{glue:text}`n_with_narrative:,d``  of them with a consumer narrative
+      n_sales_lines     `{glue:text}`n_sales_lines:,d``     online-retail lines left after cleaning
+      n_customers       `{glue:text}`n_customers:,d``       customers in the RFM table
+      top_fifth_share   `{glue:text}`top_fifth_share:.0%``  revenue share of the top fifth of customers
+    """
+    from adoptkit import settings
+    from adoptkit.data import load
+
+    config = settings.load(ROOT / "_config.yml")  # the book's settings, wherever pytest runs from
+    complaints = load("cfpb_complaints", config)
+    retail = load("online_retail", config)
+    kept = (
+        ~retail["InvoiceNo"].str.startswith("C")
+        & retail["CustomerID"].notna()
+        & (retail["Quantity"] > 0)
+        & (retail["UnitPrice"] > 0)
+    )
+    lines = retail[kept]
+    spend = (lines["Quantity"] * lines["UnitPrice"]).groupby(lines["CustomerID"]).sum().sort_values(ascending=False)
+    top_fifth = spend.iloc[: round(len(spend) * 0.2)].sum() / spend.sum()
+    return {
+        "n_complaints": f"{len(complaints):,d}",
+        "n_with_narrative": f"{int(complaints['Consumer complaint narrative'].notna().sum()):,d}",
+        "n_sales_lines": f"{len(lines):,d}",
+        "n_customers": f"{spend.size:,d}",
+        "top_fifth_share": f"{float(top_fifth):.0%}",
+    }
+
