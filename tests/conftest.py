@@ -29,6 +29,9 @@ def built_site(tmp_path_factory) -> Path:
     (`.cache/jupyter` in _config.yml, resolved against the working directory) starts empty there: every
     chapter is executed, whatever a developer's own cache holds.
     """
+    from adoptkit.site import install_vendor
+
+    install_vendor(ROOT, ROOT / ".cache")  # the site's own copies of the widget and math scripts
     out = tmp_path_factory.mktemp("book")
     cmd = [*jupyter_book_cmd(), "build", str(ROOT), "-W", "--keep-going", "--path-output", str(out)]
     proc = subprocess.run(cmd, cwd=out, capture_output=True, text=True, timeout=1200)

@@ -180,3 +180,9 @@ def test_chapter_runs_under_nbval(chapter, tmp_path):
     assert proc.returncode == 0, f"nbval failed on {chapter}:\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}"
     n_code = sum(c.cell_type == "code" for c in nbformat.read(ipynb, 4).cells)
     assert re.search(rf"\b{n_code} passed\b", proc.stdout), proc.stdout[-2000:]
+
+
+def test_config_serves_widget_and_math_scripts_from_the_site():
+    from adoptkit.site import config_problems
+
+    assert config_problems(yaml.safe_load((ROOT / "_config.yml").read_text())) == []

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-SALES_PAGE = "book/roles/sales/index.html"  # relative to _build/html
+SALES_PAGE = "book/roles/sales/crm-automation.html"  # relative to _build/html
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 CHROMIUM_ARGS = [
     "--headless=new",
