@@ -6,7 +6,6 @@ The data tests need the mirror (`ADOPTKIT_DATA_MIRROR`, e.g. ../shared/data) or 
 
 from __future__ import annotations
 
-import copy
 import os
 import re
 import shutil
@@ -18,13 +17,13 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
-from adoptkit.build import nbgrader_cmd
 
-ROOT = Path(__file__).resolve().parents[1]
+from nbgrader_harness import HIDDEN, ROOT, by_id as _by_id, execute as _execute, fill as _fill
+from nbgrader_harness import grades as _harness_grades, nbgrader as _nbgrader
+from nbgrader_harness import solutions as _solutions
+
 ASSIGNMENT = "sales-crm"
 SOURCE = ROOT / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS\n.*?^[ \t]*### END HIDDEN TESTS[ \t]*\n?", re.S | re.M)
-MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.M)
 POINTS = {"test_with_narrative": 2, "test_rfm_table": 3, "test_win_back_list": 2,
           "test_classify_product": 3, "test_label_accuracy": 2}
 
@@ -73,18 +72,10 @@ def label_accuracy(predicted, actual):
 '''
 
 
-def _grade_id(cell) -> str | None:
-    return cell.metadata.get("nbgrader", {}).get("grade_id")
 
 
-def _by_id(nb) -> dict:
-    return {_grade_id(c): c for c in nb.cells if _grade_id(c)}
 
 
-def _solutions(nb) -> dict[str, str]:
-    """The source's answers as a learner would type them (without nbgrader's markers)."""
-    return {_grade_id(c): MARKERS.sub("", c.source) for c in nb.cells
-            if c.metadata.get("nbgrader", {}).get("solution")}
 
 
 def _run(code: str, ns: dict) -> None:
@@ -205,23 +196,8 @@ def test_config_follows_the_environment(monkeypatch, tmp_path):
 
 # ---- release and autograde through real nbgrader -----------------------------------------------------
 
-def _fill(release, answers: dict[str, str]):
-    nb = copy.deepcopy(release)
-    cells = _by_id(nb)
-    for gid, text in answers.items():
-        assert gid in cells, f"the release has no cell {gid}"
-        cells[gid].source = text
-    return nb
 
 
-def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
-    """nbgrader as build.py runs it, from an unactivated venv (its bin/ off PATH, as in CI)."""
-    venv_bin = str(Path(sys.executable).parent)
-    env = {**os.environ, "ADOPTKIT_COURSE_ROOT": str(course),
-           "PATH": os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p != venv_bin)}
-    env.pop("ADOPTKIT_GRADEBOOK_URL", None)
-    return subprocess.run(nbgrader_cmd(ROOT, *args), cwd=course, env=env, capture_output=True, text=True,
-                          timeout=900)
 
 
 @pytest.fixture(scope="module")
@@ -252,32 +228,8 @@ def graded(tmp_path_factory, source):
                            submissions=submissions, autograde=autograde)
 
 
-def _grades(course: Path) -> dict:
-    from nbgrader.api import Gradebook, MissingEntry
-
-    out = {}
-    with Gradebook(f"sqlite:///{course / '_nbgrader' / 'gradebook.db'}", course_id="adoptkit") as gb:
-        for student in ("correct", "wrong", "broken"):
-            try:
-                sub = gb.find_submission(ASSIGNMENT, student)
-            except MissingEntry:
-                out[student] = None
-                continue
-            out[student] = SimpleNamespace(
-                code_score=sub.code_score, max_code_score=sub.max_code_score,
-                needs_manual_grade=sub.needs_manual_grade,
-                auto={g.name: g.auto_score for nb in sub.notebooks for g in nb.grades})
-    return out
 
 
-def _execute(nb, folder: Path):
-    from nbclient import NotebookClient
-
-    nb = copy.deepcopy(nb)
-    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(folder)}}).execute()
-    return {_grade_id(c): [o for o in c.outputs if o.output_type == "error"] for c in nb.cells
-            if c.cell_type == "code" and _grade_id(c)}
 
 
 @pytest.mark.slow
@@ -318,7 +270,7 @@ def test_wrong_answers_pass_visible_tests_in_the_release(graded, tmp_path):
 @pytest.mark.slow
 def test_autograde_scores_correct_wrong_and_broken(graded):
     ag = graded.autograde
-    grades = _grades(graded.course)
+    grades = _harness_grades(graded.course, ASSIGNMENT, ("correct", "wrong", "broken"))
 
     correct = grades["correct"]
     assert correct.auto == {**POINTS, "reflection": None}, ag.stderr[-3000:]
