@@ -72,9 +72,12 @@ def main() -> None:
         for name in ("_config.yml", "_toc.yml"):
             shutil.copy2(ROOT / name, src / name)
         shutil.copytree(ROOT / "book", src / "book")
+        if (ROOT / "_vendor").is_dir():  # the site's vendored scripts, if _config.yml serves them
+            shutil.copytree(ROOT / "_vendor", src / "_vendor")
         env = {**os.environ, "ADOPTKIT_DATA_CACHE": str(work / "data-cache")}
         env.pop("ADOPTKIT_CONFIG", None)  # the kernel finds the copy's _config.yml from the chapter's folder
 
+        load_before = os.getloadavg()[0]
         rows = [("cold (empty caches)", *build(src, out, env))]
         rows.append(("no change", *build(src, out, env)))
 
@@ -96,6 +99,8 @@ def main() -> None:
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-c", "import jupyter_book.sphinx"], check=True, env=env)
         print(f"{'(importing jupyter-book alone)':40} {time.perf_counter() - t0:8.1f}")
+        print(f"(machine: {os.cpu_count()} CPUs, 1-min load average {load_before:.1f} before, "
+              f"{os.getloadavg()[0]:.1f} after; timings on a shared machine vary with it)")
         print()
         print(f"goal: no-change rebuild under 10% of cold: {no_change[1] / cold:.1%} "
               f"-> {'met' if no_change[1] < 0.1 * cold else 'NOT met'}")
