@@ -1,6 +1,6 @@
 """Book build times: cold, no-change rebuild, and after editing one chapter; which notebooks executed.
 
-    python bench/book.py [--chapter book/why-training-fails.md] [--keep]
+    python bench/book.py [--chapter book/why-training-fails.md] [--prose-chapter ...] [--keep]
 
 Works on a copy of the book (_config.yml, _toc.yml, book/) in a temporary folder, so the repository is
 never edited and every cache starts empty: the execution cache (`.cache/jupyter`, relative to the
@@ -62,6 +62,8 @@ def build(src: Path, out: Path, env: dict) -> tuple[float, list[str], int]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--chapter", default="book/why-training-fails.md", help="the chapter to edit (a code cell)")
+    ap.add_argument("--prose-chapter", default="book/roles/sales/crm-automation.md",
+                    help="the chapter whose prose (not code) to edit")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder and print its path")
     args = ap.parse_args()
 
@@ -89,16 +91,22 @@ def main() -> None:
         chapter.write_text(text[:end] + f"\n# edited by bench/book.py at {time.time():.0f}" + text[end:])
         rows.append((f"edit {args.chapter}", *build(src, out, env)))
 
+        # Prose only (a Markdown cell): Sphinx re-reads the page, nothing is executed.
+        prose = src / args.prose_chapter
+        text = prose.read_text()
+        prose.write_text(text.replace("\n## ", "\nAn edited sentence.\n\n## ", 1))
+        rows.append((f"edit prose of {args.prose_chapter}", *build(src, out, env)))
+
         cold = rows[0][1]
-        print(f"{'build':40} {'seconds':>8} {'vs cold':>8} {'re-read':>8}  executed notebooks")
+        print(f"{'build':50} {'seconds':>8} {'vs cold':>8} {'re-read':>8}  executed notebooks")
         for label, seconds, executed, reread in rows:
-            print(f"{label:40} {seconds:8.1f} {seconds / cold:8.1%} {reread:8d}  {', '.join(executed) or '(none)'}")
+            print(f"{label:50} {seconds:8.1f} {seconds / cold:8.1%} {reread:8d}  {', '.join(executed) or '(none)'}")
         no_change, edit = rows[1], rows[2]
         # What a build costs before Sphinx looks at a single page: starting Python and importing
         # jupyter-book (Sphinx and its extensions are loaded after that, inside the build).
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-c", "import jupyter_book.sphinx"], check=True, env=env)
-        print(f"{'(importing jupyter-book alone)':40} {time.perf_counter() - t0:8.1f}")
+        print(f"{'(importing jupyter-book alone)':50} {time.perf_counter() - t0:8.1f}")
         print(f"(machine: {os.cpu_count()} CPUs, 1-min load average {load_before:.1f} before, "
               f"{os.getloadavg()[0]:.1f} after; timings on a shared machine vary with it)")
         print()
@@ -106,6 +114,8 @@ def main() -> None:
               f"-> {'met' if no_change[1] < 0.1 * cold else 'NOT met'}")
         print(f"goal: the edit re-executes only {args.chapter}: {edit[2]} "
               f"-> {'met' if edit[2] == [args.chapter] else 'NOT met'}")
+        print(f"check: a prose-only edit executes nothing: {rows[3][2] or 'nothing'} "
+              f"-> {'yes' if not rows[3][2] else 'NO'}")
     finally:
         if args.keep:
             print(f"\nkept {work}")
