@@ -142,6 +142,22 @@ def hub_start(out: str | None) -> None:
         _fail(str(err))
 
 
+@hub.command("check-values")
+@click.argument("values", type=click.Path(dir_okay=False), default="deploy/z2jh/values.yaml")
+def hub_check_values(values: str) -> None:
+    """Validate Zero to JupyterHub VALUES merged over the chart's defaults, against the chart's schema."""
+    from .data import DataError
+    from .hub import z2jh
+
+    try:
+        found = z2jh.problems(z2jh.load_values(values))
+    except (z2jh.ValuesError, DataError) as err:
+        _fail(str(err))
+    if found:
+        _fail(f"{values} breaks the chart's schema in {len(found)} place(s):\n" + "\n".join(f"  - {p}" for p in found))
+    click.echo(f"{values}: valid against the Zero to JupyterHub chart's schema (commit {z2jh.CHART_COMMIT[:8]})")
+
+
 @main.command()
 @click.option("--skip-book", is_flag=True, help="only fetch data and release the exercises")
 def build(skip_book: bool) -> None:

@@ -68,11 +68,8 @@ def render(settings: Settings, out: Path, source: Path | None = None) -> str:
     if hub.idle_timeout:
         args += [f"--ServerApp.shutdown_no_activity_timeout={hub.idle_timeout}",
                  f"--MappingKernelManager.cull_idle_timeout={hub.idle_timeout}"]
-    src = "the kit's defaults (no _config.yml found)"
-    if source is not None:
-        src = os.path.relpath(Path(source).resolve(), out.parent)
     values = {
-        "source": src,
+        "source": os.path.relpath(Path(source or settings.root / settings_mod.CONFIG_NAME).resolve(), out.parent),
         "root": repr(Path(os.path.relpath(settings.root.resolve(), out.parent)).as_posix()),
         "data_dir": _path_expr(settings, hub.data_dir),
         "exchange_dir": _path_expr(settings, hub.exchange_dir),
@@ -156,7 +153,3 @@ def start(settings: Settings, out: Path, source: Path | None = None) -> None:
     os.chdir(data)
     sys.stdout.flush()
     os.execv(sys.executable, [sys.executable, "-m", "jupyterhub", "-f", str(out)])
-
-
-def load() -> tuple[Settings, Path | None]:
-    return settings_mod.load(), settings_mod.find_config()
