@@ -39,6 +39,7 @@ def fake_spawner(groups: list[str]):
 
 
 def test_rendered_config_is_what_jupyterhub_loads(tmp_path):
+    (tmp_path / "_config.yml").write_text("adoptkit: {}\n")
     s = hub_settings(tmp_path, port=9000, admins=["lead"], instructors=["ines"], learners=["lee"],
                      cohorts={"sales-2026": ["sam", "lee"]})
     c = load_rendered(s, tmp_path / "deploy" / "jupyterhub_config.py")
@@ -51,6 +52,8 @@ def test_rendered_config_is_what_jupyterhub_loads(tmp_path):
     assert service["name"] == wiring.GATEWAY_SERVICE and service["url"] == "http://127.0.0.1:8765"
     assert service["command"][1:] == wiring.gateway_args(s)
     assert c.Spawner.environment["ADOPTKIT_LLM_URL"] == "http://127.0.0.1:8765/v1"
+    assert c.Spawner.environment["ADOPTKIT_CONFIG"] == service["environment"]["ADOPTKIT_CONFIG"] == str(
+        tmp_path / "_config.yml")
     assert f"access:services!service={wiring.GATEWAY_SERVICE}" in c.Spawner.server_token_scopes
     assert "--ServerApp.shutdown_no_activity_timeout=3600" in c.Spawner.args
     assert not any("KEY" in k for k in c.Spawner.environment), "no key is ever given to a learner's server"

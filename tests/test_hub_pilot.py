@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from urllib.parse import unquote, urlencode
 
+import psutil
 import pytest
 import requests
 from nbgrader.api import Gradebook
@@ -162,8 +163,6 @@ print(len(df), "|", df.attrs["citation"])
 
 
 def _rss_mb(pid: int) -> dict[str, float]:
-    import psutil
-
     info = psutil.Process(pid).memory_full_info()
     return {"rss": info.rss / 2**20, "pss": info.pss / 2**20}
 
@@ -232,9 +231,13 @@ def test_pilot_hub_from_release_to_feedback(pilot: PilotHub, capsys):
     assert int(rows) > 0 and citation.startswith("Data: ")
     hub.remember()
     server_pid = hub.server_pid("learner1")
-    import psutil
     kernel_pids = [p.pid for p in psutil.Process(server_pid).children(recursive=True)]
     busy_server, kernel_mem = _rss_mb(server_pid), [_rss_mb(p) for p in kernel_pids]
+    running = {pid: " ".join(psutil.Process(pid).cmdline()) for pid in hub.seen if psutil.pid_exists(pid)}
+    fixed = {what: _rss_mb(pid)["rss"] for pid, cmd in running.items()
+             for what, mark in (("hub", "jupyterhub -f"), ("proxy", "configurable-http-proxy"),
+                                ("gateway", "sandbox serve")) if mark in cmd}
+    assert set(fixed) == {"hub", "proxy", "gateway"}, running
 
     for learner in (learner1, learner2):
         result = learner.call("POST", "/assignments/submit", data={"course_id": COURSE_ID, "assignment_id": ASSIGNMENT})
@@ -283,11 +286,12 @@ def test_pilot_hub_from_release_to_feedback(pilot: PilotHub, capsys):
     assert leftovers == [], f"processes outlived the hub: {leftovers}"
     assert [p for p in sorted(ports) if listening(p)] == []
     with capsys.disabled():
-        kernels = ", ".join(f"{k['rss']:.0f} MB RSS / {k['pss']:.0f} MB PSS" for k in kernel_mem)
+        kernels = ", ".join(f"{k['rss']:.0f} MiB RSS / {k['pss']:.0f} MiB PSS" for k in kernel_mem)
         print(f"\n[pilot hub] ready in {t_ready:.1f} s (incl. book build), whole run {time.monotonic() - t0:.1f} s, "
-              f"stopped in {t_stop:.1f} s; learner server idle {idle_server['rss']:.0f} MB RSS / "
-              f"{idle_server['pss']:.0f} MB PSS, after a session {busy_server['rss']:.0f} MB RSS / "
-              f"{busy_server['pss']:.0f} MB PSS, its kernel {kernels}")
+              f"stopped in {t_stop:.1f} s; learner server idle {idle_server['rss']:.0f} MiB RSS / "
+              f"{idle_server['pss']:.0f} MiB PSS, after a session {busy_server['rss']:.0f} MiB RSS / "
+              f"{busy_server['pss']:.0f} MiB PSS, its kernel {kernels}; shared: "
+              + ", ".join(f"{k} {v:.0f} MiB RSS" for k, v in sorted(fixed.items())))
 
 
 def pilot_settings(course: Path):

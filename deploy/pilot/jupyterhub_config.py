@@ -11,6 +11,7 @@ from pathlib import Path
 c = get_config()  # noqa: F821 (JupyterHub's config loader provides it)
 
 ROOT = (Path(__file__).resolve().parent / '../..').resolve()  # the folder of _config.yml
+CONFIG = ROOT / '_config.yml'  # the kit's settings, for the gateway and every server (the defaults if it is missing)
 DATA = ROOT / '.cache/hub'  # the hub's database and secrets, everyone's home folder
 EXCHANGE = ROOT / '.cache/hub/exchange'  # nbgrader's exchange
 COURSE = ROOT  # nbgrader's course root: instructors work here
@@ -49,10 +50,11 @@ c.SimpleLocalProcessSpawner.home_dir_template = str(DATA / "home" / "{username}"
 c.Spawner.cmd = [str(BIN / "jupyterhub-singleuser")]
 c.Spawner.args = ['--allow-root', '--ServerApp.shutdown_no_activity_timeout=3600', '--MappingKernelManager.cull_idle_timeout=3600']
 c.Spawner.default_url = "/lab"
-c.Spawner.env_keep = ['CONDA_DEFAULT_ENV', 'CONDA_ROOT', 'JUPYTERHUB_SINGLEUSER_APP', 'LANG', 'LC_ALL', 'LD_LIBRARY_PATH', 'PATH', 'PYTHONPATH', 'VIRTUAL_ENV', 'ADOPTKIT_CONFIG', 'ADOPTKIT_DATA_MIRROR', 'ADOPTKIT_DATA_CACHE']
+c.Spawner.env_keep = ['CONDA_DEFAULT_ENV', 'CONDA_ROOT', 'JUPYTERHUB_SINGLEUSER_APP', 'LANG', 'LC_ALL', 'LD_LIBRARY_PATH', 'PATH', 'PYTHONPATH', 'VIRTUAL_ENV', 'ADOPTKIT_DATA_MIRROR', 'ADOPTKIT_DATA_CACHE']
 c.Spawner.environment = {
     "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     "ADOPTKIT_EXCHANGE_DIR": str(EXCHANGE),
+    **({"ADOPTKIT_CONFIG": str(CONFIG)} if CONFIG.is_file() else {}),
     **{'ADOPTKIT_LLM_URL': 'http://127.0.0.1:8765/v1'},
 }
 
@@ -77,7 +79,8 @@ c.JupyterHub.services = [{
     "url": 'http://127.0.0.1:8765',
     "command": [sys.executable, *['-m', 'adoptkit.cli', 'sandbox', 'serve', '--host', '127.0.0.1', '--port', '8765']],
     "cwd": str(ROOT),
-    "environment": {k: os.environ[k] for k in ('ADOPTKIT_CONFIG', 'ADOPTKIT_DATA_MIRROR', 'ADOPTKIT_DATA_CACHE') if k in os.environ},
+    "environment": {**{k: os.environ[k] for k in ('ADOPTKIT_DATA_MIRROR', 'ADOPTKIT_DATA_CACHE') if k in os.environ},
+                    **({"ADOPTKIT_CONFIG": str(CONFIG)} if CONFIG.is_file() else {})},
     "display": False,
     "oauth_no_confirm": True,
 }]

@@ -63,13 +63,15 @@ def _groups(hub) -> dict[str, dict[str, list[str]]]:
 def render(settings: Settings, out: Path, source: Path | None = None) -> str:
     hub = settings.hub
     out = Path(out).resolve()
+    config = Path(source or settings.root / settings_mod.CONFIG_NAME).resolve()
     groups = _groups(hub)
     args = ["--allow-root"]  # the pilot hub often runs as root; a Jupyter server refuses root without it
     if hub.idle_timeout:
         args += [f"--ServerApp.shutdown_no_activity_timeout={hub.idle_timeout}",
                  f"--MappingKernelManager.cull_idle_timeout={hub.idle_timeout}"]
     values = {
-        "source": os.path.relpath(Path(source or settings.root / settings_mod.CONFIG_NAME).resolve(), out.parent),
+        "source": os.path.relpath(config, out.parent),
+        "config": _path_expr(settings, str(config)),
         "root": repr(Path(os.path.relpath(settings.root.resolve(), out.parent)).as_posix()),
         "data_dir": _path_expr(settings, hub.data_dir),
         "exchange_dir": _path_expr(settings, hub.exchange_dir),

@@ -14,14 +14,14 @@ from ..settings import Settings
 
 GATEWAY_SERVICE = "sandbox"
 
-# Variables the gateway service needs from the hub's environment (a hub-managed service gets only
-# what it is given): where the kit's settings are, and where the datasets are.
+# Variables the gateway service keeps from the hub's environment (a hub-managed service gets only what
+# it is given; the hub adds ADOPTKIT_CONFIG, the settings file it was rendered from).
 # WIRE(issue 3): add the upstream key variables the gateway's config names, e.g. OPENAI_API_KEY.
-GATEWAY_ENV_KEEP = ("ADOPTKIT_CONFIG", "ADOPTKIT_DATA_MIRROR", "ADOPTKIT_DATA_CACHE")
+GATEWAY_ENV_KEEP = ("ADOPTKIT_DATA_MIRROR", "ADOPTKIT_DATA_CACHE")
 
 # Variables every learner's and instructor's server keeps from the hub's environment, so notebooks load
-# the course data and settings offline. Never a key: those stay with the gateway.
-SERVER_ENV_KEEP = ("ADOPTKIT_CONFIG", "ADOPTKIT_DATA_MIRROR", "ADOPTKIT_DATA_CACHE")
+# the course data offline. Never a key: those stay with the gateway.
+SERVER_ENV_KEEP = ("ADOPTKIT_DATA_MIRROR", "ADOPTKIT_DATA_CACHE")
 
 
 def gateway_args(settings: Settings) -> list[str]:
