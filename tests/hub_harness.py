@@ -150,7 +150,7 @@ class PilotHub:
     def server_pid(self, name: str) -> int:
         return self.api("GET", f"/users/{name}")["servers"][""]["state"]["pid"]
 
-    def user(self, name: str) -> "UserClient":
+    def user(self, name: str) -> UserClient:
         token = self.api("POST", f"/users/{name}/tokens", json={"expires_in": 3600, "note": "test"})["token"]
         return UserClient(self, name, token)
 

@@ -20,11 +20,11 @@ from urllib.parse import unquote, urlencode
 import psutil
 import pytest
 import requests
+from hub_harness import CHP, REPO, PilotHub, UserClient, free_ports, listening
 from nbgrader.api import Gradebook
 
 from adoptkit.hub import wiring
 from adoptkit.llm import offline
-from hub_harness import CHP, REPO, PilotHub, UserClient, free_ports, listening
 
 pytestmark = pytest.mark.slow
 
@@ -87,7 +87,8 @@ c.JupyterHub.load_roles.append({{"name": "test-admin", "services": ["test-admin"
 def _launch_link(course: Path, hub_url: str) -> str:
     """Build the one-page book with Jupyter Book 1 and take the JupyterHub launch button's link."""
     jb = Path(sys.executable).parent / "jupyter-book"
-    proc = subprocess.run([str(jb), "build", str(course), "-W", "--keep-going"], capture_output=True, text=True)
+    proc = subprocess.run([str(jb), "build", str(course), "-W", "--keep-going"], check=False, capture_output=True,
+                          text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     page = (course / "_build" / "html" / "book" / "intro.html").read_text()
     links = re.findall(r'href="([^"]*/hub/user-redirect/git-pull\?[^"]*)"', page)
@@ -134,18 +135,18 @@ def _answer(client: UserClient, solution: str) -> None:
     client.call("PUT", path, json={"type": "notebook", "format": "json", "content": model["content"]})
 
 
-GATEWAY_CELL = """
+GATEWAY_CELL = f"""
 import json, os, urllib.request
 from adoptkit import llm
 reply = llm.client().chat.completions.create(model=llm.default_model(), messages=[
-    {"role": "user", "content": "Label this lead as one of: hot, warm, cold. Lead: asked for a quote twice."}])
+    {{"role": "user", "content": "Label this lead as one of: hot, warm, cold. Lead: asked for a quote twice."}}])
 me = json.load(urllib.request.urlopen(urllib.request.Request(
     os.environ["JUPYTERHUB_API_URL"] + "/user",
-    headers={"Authorization": "token " + os.environ["JUPYTERHUB_API_TOKEN"]})))
-print(json.dumps({"endpoint": llm.endpoint(), "model": reply.model, "answer": reply.choices[0].message.content,
+    headers={{"Authorization": "token " + os.environ["JUPYTERHUB_API_TOKEN"]}})))
+print(json.dumps({{"endpoint": llm.endpoint(), "model": reply.model, "answer": reply.choices[0].message.content,
                   "hub_user": me["name"], "token_scopes": me.get("scopes", []),
-                  "upstream_key_seen": any(%r in v for v in os.environ.values())}))
-""" % UPSTREAM_SECRET
+                  "upstream_key_seen": any({UPSTREAM_SECRET!r} in v for v in os.environ.values())}}))
+"""
 
 
 # A chapter's usual work, so the kernel's memory is a fair figure for sizing: real data from the course's

