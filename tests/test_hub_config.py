@@ -47,14 +47,16 @@ def test_rendered_config_is_what_jupyterhub_loads(tmp_path):
     assert c.Authenticator.admin_users == {"lead"}
     assert c.Authenticator.allowed_users == {"ines", "lee", "sam"}
     assert c.JupyterHub.load_groups == {"instructors": {"users": ["ines"]}, "learners": {"users": ["lee", "sam"]},
-                                        "sales-2026": {"users": ["lee", "sam"]}}
+                                        "cohort-sales-2026": {"users": ["lee", "sam"]}}
     service = c.JupyterHub.services[0]
     assert service["name"] == wiring.GATEWAY_SERVICE and service["url"] == "http://127.0.0.1:8765"
     assert service["command"][1:] == wiring.gateway_args(s)
     assert c.Spawner.environment["ADOPTKIT_LLM_URL"] == "http://127.0.0.1:8765/v1"
     assert c.Spawner.environment["ADOPTKIT_CONFIG"] == service["environment"]["ADOPTKIT_CONFIG"] == str(
         tmp_path / "_config.yml")
-    assert f"access:services!service={wiring.GATEWAY_SERVICE}" in c.Spawner.server_token_scopes
+    assert c.Spawner.server_token_scopes == wiring.SERVER_TOKEN_SCOPES
+    assert {f"access:services!service={wiring.GATEWAY_SERVICE}", "read:users:groups!user"} <= set(
+        c.Spawner.server_token_scopes)
     assert "--ServerApp.shutdown_no_activity_timeout=3600" in c.Spawner.args
     assert not any("KEY" in k for k in c.Spawner.environment), "no key is ever given to a learner's server"
     assert (tmp_path / "exchange").is_dir() and (tmp_path / "hub").is_dir()
@@ -131,8 +133,8 @@ def test_wrong_hub_settings_are_named(tmp_path):
         settings.parse({"hub": {"learners": ["ann+1"]}})
     with pytest.raises(settings.SettingsError, match="ports must differ"):
         settings.parse({"hub": {"port": 8001}})
-    with pytest.raises(settings.SettingsError, match="clashes with a group the kit manages"):
-        settings.parse({"hub": {"cohorts": {"instructors": ["ann"]}}})
+    with pytest.raises(settings.SettingsError, match="cohort name 'Sales Team'"):
+        settings.parse({"hub": {"cohorts": {"Sales Team": ["ann"]}}})
 
 
 # -- nbgrader's per-role configs (deploy/jupyter/<role>/nbgrader_config.py) ----------------------------

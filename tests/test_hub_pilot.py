@@ -144,7 +144,7 @@ me = json.load(urllib.request.urlopen(urllib.request.Request(
     os.environ["JUPYTERHUB_API_URL"] + "/user",
     headers={{"Authorization": "token " + os.environ["JUPYTERHUB_API_TOKEN"]}})))
 print(json.dumps({{"endpoint": llm.endpoint(), "model": reply.model, "answer": reply.choices[0].message.content,
-                  "hub_user": me["name"], "token_scopes": me.get("scopes", []),
+                  "hub_user": me["name"], "groups": me.get("groups"), "token_scopes": me.get("scopes", []),
                   "upstream_key_seen": any({UPSTREAM_SECRET!r} in v for v in os.environ.values())}}))
 """
 
@@ -199,6 +199,8 @@ def test_pilot_hub_from_release_to_feedback(pilot: PilotHub, capsys):
     hub.api("POST", "/users", json={"usernames": ["teacher", "learner1", "learner2"]})
     hub.api("POST", "/groups/instructors/users", json={"users": ["teacher"]})
     hub.api("POST", "/groups/learners/users", json={"users": ["learner1", "learner2"]})
+    cohort = f"{wiring.COHORT_GROUP_PREFIX}pilot"
+    hub.api("POST", f"/groups/{cohort}", json={"users": ["learner1"]})
     hub.start_servers(["teacher", "learner1", "learner2"])
     teacher, learner1, learner2 = (hub.user(n) for n in ("teacher", "learner1", "learner2"))
     idle_server = _rss_mb(hub.server_pid("learner2"))
@@ -224,7 +226,7 @@ def test_pilot_hub_from_release_to_feedback(pilot: PilotHub, capsys):
     seen = json.loads(learner1.run(kernel, GATEWAY_CELL).strip().splitlines()[-1])
     assert seen["endpoint"] == f"{wiring.gateway_url(pilot_settings(course))}/v1"
     assert seen["model"] == offline.MODEL_ID and seen["answer"].strip()
-    assert seen["hub_user"] == "learner1"
+    assert seen["hub_user"] == "learner1" and cohort in seen["groups"]  # who, and which cohort: what the gateway asks
     assert f"access:services!service={wiring.GATEWAY_SERVICE}" in seen["token_scopes"]  # the token exchange's premise
     assert seen["upstream_key_seen"] is False
     assert re.search(r'"POST /v1/chat/completions HTTP/1.1" 200', hub.log.read_text()), "the gateway service saw no call"

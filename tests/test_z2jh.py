@@ -100,7 +100,9 @@ def test_the_exchange_volume_and_the_gateway_agree_across_files():
     assert v["hub"]["services"]["sandbox"]["url"] == f"http://hub:{port}"
     assert {"port": port, "protocol": "TCP"} in v["hub"]["networkPolicy"]["ingress"][0]["ports"]
     assert "access:services!service=sandbox" in v["hub"]["loadRoles"]["user"]["scopes"]
-    assert "access:services!service=sandbox" in v["hub"]["config"]["KubeSpawner"]["server_token_scopes"]
+    from adoptkit.hub import wiring
+
+    assert v["hub"]["config"]["KubeSpawner"]["server_token_scopes"] == wiring.SERVER_TOKEN_SCOPES
 
 
 def test_the_cluster_role_hook_matches_the_image_layout():

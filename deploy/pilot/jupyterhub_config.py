@@ -73,7 +73,8 @@ def per_role(spawner):
 c.Spawner.pre_spawn_hook = per_role
 
 # The sandbox gateway: started and stopped by the hub. A learner's server token may be shown to it
-# (and only to it), which is how the learner trades it for their own gateway key.
+# (and only to it), which is how the learner trades it for their own gateway key; the gateway asks the
+# hub whose token it is and in which groups they are (cohort-<name> groups set their cohort).
 c.JupyterHub.services = [{
     "name": 'sandbox',
     "url": 'http://127.0.0.1:8765',
@@ -84,7 +85,7 @@ c.JupyterHub.services = [{
     "display": False,
     "oauth_no_confirm": True,
 }]
-c.Spawner.server_token_scopes = ["users:activity!user", "access:servers!server", "access:services!service=sandbox"]
+c.Spawner.server_token_scopes = ['users:activity!user', 'access:servers!server', 'read:users:groups!user', 'access:services!service=sandbox']
 c.JupyterHub.load_roles = [
     {"name": "user", "scopes": ["self", "access:services!service=sandbox"]},
     {"name": "sandbox-service", "services": ['sandbox'], "scopes": ["read:users:name", "read:users:groups"]},

@@ -86,10 +86,10 @@ class Sandbox(_Section):
 
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]*$")
-RESERVED_GROUPS = ("instructors", "learners")
+_GROUP = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
-class Hub(_Section):
+class HubSettings(_Section):
     """The pilot JupyterHub on one machine (`adoptkit hub config|start`; book/deploy.md)."""
 
     ip: str = "127.0.0.1"  # 0.0.0.0 serves the network: put TLS in front (book/deploy.md)
@@ -109,7 +109,7 @@ class Hub(_Section):
     admins: list[str] = []
     instructors: list[str] = []
     learners: list[str] = []
-    cohorts: dict[str, list[str]] = {}  # JupyterHub groups the gateway can budget by
+    cohorts: dict[str, list[str]] = {}  # hub groups `cohort-<name>`: the gateway budgets by them
     idle_timeout: int = Field(default=3600, ge=0)  # seconds until an idle learner server stops (0: never)
 
     @field_validator("admins", "instructors", "learners")
@@ -125,8 +125,8 @@ class Hub(_Section):
     @classmethod
     def _cohorts(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
         for name, members in v.items():
-            if name in RESERVED_GROUPS:
-                raise ValueError(f"cohort {name!r} clashes with a group the kit manages ({', '.join(RESERVED_GROUPS)})")
+            if not _GROUP.match(name):
+                raise ValueError(f"cohort name {name!r}: lower case letters, digits and . _ - only")
             cls._names(members)
         return v
 
@@ -142,7 +142,7 @@ class Settings(_Section):
     llm: LLM = LLM()
     data: Data = Data()
     sandbox: Sandbox = Sandbox()
-    hub: Hub = Hub()
+    hub: HubSettings = HubSettings()
     # Where the config file was found; relative paths in it are taken from here.
     root: Path = Path(".")
 

@@ -14,6 +14,13 @@ from ..settings import Settings
 
 GATEWAY_SERVICE = "sandbox"
 
+# A learner's server token may be shown to the gateway, which asks the hub whose it is and in which
+# groups they are (its cohort comes from a group named `cohort-<name>`).
+# WIRE(issue 3): take the prefix from settings.gateway.hub.cohort_group_prefix.
+COHORT_GROUP_PREFIX = "cohort-"
+SERVER_TOKEN_SCOPES = ["users:activity!user", "access:servers!server", "read:users:groups!user",
+                       f"access:services!service={GATEWAY_SERVICE}"]
+
 # Variables the gateway service keeps from the hub's environment (a hub-managed service gets only what
 # it is given; the hub adds ADOPTKIT_CONFIG, the settings file it was rendered from).
 # WIRE(issue 3): add the upstream key variables the gateway's config names, e.g. OPENAI_API_KEY.
