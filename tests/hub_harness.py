@@ -43,8 +43,10 @@ def listening(port: int) -> bool:
 
 
 class PilotHub:
-    def __init__(self, course: Path, env: dict[str, str], url: str, admin_token: str, log: Path):
+    def __init__(self, course: Path, env: dict[str, str], url: str, admin_token: str, log: Path,
+                 ports: dict[str, int]):
         self.course, self.env, self.url, self.log = course, env, url.rstrip("/"), log
+        self.configured_ports = ports  # what _config.yml gives the hub, the proxy's API and the gateway
         self.admin = requests.Session()
         self.admin.headers["Authorization"] = f"token {admin_token}"
         self.proc: subprocess.Popen | None = None

@@ -124,6 +124,14 @@ def _follow_launch_button(hub: PilotHub, name: str, link: str) -> tuple[str, req
     return data["path"], landing
 
 
+def _lab_disabled_extensions(client: UserClient) -> list[str]:
+    """The JupyterLab plugins the server tells the page to leave out (its page config)."""
+    page = client.http.get(f"{client.base}/lab", timeout=30).text
+    config = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+                                  page, re.S).group(1))
+    return config.get("disabledExtensions", [])
+
+
 def _answer(client: UserClient, solution: str) -> None:
     """Fill the answer cell through the contents API, as the notebook editor saves it."""
     path = f"/api/contents/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
@@ -180,8 +188,7 @@ def pilot(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "ADOPTKIT_LLM"))}
     env.update(ADOPTKIT_CONFIG=str(course / "_config.yml"), ADOPTKIT_HUB_PASSWORD=PASSWORD,
                OPENAI_API_KEY=UPSTREAM_SECRET)
-    hub = PilotHub(course, env, f"http://127.0.0.1:{port}", admin_token, tmp_path / "hub.log")
-    hub.ports_expected = ports
+    hub = PilotHub(course, env, f"http://127.0.0.1:{port}", admin_token, tmp_path / "hub.log", ports)
     try:
         yield hub
     finally:
@@ -205,9 +212,11 @@ def test_pilot_hub_from_release_to_feedback(pilot: PilotHub, capsys):
     teacher, learner1, learner2 = (hub.user(n) for n in ("teacher", "learner1", "learner2"))
     idle_server = _rss_mb(hub.server_pid("learner2"))
 
-    # Learners do not get the instructor's tools; the instructor does.
+    # Learners do not get the instructor's tools (server side or in JupyterLab's menus); the instructor does.
     assert learner1.status("/formgrader/api/status") == 404
     assert teacher.status("/formgrader/api/status") == 200
+    for user, hidden in ((learner1, True), (teacher, False)):
+        assert ("@jupyter/nbgrader:formgrader" in _lab_disabled_extensions(user)) is hidden
 
     # Release through the formgrader's API (what its Release button calls).
     for step in ("assign", "release"):
@@ -282,7 +291,7 @@ def test_pilot_hub_from_release_to_feedback(pilot: PilotHub, capsys):
 
     # Stop the hub as an administrator would: everything it started goes with it.
     hub.remember()
-    ports = set(hub.ports) | set(hub.ports_expected.values())
+    ports = set(hub.ports) | set(hub.configured_ports.values())
     t_stop = time.monotonic()
     leftovers = hub.stop()
     t_stop = time.monotonic() - t_stop
