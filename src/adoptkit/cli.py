@@ -101,6 +101,63 @@ def sandbox_serve(host: str | None, port: int | None) -> None:
     serve(host or s.sandbox.host, port if port is not None else s.sandbox.port)
 
 
+@main.group()
+def hub() -> None:
+    """The pilot JupyterHub on one machine: learners, instructors, nbgrader's exchange, the gateway."""
+
+
+def _hub_settings():
+    try:
+        return settings_mod.load(), settings_mod.find_config()
+    except settings_mod.SettingsError as err:
+        _fail(str(err))
+
+
+@hub.command("config")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="where to write it (default deploy/pilot/jupyterhub_config.py beside _config.yml)")
+def hub_config(out: str | None) -> None:
+    """Render jupyterhub_config.py from the `hub:` section of _config.yml, and say what is missing."""
+    from .hub import pilot
+
+    s, source = _hub_settings()
+    path = pilot.out_path(s, out)
+    changed = pilot.write(s, path, source)
+    click.echo(f"{'wrote' if changed else 'unchanged'} {path}")
+    for problem in pilot.preflight(s):
+        click.secho(f"  before `adoptkit hub start`: {problem}", fg="yellow")
+
+
+@hub.command("start")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="where the rendered config goes (default deploy/pilot/jupyterhub_config.py)")
+def hub_start(out: str | None) -> None:
+    """Render the config, check it, and run JupyterHub in the foreground (Ctrl-C stops everything)."""
+    from .hub import pilot
+
+    s, source = _hub_settings()
+    try:
+        pilot.start(s, pilot.out_path(s, out), source)
+    except pilot.HubError as err:
+        _fail(str(err))
+
+
+@hub.command("check-values")
+@click.argument("values", type=click.Path(dir_okay=False), default="deploy/z2jh/values.yaml")
+def hub_check_values(values: str) -> None:
+    """Validate Zero to JupyterHub VALUES merged over the chart's defaults, against the chart's schema."""
+    from .data import DataError
+    from .hub import z2jh
+
+    try:
+        found = z2jh.problems(z2jh.load_values(values))
+    except (z2jh.ValuesError, DataError) as err:
+        _fail(str(err))
+    if found:
+        _fail(f"{values} breaks the chart's schema in {len(found)} place(s):\n" + "\n".join(f"  - {p}" for p in found))
+    click.echo(f"{values}: valid against the Zero to JupyterHub chart's schema (commit {z2jh.CHART_COMMIT[:8]})")
+
+
 @main.command()
 @click.option("--skip-book", is_flag=True, help="only fetch data and release the exercises")
 def build(skip_book: bool) -> None:

@@ -85,12 +85,64 @@ class Sandbox(_Section):
     port: int = Field(default=8765, ge=0, le=65535)
 
 
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]*$")
+_GROUP = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+
+class HubSettings(_Section):
+    """The pilot JupyterHub on one machine (`adoptkit hub config|start`; book/deploy.md)."""
+
+    ip: str = "127.0.0.1"  # 0.0.0.0 serves the network: put TLS in front (book/deploy.md)
+    port: int = Field(default=8000, ge=1, le=65535)  # the address learners open
+    hub_port: int = Field(default=8081, ge=1, le=65535)  # the hub's own API, on loopback
+    proxy_api_port: int = Field(default=8001, ge=1, le=65535)
+    data_dir: str = ".cache/hub"  # hub database, cookie secret, learners' home folders
+    exchange_dir: str = ".cache/hub/exchange"  # nbgrader's exchange; /srv/nbgrader/exchange on a server
+    course_dir: str = "."  # nbgrader's course root: the folder instructors work in
+    nbgrader_config: str = "autograders/nbgrader_config.py"  # the course's nbgrader config
+    jupyter_config: str = "deploy/jupyter"  # the kit's per-role Jupyter config (common/, learner/, instructor/)
+    proxy_command: str = ".cache/chp/node_modules/.bin/configurable-http-proxy"
+    # "shared-password" (passwords from ADOPTKIT_HUB_PASSWORD / ADOPTKIT_HUB_ADMIN_PASSWORD) for a pilot,
+    # or any JupyterHub authenticator (an entry-point name or import path) configured in `extra_config`.
+    authenticator: str = "shared-password"
+    extra_config: str | None = None  # a Python file loaded after the rendered config (SSO, overrides)
+    admins: list[str] = []
+    instructors: list[str] = []
+    learners: list[str] = []
+    cohorts: dict[str, list[str]] = {}  # hub groups `cohort-<name>`: the gateway budgets by them
+    idle_timeout: int = Field(default=3600, ge=0)  # seconds until an idle learner server stops (0: never)
+
+    @field_validator("admins", "instructors", "learners")
+    @classmethod
+    def _names(cls, v: list[str]) -> list[str]:
+        bad = [n for n in v if not _USERNAME.match(n)]
+        if bad:
+            raise ValueError(f"bad user name(s) {bad}: lower case letters, digits and . _ @ - only "
+                             "(nbgrader refuses + and * in a student id)")
+        return v
+
+    @field_validator("cohorts")
+    @classmethod
+    def _cohorts(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, members in v.items():
+            if not _GROUP.match(name):
+                raise ValueError(f"cohort name {name!r}: lower case letters, digits and . _ - only")
+            cls._names(members)
+        return v
+
+    def model_post_init(self, _ctx) -> None:
+        ports = {"port": self.port, "hub_port": self.hub_port, "proxy_api_port": self.proxy_api_port}
+        if len(set(ports.values())) < len(ports):
+            raise ValueError(f"the hub's ports must differ: {ports}")
+
+
 class Settings(_Section):
     organisation: Organisation = Organisation()
     roles: list[str] = ["marketing", "sales", "hr", "engineering"]
     llm: LLM = LLM()
     data: Data = Data()
     sandbox: Sandbox = Sandbox()
+    hub: HubSettings = HubSettings()
     # Where the config file was found; relative paths in it are taken from here.
     root: Path = Path(".")
 

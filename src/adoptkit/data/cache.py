@@ -71,12 +71,14 @@ def _install(f: DataFile, dest: Path, fill) -> None:
             os.unlink(tmp)
 
 
-def fetch_file(f: DataFile, settings: Settings | None = None) -> Path:
+def fetch_file(f: DataFile, settings: Settings | None = None, mirror: Path | None = None) -> Path:
+    """One pinned file into the cache. `mirror` is the folder the file's path is relative to, for pinned
+    files that are not datasets (default: the data mirror)."""
     dest = cache_dir(settings) / f.path
     if dest.exists():
         _check(dest, f, f"the cache ({dest})")
         return dest
-    mirror = mirror_dir(settings)
+    mirror = mirror if mirror is not None else mirror_dir(settings)
     if mirror is not None and (mirror / f.path).is_file():
         _install(f, dest, lambda tmp: (shutil.copyfile(mirror / f.path, tmp), f"the mirror ({mirror / f.path})")[1])
         return dest

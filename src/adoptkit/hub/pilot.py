@@ -1,0 +1,163 @@
+"""The pilot hub on one machine: render `deploy/pilot/jupyterhub_config.py` from `_config.yml`, check
+what it needs, and run it.
+
+The rendered file is plain JupyterHub configuration with the settings written in as literals, so an
+administrator can read exactly what runs; paths inside the course folder are written relative to the
+file, so a rendering of the defaults can be committed and works from any clone.
+"""
+
+from __future__ import annotations
+
+import os
+import pprint
+import shutil
+import socket
+import sys
+from importlib.resources import files
+from pathlib import Path
+from string import Template
+
+from .. import settings as settings_mod
+from ..settings import Settings
+from . import wiring
+
+DEFAULT_OUT = "deploy/pilot/jupyterhub_config.py"
+CHP_INSTALL = "npm install --prefix .cache/chp configurable-http-proxy@5.3.0"
+ROLES = ("common", "learner", "instructor")
+# LocalProcessSpawner's own env_keep (JupyterHub 6.1.1); setting the list replaces it, so repeat it.
+_SPAWNER_ENV_KEEP = ["CONDA_DEFAULT_ENV", "CONDA_ROOT", "JUPYTERHUB_SINGLEUSER_APP", "LANG", "LC_ALL",
+                     "LD_LIBRARY_PATH", "PATH", "PYTHONPATH", "VIRTUAL_ENV"]
+
+
+class HubError(RuntimeError):
+    """The hub cannot start as configured; the message says what to fix."""
+
+
+def out_path(settings: Settings, out: str | os.PathLike | None = None) -> Path:
+    return Path(out).resolve() if out else settings.path(DEFAULT_OUT)
+
+
+def _path_expr(settings: Settings, value: str) -> str:
+    """A setting's path as Python source: under ROOT when it lies in the course folder, else absolute."""
+    p = settings.path(value)
+    try:
+        rel = p.relative_to(settings.root.resolve()).as_posix()
+        return "ROOT" if rel == "." else f"ROOT / {rel!r}"
+    except ValueError:
+        return f"Path({str(p)!r})"
+
+
+def _command_expr(settings: Settings, value: str) -> str:
+    """A command given as a path (resolved like other paths) or as a name found on PATH."""
+    return f"str({_path_expr(settings, value)})" if ("/" in value or os.sep in value) else repr(value)
+
+
+def _set_literal(names) -> str:
+    return "{" + ", ".join(map(repr, sorted(names))) + "}" if names else "set()"
+
+
+def _groups(hub) -> dict[str, dict[str, list[str]]]:
+    in_cohorts = {u for members in hub.cohorts.values() for u in members}
+    groups = {"instructors": {"users": sorted(hub.instructors)},
+              "learners": {"users": sorted(set(hub.learners) | in_cohorts)}}
+    groups.update({f"{wiring.COHORT_GROUP_PREFIX}{name}": {"users": sorted(members)}
+                   for name, members in hub.cohorts.items()})
+    return groups
+
+
+def render(settings: Settings, out: Path, source: Path | None = None) -> str:
+    hub = settings.hub
+    out = Path(out).resolve()
+    config = Path(source or settings.root / settings_mod.CONFIG_NAME).resolve()
+    groups = _groups(hub)
+    args = ["--allow-root"]  # the pilot hub often runs as root; a Jupyter server refuses root without it
+    if hub.idle_timeout:
+        args += [f"--ServerApp.shutdown_no_activity_timeout={hub.idle_timeout}",
+                 f"--MappingKernelManager.cull_idle_timeout={hub.idle_timeout}"]
+    values = {
+        "source": os.path.relpath(config, out.parent),
+        "config": _path_expr(settings, str(config)),
+        "root": repr(Path(os.path.relpath(settings.root.resolve(), out.parent)).as_posix()),
+        "data_dir": _path_expr(settings, hub.data_dir),
+        "exchange_dir": _path_expr(settings, hub.exchange_dir),
+        "course_dir": _path_expr(settings, hub.course_dir),
+        "nbgrader_config": _path_expr(settings, hub.nbgrader_config),
+        "jupyter_config": _path_expr(settings, hub.jupyter_config),
+        "extra_config": _path_expr(settings, hub.extra_config) if hub.extra_config else "None",
+        "proxy_command": _command_expr(settings, hub.proxy_command),
+        "ip": hub.ip, "port": hub.port, "hub_port": hub.hub_port, "proxy_api_port": hub.proxy_api_port,
+        "authenticator": repr(hub.authenticator),
+        "admins": _set_literal(hub.admins),
+        "allowed": _set_literal(set(groups["instructors"]["users"]) | set(groups["learners"]["users"])),
+        "groups": pprint.pformat(groups, width=100, sort_dicts=False),
+        "server_args": repr(args),
+        "env_keep": repr(_SPAWNER_ENV_KEEP + [k for k in wiring.SERVER_ENV_KEEP if k not in _SPAWNER_ENV_KEEP]),
+        "learner_environment": "\n".join(f"    {k!r}: {v!r}," for k, v in wiring.learner_environment(settings).items()),
+        "service": repr(wiring.GATEWAY_SERVICE), "service_name": wiring.GATEWAY_SERVICE,
+        "gateway_url": repr(wiring.gateway_url(settings)),
+        "gateway_args": repr(wiring.gateway_args(settings)),
+        "gateway_env_keep": repr(wiring.GATEWAY_ENV_KEEP),
+        "server_token_scopes": repr(wiring.SERVER_TOKEN_SCOPES),
+    }
+    template = files("adoptkit.hub").joinpath("jupyterhub_config.tmpl").read_text(encoding="utf-8")
+    return Template(template).substitute(values)
+
+
+def write(settings: Settings, out: Path, source: Path | None = None) -> bool:
+    """Write the rendered config; True when the file changed."""
+    text = render(settings, out, source)
+    if out.is_file() and out.read_text(encoding="utf-8") == text:
+        return False
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    return True
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def preflight(settings: Settings) -> list[str]:
+    """Everything the hub would trip over, as messages that say what to do (empty: ready)."""
+    hub, problems = settings.hub, []
+    chp = hub.proxy_command
+    if ("/" in chp and not settings.path(chp).is_file()) or ("/" not in chp and not shutil.which(chp)):
+        problems.append(f"configurable-http-proxy not found at {chp!r} (hub.proxy_command). Install it from "
+                        f"the course folder with `{CHP_INSTALL}`, or point hub.proxy_command at yours.")
+    if hub.authenticator == "shared-password" and not (
+            os.environ.get("ADOPTKIT_HUB_PASSWORD") or os.environ.get("ADOPTKIT_HUB_ADMIN_PASSWORD")):
+        problems.append("nobody could log in: set ADOPTKIT_HUB_PASSWORD (8+ characters, for learners and "
+                        "instructors) and, for the admins in hub.admins, ADOPTKIT_HUB_ADMIN_PASSWORD (32+ "
+                        "characters), or set hub.authenticator to your organisation's single sign-on.")
+    for key in ("course_dir", "nbgrader_config", "jupyter_config", "extra_config"):
+        value = getattr(hub, key)
+        if value and not settings.path(value).exists():
+            problems.append(f"hub.{key} = {value!r}: {settings.path(value)} does not exist.")
+    jc = settings.path(hub.jupyter_config)
+    if jc.is_dir() and (missing := [r for r in ROLES if not (jc / r).is_dir()]):
+        problems.append(f"hub.jupyter_config = {hub.jupyter_config!r} lacks {missing}: point it at the kit's "
+                        "deploy/jupyter folder.")
+    for what, host, port in (("hub.port", hub.ip, hub.port), ("hub.hub_port", "127.0.0.1", hub.hub_port),
+                             ("hub.proxy_api_port", "127.0.0.1", hub.proxy_api_port),
+                             ("sandbox.port (the gateway)", settings.sandbox.host, settings.sandbox.port)):
+        if not _port_free(host, port):
+            problems.append(f"{what}: {host}:{port} is in use (another hub or sandbox running?). Stop it, "
+                            "or choose another port in _config.yml.")
+    return problems
+
+
+def start(settings: Settings, out: Path, source: Path | None = None) -> None:
+    """Render, check, then become JupyterHub (same pid: Ctrl-C or SIGTERM stops the hub and all it started)."""
+    if problems := preflight(settings):
+        raise HubError("The hub cannot start:\n" + "\n".join(f"  - {p}" for p in problems))
+    write(settings, out, source)
+    data = settings.path(settings.hub.data_dir)
+    data.mkdir(parents=True, exist_ok=True)
+    os.chdir(data)
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "jupyterhub", "-f", str(out)])

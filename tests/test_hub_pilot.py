@@ -1,0 +1,312 @@
+"""The pilot hub end to end, on loopback: `adoptkit hub start` with the shared-password authenticator,
+an instructor and two learners made through the REST API, an assignment released, fetched, answered
+through the contents API, a cell calling the sandbox gateway (a hub service) through the kernel,
+submitted, collected, autograded, feedback returned and seen by the learner; and the book's launch
+button followed into the hub. Every process the hub started is gone at the end."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import unquote, urlencode
+
+import psutil
+import pytest
+import requests
+from hub_harness import CHP, REPO, PilotHub, UserClient, free_ports, listening
+from nbgrader.api import Gradebook
+
+from adoptkit.hub import wiring
+from adoptkit.llm import offline
+
+pytestmark = pytest.mark.slow
+
+FIXTURE = REPO / "tests" / "fixtures" / "delivery" / "course"
+ASSIGNMENT = "hub-hello"
+COURSE_ID = "adoptkit"
+PASSWORD = "pilot-password-for-tests"
+UPSTREAM_SECRET = "sk-upstream-must-never-reach-a-learner"
+
+
+def _course(tmp_path: Path, ports: dict[str, int], admin_token: str) -> Path:
+    """The fixture course as a git repository (the launch button clones it), with its _config.yml."""
+    course = tmp_path / "git" / "org" / "course"
+    shutil.copytree(FIXTURE, course)
+    hub_url = f"http://127.0.0.1:{ports['port']}"
+    (course / "_toc.yml").write_text("format: jb-book\nroot: book/intro\n")
+    (course / "_config.yml").write_text(f"""\
+title: Delivery test course
+only_build_toc_files: true
+execute:
+  execute_notebooks: "off"
+repository:
+  url: file://{course}
+  branch: main
+launch_buttons:
+  jupyterhub_url: {hub_url}
+  notebook_interface: jupyterlab
+sphinx:
+  recursive_update: true
+  config:
+    html_theme_options:
+      repository_provider: gitlab
+adoptkit:
+  sandbox:
+    port: {ports['sandbox']}
+  hub:
+    port: {ports['port']}
+    hub_port: {ports['hub_port']}
+    proxy_api_port: {ports['proxy_api_port']}
+    data_dir: {tmp_path / 'hub'}
+    exchange_dir: {tmp_path / 'hub' / 'exchange'}
+    jupyter_config: {REPO / 'deploy' / 'jupyter'}
+    proxy_command: {CHP}
+    extra_config: {tmp_path / 'extra_config.py'}
+    idle_timeout: 600
+""")
+    # The test's own admin: a hub service with a known token (what an L&D lead's script would use).
+    (tmp_path / "extra_config.py").write_text(f"""\
+c.JupyterHub.services.append({{"name": "test-admin", "api_token": {admin_token!r}}})
+c.JupyterHub.load_roles.append({{"name": "test-admin", "services": ["test-admin"], "scopes": [
+    "admin:users", "admin:servers", "admin:server_state", "admin:groups", "tokens", "access:servers"]}})
+""")
+    git = ["git", "-C", str(course), "-c", "user.name=test", "-c", "user.email=test@example.org"]
+    subprocess.run([*git[:3], "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "course"], check=True)
+    return course
+
+
+def _launch_link(course: Path, hub_url: str) -> str:
+    """Build the one-page book with Jupyter Book 1 and take the JupyterHub launch button's link."""
+    jb = Path(sys.executable).parent / "jupyter-book"
+    proc = subprocess.run([str(jb), "build", str(course), "-W", "--keep-going"], check=False, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    page = (course / "_build" / "html" / "book" / "intro.html").read_text()
+    links = re.findall(r'href="([^"]*/hub/user-redirect/git-pull\?[^"]*)"', page)
+    assert links, "the page has no JupyterHub launch button"
+    link = html.unescape(links[0])
+    assert link.startswith(hub_url + "/hub/user-redirect/git-pull?")
+    return link
+
+
+def _follow_launch_button(hub: PilotHub, name: str, link: str) -> tuple[str, requests.Response]:
+    """What a learner's browser does: log in, open the link, run nbgitpuller's sync, land on the notebook."""
+    browser = requests.Session()
+    login = browser.get(f"{hub.url}/hub/login", timeout=30)
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', login.text).group(1)
+    r = browser.post(f"{hub.url}/hub/login", data={"username": name, "password": PASSWORD, "_xsrf": xsrf},
+                     timeout=30)
+    assert r.ok and f"/user/{name}" in r.url, f"login failed: {r.status_code} {r.url}"
+    page = browser.get(link, timeout=60)  # user-redirect -> the learner's server -> OAuth -> nbgitpuller
+    assert page.ok and f"/user/{name}/git-pull" in page.url, (page.status_code, page.url)
+    data = {k: unquote(v) for k, v in re.findall(r'data-([a-z-]+)="([^"]*)"', page.text)}
+    params = {"_xsrf": data["xsrf"], "repo": data["repo"], "targetpath": data["targetpath"],
+              "branch": data["branch"]}
+    phases = []
+    with browser.get(f"{hub.url}{data['base-url']}git-pull/api?{urlencode(params)}", stream=True,
+                     timeout=120) as sync:
+        for line in sync.iter_lines(decode_unicode=True):
+            if line.startswith("data: "):
+                phases.append(json.loads(line[6:]))
+                if phases[-1]["phase"] in ("finished", "error"):
+                    break
+    assert phases and phases[-1]["phase"] == "finished", phases[-3:]
+    landing = browser.get(f"{hub.url}{data['base-url']}{data['path']}", timeout=30)
+    return data["path"], landing
+
+
+def _lab_disabled_extensions(client: UserClient) -> list[str]:
+    """The JupyterLab plugins the server tells the page to leave out (its page config)."""
+    page = client.http.get(f"{client.base}/lab", timeout=30).text
+    config = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+                                  page, re.S).group(1))
+    return config.get("disabledExtensions", [])
+
+
+def _answer(client: UserClient, solution: str) -> None:
+    """Fill the answer cell through the contents API, as the notebook editor saves it."""
+    path = f"/api/contents/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
+    model = client.call("GET", path)
+    cells = model["content"]["cells"]
+    answer = next(c for c in cells if c["metadata"].get("nbgrader", {}).get("solution"))
+    assert "NotImplementedError" in "".join(answer["source"]), "the release should hold no solution"
+    answer["source"] = f"def total(amounts):\n    {solution}\n"
+    client.call("PUT", path, json={"type": "notebook", "format": "json", "content": model["content"]})
+
+
+GATEWAY_CELL = f"""
+import json, os, urllib.request
+from adoptkit import llm
+reply = llm.client().chat.completions.create(model=llm.default_model(), messages=[
+    {{"role": "user", "content": "Label this lead as one of: hot, warm, cold. Lead: asked for a quote twice."}}])
+me = json.load(urllib.request.urlopen(urllib.request.Request(
+    os.environ["JUPYTERHUB_API_URL"] + "/user",
+    headers={{"Authorization": "token " + os.environ["JUPYTERHUB_API_TOKEN"]}})))
+print(json.dumps({{"endpoint": llm.endpoint(), "model": reply.model, "answer": reply.choices[0].message.content,
+                  "hub_user": me["name"], "groups": me.get("groups"), "token_scopes": me.get("scopes", []),
+                  "upstream_key_seen": any({UPSTREAM_SECRET!r} in v for v in os.environ.values())}}))
+"""
+
+
+# A chapter's usual work, so the kernel's memory is a fair figure for sizing: real data from the course's
+# catalog (through the mirror the hub passes on) and a chart.
+CHAPTER_CELL = """
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from adoptkit import data
+df = data.load("online_shoppers")
+df.select_dtypes("number").iloc[:, 0].plot(kind="hist")
+plt.close("all")
+print(len(df), "|", df.attrs["citation"])
+"""
+
+
+def _rss_mb(pid: int) -> dict[str, float]:
+    info = psutil.Process(pid).memory_full_info()
+    return {"rss": info.rss / 2**20, "pss": info.pss / 2**20}
+
+
+@pytest.fixture
+def pilot(tmp_path):
+    if not CHP.is_file():
+        pytest.fail(f"configurable-http-proxy is not installed at {CHP}; from the repository run "
+                    "`npm install --prefix .cache/chp configurable-http-proxy@5.3.0` (.ci/run does)")
+    port, hub_port, proxy_api_port, sandbox = free_ports(4)
+    ports = {"port": port, "hub_port": hub_port, "proxy_api_port": proxy_api_port, "sandbox": sandbox}
+    admin_token = os.urandom(16).hex()
+    course = _course(tmp_path, ports, admin_token)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "ADOPTKIT_LLM"))}
+    env.update(ADOPTKIT_CONFIG=str(course / "_config.yml"), ADOPTKIT_HUB_PASSWORD=PASSWORD,
+               OPENAI_API_KEY=UPSTREAM_SECRET)
+    hub = PilotHub(course, env, f"http://127.0.0.1:{port}", admin_token, tmp_path / "hub.log", ports)
+    try:
+        yield hub
+    finally:
+        hub.stop()
+
+
+def test_pilot_hub_from_release_to_feedback(pilot: PilotHub, capsys):
+    t0 = time.monotonic()
+    hub, course = pilot, pilot.course
+    launch = _launch_link(course, hub.url)
+    hub.start()
+    t_ready = time.monotonic() - t0
+
+    # An instructor and two learners, made through the REST API as an admin's script would.
+    hub.api("POST", "/users", json={"usernames": ["teacher", "learner1", "learner2"]})
+    hub.api("POST", "/groups/instructors/users", json={"users": ["teacher"]})
+    hub.api("POST", "/groups/learners/users", json={"users": ["learner1", "learner2"]})
+    cohort = f"{wiring.COHORT_GROUP_PREFIX}pilot"
+    hub.api("POST", f"/groups/{cohort}", json={"users": ["learner1"]})
+    hub.start_servers(["teacher", "learner1", "learner2"])
+    teacher, learner1, learner2 = (hub.user(n) for n in ("teacher", "learner1", "learner2"))
+    idle_server = _rss_mb(hub.server_pid("learner2"))
+
+    # Learners do not get the instructor's tools (server side or in JupyterLab's menus); the instructor does.
+    assert learner1.status("/formgrader/api/status") == 404
+    assert teacher.status("/formgrader/api/status") == 200
+    for user, hidden in ((learner1, True), (teacher, False)):
+        assert ("@jupyter/nbgrader:formgrader" in _lab_disabled_extensions(user)) is hidden
+
+    # Release through the formgrader's API (what its Release button calls).
+    for step in ("assign", "release"):
+        result = teacher.call("POST", f"/formgrader/api/assignment/{ASSIGNMENT}/{step}")
+        assert result["success"], result
+
+    # Each learner fetches through their own server (the Assignments tab), answers and submits.
+    for learner, solution in ((learner1, "return sum(amounts)"), (learner2, "return 0")):
+        listed = learner.call("POST", "/assignments/fetch", data={"course_id": COURSE_ID, "assignment_id": ASSIGNMENT})
+        assert any(a["assignment_id"] == ASSIGNMENT and a["status"] == "fetched" for a in listed["value"]), listed
+        _answer(learner, solution)
+
+    # learner1 runs their answer and a cell that calls the sandbox gateway, in their kernel.
+    kernel = learner1.start_kernel(f"{ASSIGNMENT}/{ASSIGNMENT}.ipynb")
+    learner1.run(kernel, "def total(amounts):\n    return sum(amounts)\nassert total([1, 2, 3]) == 6")
+    seen = json.loads(learner1.run(kernel, GATEWAY_CELL).strip().splitlines()[-1])
+    assert seen["endpoint"] == f"{wiring.gateway_url(pilot_settings(course))}/v1"
+    assert seen["model"] == offline.MODEL_ID and seen["answer"].strip()
+    assert seen["hub_user"] == "learner1" and cohort in seen["groups"]  # who, and which cohort: what the gateway asks
+    assert f"access:services!service={wiring.GATEWAY_SERVICE}" in seen["token_scopes"]  # the token exchange's premise
+    assert seen["upstream_key_seen"] is False
+    assert re.search(r'"POST /v1/chat/completions HTTP/1.1" 200', hub.log.read_text()), "the gateway service saw no call"
+    rows, citation = learner1.run(kernel, CHAPTER_CELL, timeout=180).strip().splitlines()[-1].split(" | ", 1)
+    assert int(rows) > 0 and citation.startswith("Data: ")
+    hub.remember()
+    server_pid = hub.server_pid("learner1")
+    kernel_pids = [p.pid for p in psutil.Process(server_pid).children(recursive=True)]
+    busy_server, kernel_mem = _rss_mb(server_pid), [_rss_mb(p) for p in kernel_pids]
+    running = {pid: " ".join(psutil.Process(pid).cmdline()) for pid in hub.seen if psutil.pid_exists(pid)}
+    fixed = {what: _rss_mb(pid)["rss"] for pid, cmd in running.items()
+             for what, mark in (("hub", "jupyterhub -f"), ("proxy", "configurable-http-proxy"),
+                                ("gateway", "sandbox serve")) if mark in cmd}
+    assert set(fixed) == {"hub", "proxy", "gateway"}, running
+
+    for learner in (learner1, learner2):
+        result = learner.call("POST", "/assignments/submit", data={"course_id": COURSE_ID, "assignment_id": ASSIGNMENT})
+        assert any(a["status"] == "submitted" for a in result["value"]), result
+
+    # Collect, grade (the cohort runner's spot), generate and return feedback.
+    assert teacher.call("POST", f"/formgrader/api/assignment/{ASSIGNMENT}/collect")["success"]
+    grader = teacher.start_kernel("grading.ipynb")
+    graded = json.loads(teacher.run(grader, (
+        "import json, subprocess\n"
+        f"p = subprocess.run({wiring.grade_command(ASSIGNMENT)!r}, capture_output=True, text=True)\n"
+        "print(json.dumps({'rc': p.returncode, 'log': (p.stdout + p.stderr)[-4000:]}))"), timeout=300).strip().splitlines()[-1])
+    assert graded["rc"] == 0, graded["log"]
+    for step in ("generate_feedback", "release_feedback"):
+        assert teacher.call("POST", f"/formgrader/api/assignment/{ASSIGNMENT}/{step}")["success"]
+
+    with Gradebook(f"sqlite:///{course / '_nbgrader' / 'gradebook.db'}", COURSE_ID) as gb:
+        scores = {s: gb.find_submission(ASSIGNMENT, s).score for s in ("learner1", "learner2")}
+    assert scores == {"learner1": 1.0, "learner2": 0.0}
+
+    # Each learner fetches their feedback and finds their own score in it.
+    for learner, score in ((learner1, "1.0"), (learner2, "0.0")):
+        listed = learner.call("POST", "/assignments/fetch_feedback", data={"course_id": COURSE_ID, "assignment_id": ASSIGNMENT})
+        mine = [s for a in listed["value"] if a["status"] == "submitted" for s in a["submissions"]]
+        assert mine and {s["student_id"] for s in mine} == {learner.name}, listed  # their own, nobody else's
+        assert mine[-1]["has_local_feedback"], listed
+        stamps = learner.call("GET", f"/api/contents/{ASSIGNMENT}/feedback")["content"]
+        page = learner.call("GET", f"/api/contents/{stamps[0]['path']}/{ASSIGNMENT}.html")["content"]
+        assert re.search(rf"Score: {re.escape(score)} / 1\.0", page), page[:2000]
+
+    # The book's launch button: log in with the pilot's password, land on the chapter as a notebook.
+    path, landing = _follow_launch_button(hub, "learner1", launch)
+    assert path == "lab/tree/course/book/intro.md" and landing.status_code == 200
+    chapter = learner1.call("GET", "/api/contents/course/book/intro.md")  # cloned into their home
+    assert chapter["type"] == "notebook"  # jupytext serves the MyST chapter as a notebook
+    assert any("hello from the hub" in "".join(c["source"]) for c in chapter["content"]["cells"])
+    viewers = learner1.call("GET", "/lab/api/settings/@jupyterlab/docmanager-extension:plugin")
+    assert viewers["schema"]["properties"]["defaultViewers"]["default"]["markdown"] == "Jupytext Notebook"
+
+    # Stop the hub as an administrator would: everything it started goes with it.
+    hub.remember()
+    ports = set(hub.ports) | set(hub.configured_ports.values())
+    t_stop = time.monotonic()
+    leftovers = hub.stop()
+    t_stop = time.monotonic() - t_stop
+    assert leftovers == [], f"processes outlived the hub: {leftovers}"
+    assert [p for p in sorted(ports) if listening(p)] == []
+    with capsys.disabled():
+        kernels = ", ".join(f"{k['rss']:.0f} MiB RSS / {k['pss']:.0f} MiB PSS" for k in kernel_mem)
+        print(f"\n[pilot hub] ready in {t_ready:.1f} s (incl. book build), whole run {time.monotonic() - t0:.1f} s, "
+              f"stopped in {t_stop:.1f} s; learner server idle {idle_server['rss']:.0f} MiB RSS / "
+              f"{idle_server['pss']:.0f} MiB PSS, after a session {busy_server['rss']:.0f} MiB RSS / "
+              f"{busy_server['pss']:.0f} MiB PSS, its kernel {kernels}; shared: "
+              + ", ".join(f"{k} {v:.0f} MiB RSS" for k, v in sorted(fixed.items())))
+
+
+def pilot_settings(course: Path):
+    from adoptkit import settings
+
+    return settings.load(course / "_config.yml")
