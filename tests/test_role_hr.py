@@ -9,7 +9,6 @@ session's built site).
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
