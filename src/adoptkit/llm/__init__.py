@@ -59,10 +59,13 @@ def banner(settings: Settings | None = None) -> str:
     """One line for the top of every notebook: which model answers, and whether it is a stand-in."""
     settings = settings or current()
     url = endpoint(settings)
-    models = [m.id for m in client(settings).models.list().data]
-    standin = offline.MODEL_ID in models and len(models) == 1
+    models = {m.id: m for m in client(settings).models.list().data}
+    asked = settings.llm.model
+    described = getattr(models.get(asked), "description", None) or ""
+    target = described.removeprefix("alias for ") if described.startswith("alias for ") else asked
+    standin = target in (offline.MODEL_ID, f"offline:{offline.MODEL_ID}")
     note = f"{offline.DESCRIPTION}; answers are rule-based" if standin else "a configured model"
-    return f"LLM endpoint {url}; model '{settings.llm.model}' -> {', '.join(models)} ({note})"
+    return f"LLM endpoint {url}; model '{asked}' -> {target} ({note})"
 
 
 __all__ = ["client", "endpoint", "default_model", "banner", "offline"]
