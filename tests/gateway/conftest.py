@@ -194,6 +194,7 @@ def write_config(folder: Path, upstream_base: str, hub_url: str) -> Path:
               badkey: {{kind: openai, base_url: "{upstream_base}/v1", api_key_env: ADOPTKIT_TEST_WRONG_KEY,
                         models: [m3]}}
             limits:
+              learner: {{tokens_per_day: 1000000, requests_per_day: 10000, requests_per_minute: 1000}}
               cohorts:
                 tight: {{learner: {{requests_per_day: 2}}}}
                 shared: {{cohort: {{tokens_per_day: 150}}}}

@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-from fastapi.responses import JSONResponse
-
 _TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
           404: "not_found_error", 413: "invalid_request_error", 422: "invalid_request_error",
           429: "rate_limit_exceeded", 500: "server_error", 502: "upstream_error", 503: "server_error",
@@ -29,5 +27,7 @@ class APIError(Exception):
         return {"error": {"message": self.message, "type": _TYPES.get(self.status, "api_error"),
                           "param": self.param, "code": self.code}}
 
-    def response(self) -> JSONResponse:
+    def response(self):
+        from fastapi.responses import JSONResponse
+
         return JSONResponse(self.body(), status_code=self.status, headers=self.headers)

@@ -7,8 +7,6 @@ import os
 import threading
 import urllib.request
 
-import openai
-
 from ..settings import Settings, current
 from . import offline
 
@@ -42,9 +40,11 @@ def endpoint(settings: Settings | None = None) -> str:
     return _local_url(settings) if settings.llm.endpoint == "local" else settings.llm.endpoint
 
 
-def client(settings: Settings | None = None, **kwargs) -> openai.OpenAI:
+def client(settings: Settings | None = None, **kwargs) -> "openai.OpenAI":
     """An `openai.OpenAI` for the course endpoint. The key comes from the environment (the learner's
     own gateway key), never from a notebook; the local offline endpoint needs none."""
+    import openai  # here, not at the top: the gateway imports the offline model without the client
+
     settings = settings or current()
     key = os.environ.get(settings.llm.api_key_env) or "offline-no-key-needed"
     kwargs.setdefault("timeout", settings.llm.timeout)
