@@ -41,6 +41,12 @@ def closed_port() -> int:
     return port
 
 
+@pytest.fixture(scope="session")
+def corpus() -> dict:
+    """The labelled synthetic PII snippets (see make_pii_corpus.py)."""
+    return CORPUS
+
+
 # ---- the recording upstream ------------------------------------------------------------------------
 class Recorder:
     def __init__(self):

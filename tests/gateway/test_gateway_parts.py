@@ -300,3 +300,16 @@ def test_usage_row_values_are_plain_json():
     v = row.values()
     assert json.loads(v["redactions"]) == {"EMAIL_ADDRESS": 1} and json.loads(v["flags"]) == ["blocked"]
     assert len(v["error"]) == 500 and v["status"] == 403 and v["latency_ms"] >= 0
+
+
+def test_server_socket_says_tcp_so_asyncio_turns_nagle_off(tmp_path):
+    """With proto 0, asyncio leaves Nagle on and every kept-alive response waits ~40 ms (see bench/)."""
+    import socket
+
+    s = settings_mod.parse({"gateway": {"db_url": "sqlite:///gw.db", "redaction": {"enabled": False}}}, root=tmp_path)
+    server = BackgroundServer(settings=s)
+    try:
+        assert server._sock.proto == socket.IPPROTO_TCP
+    finally:
+        server._sock.close()
+        server.app.state.gateway.usage.close()

@@ -13,15 +13,13 @@ import pytest
 from adoptkit.gateway.redact import Redactor
 from adoptkit.settings import Redaction
 
-from conftest import CORPUS
-
 NEVER_LEAK = ("CREDIT_CARD", "EMAIL_ADDRESS", "PHONE_NUMBER")
 KNOWN_GAPS = ("EMAIL_OBFUSCATED",)  # "jo at example dot com": reported, not claimed
 
 
 @pytest.fixture(scope="module")
-def redactor():
-    return Redactor(Redaction(deny_names=CORPUS["deny_names"], org_patterns=CORPUS["org_patterns"])).warm()
+def redactor(corpus):
+    return Redactor(Redaction(deny_names=corpus["deny_names"], org_patterns=corpus["org_patterns"])).warm()
 
 
 def _digits_leaked(value: str, text: str) -> bool:
@@ -37,8 +35,8 @@ def _leaked(entity: dict, text: str) -> bool:
     return entity["value"].lower() in text.lower()
 
 
-def test_corpus_is_big_and_varied():
-    snippets = CORPUS["snippets"]
+def test_corpus_is_big_and_varied(corpus):
+    snippets = corpus["snippets"]
     types = Counter(e["type"] for s in snippets for e in s["entities"])
     assert len(snippets) >= 200
     assert all(types[t] >= 8 for t in ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN",
@@ -46,10 +44,10 @@ def test_corpus_is_big_and_varied():
     assert sum(not s["entities"] for s in snippets) >= 20  # negatives: amounts, dates, order numbers
 
 
-def test_recall_per_type(redactor, capsys):
+def test_recall_per_type(corpus, redactor, capsys):
     total, found, leaked = Counter(), Counter(), Counter()
     misses = []
-    for s in CORPUS["snippets"]:
+    for s in corpus["snippets"]:
         results = redactor.analyze(s["text"])
         out = redactor.redact(s["text"]).text
         for e in s["entities"]:
@@ -74,9 +72,9 @@ def test_recall_per_type(redactor, capsys):
             assert found[t] / total[t] >= 0.9, (t, found[t], total[t])
 
 
-def test_prefilter_loses_nothing_presidio_finds(redactor):
+def test_prefilter_loses_nothing_presidio_finds(corpus, redactor):
     """The pre-filter's windows give exactly what Presidio finds on the whole text."""
-    for s in CORPUS["snippets"]:
+    for s in corpus["snippets"]:
         fast = sorted((r.entity_type, r.start, r.end) for r in redactor.analyze(s["text"]))
         whole = sorted((r.entity_type, r.start, r.end) for r in redactor.analyze_whole(s["text"]))
         assert fast == whole, s["text"]
@@ -88,8 +86,8 @@ def test_clean_text_skips_presidio(redactor):
     assert redactor.redact("Total $1,284.50 on 2024-03-15").counts == Counter()
 
 
-def test_business_numbers_survive_and_luhn_rejects(redactor):
-    for s in CORPUS["snippets"]:
+def test_business_numbers_survive_and_luhn_rejects(corpus, redactor):
+    for s in corpus["snippets"]:
         if s["entities"]:
             continue
         found = [r.entity_type for r in redactor.analyze(s["text"])]
@@ -99,11 +97,11 @@ def test_business_numbers_survive_and_luhn_rejects(redactor):
             assert redactor.redact(s["text"]).text == s["text"], s["text"]
 
 
-def test_cards_emails_phones_never_reach_the_upstream(gateway, upstream):
+def test_cards_emails_phones_never_reach_the_upstream(corpus, gateway, upstream):
     """Every snippet with a card, an email or a phone number, through the gateway to the upstream."""
     c = gateway.client(gateway.key())
     sent = 0
-    for s in CORPUS["snippets"]:
+    for s in corpus["snippets"]:
         risky = [e for e in s["entities"] if e["type"] in NEVER_LEAK]
         if not risky:
             continue

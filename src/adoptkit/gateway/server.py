@@ -23,7 +23,9 @@ def is_loopback(host: str) -> bool:
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    # IPPROTO_TCP explicitly: asyncio turns Nagle off (TCP_NODELAY) only on sockets that say they are
+    # TCP; with proto 0 every kept-alive response waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     return sock
@@ -42,6 +44,7 @@ def serve(host: str = "127.0.0.1", port: int = 8765, require_keys: bool | None =
     if gw.redactor is not None:
         gw.redactor.warm()  # load Presidio now, not on a learner's first request
     sock = _bind(host, port)
+    sock.listen(2048)  # connections wait in the backlog from now on, so the URL printed below is usable at once
     bound = sock.getsockname()[1]
     mode = "keys required" if keys else "open: no keys (loopback only)"
     print(f"adoptkit sandbox gateway on http://{host}:{bound}/v1 ({mode})", flush=True)
