@@ -303,3 +303,16 @@ def test_hub_token_exchange(gateway):
     bad = httpx.post(f"{gateway.url}/hub/exchange", json={"hub_token": "stolen"})
     assert bad.status_code == 401 and "did not accept" in bad.json()["error"]["message"]
     assert httpx.post(f"{gateway.url}/hub/exchange", json={}).status_code == 400
+
+
+def test_redact_preview_calls_no_model(gateway):
+    learner = "preview-learner"
+    key = gateway.key(learner)
+    got = httpx.post(f"{gateway.url}/redact", headers={"Authorization": f"Bearer {key}"},
+                     json={"text": "Mail ana@example.com about order 1182."}).json()
+    assert got["text"] == "Mail <EMAIL_ADDRESS> about order 1182." and got["redactions"] == {"EMAIL_ADDRESS": 1}
+    assert httpx.post(f"{gateway.url}/redact", json={"text": "x"}).status_code == 401
+    bad = httpx.post(f"{gateway.url}/redact", headers={"Authorization": f"Bearer {key}"}, json={"txt": "x"})
+    assert bad.status_code == 400 and "text" in bad.json()["error"]["message"]
+    rows = gateway.rows(learner)
+    assert [(r["endpoint"], r["status"], r["prompt_tokens"]) for r in rows] == [("redact", 200, 0), ("redact", 400, 0)]

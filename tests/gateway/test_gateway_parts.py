@@ -313,3 +313,11 @@ def test_server_socket_says_tcp_so_asyncio_turns_nagle_off(tmp_path):
     finally:
         server._sock.close()
         server.app.state.gateway.usage.close()
+
+
+def test_offline_model_finds_the_label_list_after_a_label_only_system_prompt():
+    from adoptkit.llm import offline
+
+    messages = [{"role": "system", "content": "You triage tickets. Reply with the label only."},
+                {"role": "user", "content": "Classify as one of: billing, fraud, delivery.\n\nText: the delivery is late"}]
+    assert offline.answer(messages) == "delivery"

@@ -103,6 +103,27 @@ def create_app(settings: Settings | None = None, require_keys: bool | None = Non
         body = await read_json(request, 64 * 1024)
         return await exchange(settings.gateway.hub, str(body.get("hub_token") or ""), gw.keys)
 
+    @app.post("/v1/redact")
+    async def redact_preview(request: Request):
+        """What would leave for an upstream, without calling any model: the text as redacted, and counts.
+        Logged as a row (endpoint "redact", no tokens); not counted against the budget."""
+        row = UsageRow("redact")
+        try:
+            who = identify(request)
+            row.who(who)
+            body = await read_json(request, max_body)
+            text = body.get("text")
+            if not isinstance(text, str):
+                raise APIError(400, "Send {\"text\": \"...\"}: the text to preview.", param="text")
+            red = gw.redactor.redact(text) if gw.redactor else None
+            row.redactions.update(red.counts if red else {})
+            gw.usage.record(row.finish(200, "ok"))
+            return {"object": "redaction", "text": red.text if red else text, "redactions": dict(row.redactions),
+                    "redaction_enabled": red is not None}
+        except APIError as err:
+            gw.usage.record(row.finish(err.status, err.outcome, err.message))
+            raise
+
     @app.post("/v1/chat/completions")
     async def chat(request: Request):
         row = UsageRow("chat")

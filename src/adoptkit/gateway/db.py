@@ -4,7 +4,8 @@ Two tables, kept simple because the adoption reports read them directly:
 
 `keys`   one row per issued key: key_id (public, shown in listings), sha256 of the key (the key itself
          is shown once and never stored), learner, cohort, note, created_at, revoked_at (NULL: valid).
-`usage`  one row per request: ts (UTC), learner, cohort, key_id, endpoint ("chat"/"embeddings"),
+`usage`  one row per request: ts (UTC), learner, cohort, key_id, endpoint ("chat", "embeddings", or
+         "redact" for a preview that calls no model),
          model (as asked), backend ("offline" or the upstream's name), backend_model, stream,
          prompt_tokens, completion_tokens, latency_ms, status (the HTTP status sent), outcome ("ok",
          "client_disconnected", "over_budget", "rate_limited", "blocked", "upstream_error", ...),
