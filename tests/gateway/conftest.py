@@ -102,6 +102,8 @@ def recording_app(rec: Recorder) -> FastAPI:
                     sent += 1
                     if slow:
                         await asyncio.sleep(0.02)
+                    if "STREAM-BREAK" in text and sent == 3:
+                        raise RuntimeError("the upstream fell over mid-stream")
                 yield "data: [DONE]\n\n"
                 rec.events.append(f"stream complete after {sent} chunks")
             except BaseException:

@@ -243,6 +243,17 @@ def test_client_disconnect_mid_stream_is_logged_and_upstream_released(gateway, u
     assert 0 < row["completion_tokens"] < 300  # counted from what was streamed before the disconnect
 
 
+def test_upstream_breaking_mid_stream_raises_in_the_client(gateway):
+    learner = "broken-stream-learner"
+    stream = gateway.client(gateway.key(learner)).chat.completions.create(
+        model="course-real", stream=True, messages=[{"role": "user", "content": "Say something. STREAM-BREAK"}])
+    with pytest.raises(openai.APIError, match="broke off the stream"):
+        for _ in stream:
+            pass
+    row = gateway.rows(learner)[-1]
+    assert row["outcome"] == "upstream_error" and "broke off" in row["error"]
+
+
 # ---- flags, usage -------------------------------------------------------------------------------------
 def test_injection_in_pasted_email_is_flagged_not_dropped(gateway):
     learner = "flag-learner"

@@ -74,3 +74,13 @@ def test_azure_upstream_shape(gateway, upstream):
     assert got["query"]["api-version"] == "2024-10-21"
     assert got["headers"]["api-key"] == "upstream-secret-for-tests" and "authorization" not in got["headers"]
     assert reply.choices[0].message.content == "fraud"
+
+
+def test_a_long_paste_is_redacted_too(gateway, upstream):
+    """Above 16,000 characters redaction runs in a worker thread: same result."""
+    rows = "\n".join(f"customer{i},c{i}@example.com,+44 20 7946 {i:04d}" for i in range(600))
+    reply = gateway.client(gateway.key()).chat.completions.create(
+        model="course-real", messages=[{"role": "user", "content": f"Summarise this CSV:\n{rows}"}])
+    assert reply.adoptkit["redactions"] == {"EMAIL_ADDRESS": 600, "PHONE_NUMBER": 600}
+    sent = upstream.last("/v1/chat/completions")["body"]["messages"][0]["content"]
+    assert "@example.com" not in sent and "7946" not in sent and len(sent) > 16_000

@@ -14,6 +14,7 @@ import json
 import sys
 from collections import Counter
 from dataclasses import dataclass
+from functools import partial
 
 import anyio
 from fastapi import FastAPI, Request
@@ -32,6 +33,7 @@ from .routing import Router
 from .usage import UsageLog, UsageRow
 
 DRAIN_LIMIT = 32 * 1024 * 1024  # an oversized body is read (and dropped) up to this, so the client sees the 413
+LONG_TEXT = 16_000  # characters of message text above which redaction runs in a worker thread
 
 
 @dataclass
@@ -147,7 +149,11 @@ def create_app(settings: Settings | None = None, require_keys: bool | None = Non
             flags = gw.policy.injection_flags(texts)
             row.flags += sorted({f"{f.kind}:{f.rule}" for f in flags})
             if gw.redacts(backend):
-                body = {**body, "messages": redact_messages(gw.redactor, messages, row.redactions)}
+                # A long paste (a CSV of contacts) can keep Presidio busy for seconds: off the event loop,
+                # so other learners' requests keep flowing meanwhile.
+                big = sum(len(t) for _, _, t in texts) > LONG_TEXT
+                redact = partial(redact_messages, gw.redactor, messages, row.redactions)
+                body = {**body, "messages": await anyio.to_thread.run_sync(redact) if big else redact()}
             extras = {"backend": backend.name, "model": backend_model, "redactions": dict(row.redactions),
                       "redacted": gw.redacts(backend), "flags": [f.as_dict() for f in flags]}
             headers = extras_headers(extras)
