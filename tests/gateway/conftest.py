@@ -240,8 +240,9 @@ class Gateway:
     def aclient(self, key: str | None, **kw) -> openai.AsyncOpenAI:
         return openai.AsyncOpenAI(base_url=self.url, api_key=key or "none", max_retries=0, timeout=20, **kw)
 
-    def rows(self, learner: str) -> list[dict]:
-        """This learner's usage rows, read from the database as a report would (after the writer's batch)."""
+    def rows(self, learner: str, n: int = 1) -> list[dict]:
+        """This learner's usage rows, read from the database as a report would: waits (5 s at most) for
+        at least `n`, since the gateway commits rows in a writer thread just after each response."""
         import sqlalchemy as sa
 
         deadline = time.monotonic() + 5
@@ -249,7 +250,7 @@ class Gateway:
         while True:
             with self.engine.connect() as c:
                 rows = [r._asdict() for r in c.execute(sa.select(u).where(u.c.learner == learner).order_by(u.c.id))]
-            if rows or time.monotonic() > deadline:
+            if len(rows) >= n or time.monotonic() > deadline:
                 return rows
             time.sleep(0.05)
 

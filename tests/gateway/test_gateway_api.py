@@ -188,7 +188,7 @@ def test_learner_daily_budget_429_says_when_it_resets(gateway):
     assert err.value.code == "daily_budget_exceeded"
     with pytest.raises(openai.RateLimitError):  # streaming too, before any byte is streamed
         c.chat.completions.create(model="course-default", messages=MSG, stream=True)
-    assert [r["outcome"] for r in gateway.rows("tight-learner")] == ["ok", "ok", "over_budget", "over_budget"]
+    assert [r["outcome"] for r in gateway.rows("tight-learner", 4)] == ["ok", "ok", "over_budget", "over_budget"]
 
 
 def test_cohort_token_budget_is_shared(gateway):
@@ -293,7 +293,7 @@ def test_every_request_is_one_row_and_the_log_holds_no_pii(gateway):
                                     "4012 8888 8888 1881 and is unhappy."}])
     with pytest.raises(openai.NotFoundError):
         c.chat.completions.create(model="nope", messages=MSG)
-    rows = gateway.rows(learner)
+    rows = gateway.rows(learner, 2)
     assert [(r["status"], r["outcome"], r["backend"]) for r in rows] == [(200, "ok", "rec"), (404, "not_found", None)]
     assert json.loads(rows[0]["redactions"]) == {"CREDIT_CARD": 1, "EMAIL_ADDRESS": 1, "PHONE_NUMBER": 1}
     assert rows[0]["latency_ms"] > 0 and rows[0]["prompt_tokens"] > 0 and rows[0]["cohort"] == "general"
@@ -325,5 +325,5 @@ def test_redact_preview_calls_no_model(gateway):
     assert httpx.post(f"{gateway.url}/redact", json={"text": "x"}).status_code == 401
     bad = httpx.post(f"{gateway.url}/redact", headers={"Authorization": f"Bearer {key}"}, json={"txt": "x"})
     assert bad.status_code == 400 and "text" in bad.json()["error"]["message"]
-    rows = gateway.rows(learner)
+    rows = gateway.rows(learner, 2)
     assert [(r["endpoint"], r["status"], r["prompt_tokens"]) for r in rows] == [("redact", 200, 0), ("redact", 400, 0)]
