@@ -123,6 +123,12 @@ def recording_app(rec: Recorder) -> FastAPI:
         ok = request.headers.get("api-key") == UPSTREAM_KEY and "api-version" in request.query_params
         return await answer_chat(request, body, ok)
 
+    @app.post("/not-an-api/chat/completions")
+    async def html_page(request: Request):  # a misconfigured base_url: a web page, not the API
+        from fastapi.responses import HTMLResponse
+
+        return HTMLResponse("<html><body>Welcome</body></html>")
+
     @app.post("/v1/embeddings")
     async def embeddings(request: Request):
         body = await request.json()
@@ -201,6 +207,7 @@ def write_config(folder: Path, upstream_base: str, hub_url: str) -> Path:
                        models: [m2]}}
               badkey: {{kind: openai, base_url: "{upstream_base}/v1", api_key_env: ADOPTKIT_TEST_WRONG_KEY,
                         models: [m3]}}
+              html: {{kind: compatible, base_url: "{upstream_base}/not-an-api", models: [m4]}}
             limits:
               learner: {{tokens_per_day: 1000000, requests_per_day: 10000, requests_per_minute: 1000}}
               cohorts:

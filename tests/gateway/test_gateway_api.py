@@ -222,6 +222,8 @@ def test_upstream_down_misconfigured_and_refusing(gateway):
     with pytest.raises(openai.InternalServerError, match="refused the gateway's credentials") as err:
         c.chat.completions.create(model="badkey:m3", messages=MSG, stream=True)
     assert err.value.status_code == 502
+    with pytest.raises(openai.InternalServerError, match="not an OpenAI JSON object.*base_url"):
+        c.chat.completions.create(model="html:m4", messages=MSG)
     with pytest.raises(openai.InternalServerError, match="failed \\(HTTP 500\\): the model crashed"):
         c.chat.completions.create(model="course-real", messages=[{"role": "user", "content": "UPSTREAM-FAIL"}])
 

@@ -5,6 +5,9 @@
 
 The response says what the gateway did: an `adoptkit` field in the JSON (and in the first stream
 chunk) and `x-adoptkit-*` headers: the backend, redactions by type, flags.
+
+Redaction applies to the offline backend too (gateway.redaction.offline, default true): it is local, but
+a learner then sees exactly what a real provider would receive, whichever backend answers.
 """
 
 from __future__ import annotations
@@ -54,6 +57,25 @@ class Gateway:
 
     def redacts(self, backend) -> bool:
         return self.redactor is not None and (backend.name != "offline" or self.settings.gateway.redaction.offline)
+
+    @contextlib.contextmanager
+    def logged(self, row: UsageRow):
+        """One usage row whatever happens. Success is recorded by the handler (a stream at its end)."""
+        try:
+            yield row
+        except APIError as err:
+            if err.outcome == "blocked":
+                row.flags.append("blocked")
+            self.usage.record(row.finish(err.status, err.outcome, err.message))
+            raise
+        except Exception as err:  # a bug: the row says so; its message (could quote input) stays out of the log
+            self.usage.record(row.finish(500, "gateway_error", type(err).__name__))
+            raise
+
+    def extras(self, backend, model: str, row: UsageRow, flags=()) -> dict:
+        """What the gateway did, for the response body (`adoptkit`) and headers."""
+        return {"backend": backend.name, "model": model, "redactions": dict(row.redactions),
+                "redacted": self.redacts(backend), "flags": [f.as_dict() for f in flags]}
 
 
 def create_app(settings: Settings | None = None, require_keys: bool | None = None) -> FastAPI:
@@ -109,8 +131,7 @@ def create_app(settings: Settings | None = None, require_keys: bool | None = Non
     async def redact_preview(request: Request):
         """What would leave for an upstream, without calling any model: the text as redacted, and counts.
         Logged as a row (endpoint "redact", no tokens); not counted against the budget."""
-        row = UsageRow("redact")
-        try:
+        with gw.logged(UsageRow("redact")) as row:
             who = identify(request)
             row.who(who)
             body = await read_json(request, max_body)
@@ -122,14 +143,10 @@ def create_app(settings: Settings | None = None, require_keys: bool | None = Non
             gw.usage.record(row.finish(200, "ok"))
             return {"object": "redaction", "text": red.text if red else text, "redactions": dict(row.redactions),
                     "redaction_enabled": red is not None}
-        except APIError as err:
-            gw.usage.record(row.finish(err.status, err.outcome, err.message))
-            raise
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request):
-        row = UsageRow("chat")
-        try:
+        with gw.logged(UsageRow("chat")) as row:
             who = identify(request)
             row.who(who)
             body = await read_json(request, max_body)
@@ -140,11 +157,7 @@ def create_app(settings: Settings | None = None, require_keys: bool | None = Non
             backend, backend_model = gw.router.resolve(body.get("model"), "chat")
             row.backend, row.backend_model = backend.name, backend_model
             texts = [(i, str(m.get("role")), t) for i, m in enumerate(messages) for t in message_texts(m)]
-            try:
-                gw.policy.check_blocked([t for _, _, t in texts])
-            except APIError as err:
-                row.flags.append("blocked")
-                raise err
+            gw.policy.check_blocked([t for _, _, t in texts])
             gw.budgets.admit(who)
             flags = gw.policy.injection_flags(texts)
             row.flags += sorted({f"{f.kind}:{f.rule}" for f in flags})
@@ -154,8 +167,7 @@ def create_app(settings: Settings | None = None, require_keys: bool | None = Non
                 big = sum(len(t) for _, _, t in texts) > LONG_TEXT
                 redact = partial(redact_messages, gw.redactor, messages, row.redactions)
                 body = {**body, "messages": await anyio.to_thread.run_sync(redact) if big else redact()}
-            extras = {"backend": backend.name, "model": backend_model, "redactions": dict(row.redactions),
-                      "redacted": gw.redacts(backend), "flags": [f.as_dict() for f in flags]}
+            extras = gw.extras(backend, backend_model, row, flags)
             headers = extras_headers(extras)
             if row.stream:
                 chunks = await backend.chat_stream(body, backend_model)
@@ -167,14 +179,10 @@ def create_app(settings: Settings | None = None, require_keys: bool | None = Non
             gw.budgets.add_tokens(who, row.prompt_tokens + row.completion_tokens)
             gw.usage.record(row.finish(200, "ok"))
             return JSONResponse({**result, "adoptkit": extras}, headers=headers)
-        except APIError as err:
-            gw.usage.record(row.finish(err.status, err.outcome, err.message))
-            raise
 
     @app.post("/v1/embeddings")
     async def embeddings(request: Request):
-        row = UsageRow("embeddings")
-        try:
+        with gw.logged(UsageRow("embeddings")) as row:
             who = identify(request)
             row.who(who)
             body = await read_json(request, max_body)
@@ -194,12 +202,8 @@ def create_app(settings: Settings | None = None, require_keys: bool | None = Non
             row.prompt_tokens = int((result.get("usage") or {}).get("prompt_tokens") or 0)
             gw.budgets.add_tokens(who, row.prompt_tokens)
             gw.usage.record(row.finish(200, "ok"))
-            extras = {"backend": backend.name, "model": backend_model, "redactions": dict(row.redactions),
-                      "redacted": gw.redacts(backend), "flags": []}
+            extras = gw.extras(backend, backend_model, row)
             return JSONResponse({**result, "adoptkit": extras}, headers=extras_headers(extras))
-        except APIError as err:
-            gw.usage.record(row.finish(err.status, err.outcome, err.message))
-            raise
 
     return app
 
@@ -315,6 +319,9 @@ async def stream_events(gw: Gateway, who: Identity, row: UsageRow, chunks, extra
     except APIError as err:  # the upstream broke off: say so in the stream (the openai client raises it)
         row.finish(outcome=err.outcome, error=err.message)
         yield f"data: {json.dumps(err.body())}\n\n"
+    except Exception as err:  # a bug mid-stream: the same, without the details
+        row.finish(outcome="gateway_error", error=type(err).__name__)
+        yield f"data: {json.dumps(APIError(500, 'The gateway failed mid-stream.', code='gateway_error').body())}\n\n"
     finally:
         if not done and row.outcome == "ok":
             row.outcome = "client_disconnected"

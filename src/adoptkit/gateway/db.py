@@ -10,7 +10,9 @@ Two tables, kept simple because the adoption reports read them directly:
          prompt_tokens, completion_tokens, latency_ms, status (the HTTP status sent), outcome ("ok",
          "client_disconnected", "over_budget", "rate_limited", "blocked", "upstream_error", ...),
          redactions (JSON {type: count}), flags (JSON list, e.g. ["prompt_injection"]), error (message).
-         It holds no prompt or answer text, so it never holds raw PII.
+         It holds no prompt or answer text, so it never holds raw PII. Model calls and refused model
+         calls are logged (a 401 row has no learner); listing models, reading one's own usage,
+         /healthz and the hub exchange are not.
 
 SQLite runs in WAL mode: a crash mid-write loses at most the uncommitted batch, never the file.
 """

@@ -108,9 +108,20 @@ class UpstreamBackend:
             return APIError(status, f"Upstream '{self.name}': {msg}", code="upstream_rejected", outcome="upstream_error")
         return APIError(502, f"Upstream '{self.name}' failed (HTTP {status}): {msg}", code="upstream_error")
 
+    def _json(self, resp: httpx.Response) -> dict:
+        try:
+            out = resp.json()
+        except ValueError:
+            out = None
+        if not isinstance(out, dict):
+            raise APIError(502, f"Upstream '{self.name}' answered with something that is not an OpenAI JSON object "
+                                f"(content-type {resp.headers.get('content-type')!r}). Is base_url the API's /v1 URL?",
+                           code="upstream_bad_response")
+        return out
+
     async def chat(self, body: dict, model: str) -> dict:
         resp = await self._send(self._request("chat/completions", model, {**body, "stream": False}))
-        return resp.json()
+        return self._json(resp)
 
     async def chat_stream(self, body: dict, model: str) -> AsyncIterator[dict]:
         # Ask for the usage chunk so the budget counts real tokens; the gateway drops it again
@@ -126,7 +137,12 @@ class UpstreamBackend:
                     data = line[5:].strip()
                     if data == "[DONE]":
                         break
-                    yield json.loads(data)
+                    try:
+                        chunk = json.loads(data)
+                    except ValueError:
+                        raise APIError(502, f"Upstream '{self.name}' sent a stream chunk that is not JSON.",
+                                       code="upstream_bad_response") from None
+                    yield chunk
             except httpx.HTTPError as err:
                 raise APIError(502, f"Upstream '{self.name}' broke off the stream ({type(err).__name__}).",
                                code="upstream_error") from None
@@ -137,4 +153,4 @@ class UpstreamBackend:
 
     async def embeddings(self, body: dict, model: str) -> dict:
         resp = await self._send(self._request("embeddings", model, body))
-        return resp.json()
+        return self._json(resp)
