@@ -8,7 +8,8 @@ windows*: every '@', every run of six or more digits (separators allowed), every
 org-pattern shape and every deny-listed name. Presidio runs only on those windows (with a margin for
 its context words) and only for the types each window may hold. Every Presidio match needs its
 candidate (an email has an '@', a phone, card, SSN, NINO or IBAN has six or more digits, ...), so
-the pre-filter loses no recall; tests/test_redaction.py checks that on the PII corpus.
+the pre-filter loses no recall; tests/gateway/test_gateway_redaction.py checks that on the PII corpus
+(a six-digit threshold, not seven: python-phonenumbers does match some six-digit numbers).
 
 Each match is replaced by `<TYPE>` (e.g. `<EMAIL_ADDRESS>`); the caller gets the counts by type.
 """
