@@ -39,6 +39,17 @@ INJECTION_PATTERNS = {
         r"human|anyone|agent|staff)\b", _I),
 }
 
+# Words each pattern cannot match without (lower case): a substring test skips most regex searches.
+_NEEDS = {
+    "ignore_instructions": ("ignore", "disregard", "forget", "override", "bypass"),
+    "new_instructions": ("instruction", "task", "prompt", "orders"),
+    "role_override": ("you are now", "from now on", "pretend", "act as", "developer mode"),
+    "reveal_secrets": ("reveal", "print", "show", "repeat", "output", "leak", "disclose"),
+    "chat_markup": ("<|", "inst]", "<<sys>>", "#", "system", "assistant"),
+    "exfiltrate": ("@", "http"),
+    "conceal": ("tell", "inform", "mention", "reveal", "alert", "notify"),
+}
+
 
 @dataclass(frozen=True)
 class Flag:
@@ -75,7 +86,8 @@ class PolicyCheck:
         for index, role, text in messages:
             if role not in ("user", "tool", "function"):
                 continue
+            low = text.lower()
             for rule, rx in INJECTION_PATTERNS.items():
-                if m := rx.search(text):
+                if any(word in low for word in _NEEDS[rule]) and (m := rx.search(text)):
                     flags.append(Flag("prompt_injection", rule, index, role, m.group(0).strip()[:80]))
         return flags
