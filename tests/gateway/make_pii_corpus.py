@@ -28,9 +28,9 @@ def person() -> str:
 
 # ---- generators: (value, type) -------------------------------------------------------------------
 def email() -> str:
-    f, l = R.choice(FIRST).lower(), R.choice(LAST).lower().replace("'", "")
-    local = R.choice([f"{f}.{l}", f"{f[0]}{l}", f"{f}_{l}{R.randint(1, 99)}", f"{f}+billing", f"{l}-{f}",
-                      f"{f}.{l}.{R.randint(1970, 2005)}", f"{f.upper()}.{l.upper()}", str(R.randint(10000, 99999))])
+    f, s = R.choice(FIRST).lower(), R.choice(LAST).lower().replace("'", "")
+    local = R.choice([f"{f}.{s}", f"{f[0]}{s}", f"{f}_{s}{R.randint(1, 99)}", f"{f}+billing", f"{s}-{f}",
+                      f"{f}.{s}.{R.randint(1970, 2005)}", f"{f.upper()}.{s.upper()}", str(R.randint(10000, 99999))])
     return f"{local}@{R.choice(DOMAINS)}"
 
 
@@ -209,8 +209,8 @@ HANDWRITTEN = [
 
 
 def obfuscated_email() -> str:
-    f, l = R.choice(FIRST).lower(), R.choice(LAST).lower().replace("'", "")
-    return R.choice([f"{f} dot {l} at example dot com", f"{f}.{l} [at] example [dot] org", f"{f} (at) example.com"])
+    f, s = R.choice(FIRST).lower(), R.choice(LAST).lower().replace("'", "")
+    return R.choice([f"{f} dot {s} at example dot com", f"{f}.{s} [at] example [dot] org", f"{f} (at) example.com"])
 
 
 def main() -> None:

@@ -87,7 +87,8 @@ class KeyStore:
 
     def is_revoked(self, key: str) -> bool:
         with self.engine.connect() as c:
-            return c.execute(sa.select(db.keys.c.revoked_at).where(db.keys.c.key_hash == _hash(key))).scalar() is not None
+            revoked = c.execute(sa.select(db.keys.c.revoked_at).where(db.keys.c.key_hash == _hash(key))).scalar()
+        return revoked is not None
 
     def list(self, learner: str | None = None, cohort: str | None = None) -> list[KeyInfo]:
         k = db.keys

@@ -22,7 +22,8 @@ INJECTION_PATTERNS = {
         r"all|any|your|system|original)\b[^.\n]{0,25}?\b(?:instructions?|prompts?|rules|guidelines|directions|"
         r"directives|context)\b", _I),
     "new_instructions": re.compile(
-        r"\b(?:new|updated|real|actual|revised|additional)\s+(?:system\s+)?(?:instructions?|task|prompt|orders)\s*:", _I),
+        r"\b(?:new|updated|real|actual|revised|additional)\s+(?:system\s+)?(?:instructions?|task|prompt|orders)\s*:",
+        _I),
     "role_override": re.compile(
         r"\byou are now\b|\bfrom now on,? you\b|\bpretend (?:to be|you are)\b|\bact as (?:an? )?(?:unrestricted|"
         r"unfiltered|jailbroken|different)\b|\bdeveloper mode\b", _I),

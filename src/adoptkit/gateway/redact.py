@@ -187,7 +187,8 @@ def _build_engines(cfg: Redaction, names: list[str]):
         # amounts and dates into phones); numbers it does not know, such as the UK's 07700 900xxx range
         # reserved for drama, still look like phones when written the way phones are written.
         recognizers.append(PatternRecognizer(supported_entity="PHONE_NUMBER", name="PhoneShapes", patterns=[
-            Pattern("international", r"(?<![\w+])\+\d{1,3}[ .-]?(?:\(0\)[ ]?)?\(?\d{1,4}\)?(?:[ .-]?\d{2,5}){1,4}\b", 0.4),
+            Pattern("international",
+                    r"(?<![\w+])\+\d{1,3}[ .-]?(?:\(0\)[ ]?)?\(?\d{1,4}\)?(?:[ .-]?\d{2,5}){1,4}\b", 0.4),
             Pattern("national trunk 0", r"(?<![\w.,/-])\(?0\d{2,4}\)?[ -]\d{3,4}[ -]?\d{3,4}\b", 0.4),
             Pattern("national trunk 0, no spaces", r"(?<![\w.,/-])0[1-9]\d{9}\b", 0.3),
         ], context=["phone", "call", "mobile", "tel", "telephone", "cell"]))

@@ -81,7 +81,8 @@ class UpstreamBackend:
             resp = await self.client.send(request, stream=stream)
         except httpx.TimeoutException:
             raise APIError(504, f"Upstream '{self.name}' did not answer within {self.cfg.timeout:g} s "
-                                f"(gateway.upstreams.{self.name}.timeout).", code="upstream_timeout", retry=True) from None
+                                f"(gateway.upstreams.{self.name}.timeout).",
+                           code="upstream_timeout", retry=True) from None
         except httpx.HTTPError as err:
             raise APIError(502, f"Upstream '{self.name}' at {self.cfg.base_url} is unreachable "
                                 f"({type(err).__name__}: {err or 'no detail'}). Is it running? Check "
@@ -105,7 +106,8 @@ class UpstreamBackend:
                             code="upstream_rate_limited", outcome="upstream_error", retry=True,
                             headers={k: v for k, v in resp.headers.items() if k.lower() == "retry-after"})
         if status in (400, 404, 413, 422):
-            return APIError(status, f"Upstream '{self.name}': {msg}", code="upstream_rejected", outcome="upstream_error")
+            return APIError(status, f"Upstream '{self.name}': {msg}", code="upstream_rejected",
+                            outcome="upstream_error")
         return APIError(502, f"Upstream '{self.name}' failed (HTTP {status}): {msg}", code="upstream_error")
 
     def _json(self, resp: httpx.Response) -> dict:

@@ -6,9 +6,13 @@ from __future__ import annotations
 import os
 import threading
 import urllib.request
+from typing import TYPE_CHECKING
 
 from ..settings import Settings, current
 from . import offline
+
+if TYPE_CHECKING:
+    import openai
 
 _lock = threading.Lock()
 _local = None  # the in-process server, started once per process
