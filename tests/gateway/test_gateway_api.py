@@ -62,10 +62,15 @@ def test_async_chat_and_stream(gateway):
             streamed = "".join([ch.choices[0].delta.content or "" async for ch in stream])
             many = await asyncio.gather(*[c.chat.completions.create(model="course-default", messages=MSG)
                                           for _ in range(5)])
-            return reply.choices[0].message.content, streamed, [m.choices[0].message.content for m in many]
+            vectors = await c.embeddings.create(model="course-embed", input=["a late parcel", "a late delivery"])
+            async with gateway.aclient("ak-000000000000-wrong") as bad:
+                with pytest.raises(openai.AuthenticationError):
+                    await bad.chat.completions.create(model="course-default", messages=MSG)
+            return (reply.choices[0].message.content, streamed, [m.choices[0].message.content for m in many],
+                    len(vectors.data))
 
-    one, streamed, many = asyncio.run(run())
-    assert one == streamed == "billing" and many == ["billing"] * 5
+    one, streamed, many, n_vectors = asyncio.run(run())
+    assert one == streamed == "billing" and many == ["billing"] * 5 and n_vectors == 2
 
 
 def test_json_mode_and_json_schema(gateway):
