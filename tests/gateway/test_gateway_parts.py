@@ -95,6 +95,14 @@ def test_budget_counts_resets_at_midnight_and_survives_restart(engine, monkeypat
     log.close()
 
 
+def test_open_gateway_counts_but_never_refuses():
+    b = Budgets(GatewayLimits(learner=Limits(requests_per_day=1, requests_per_minute=1)), enforce=False)
+    local = Identity("me", "local", None)
+    for _ in range(3):
+        b.admit(local)
+    assert b.status(local)["learner"]["requests_today"] == 3
+
+
 def test_cohort_overrides_apply_to_their_cohort_only():
     limits = GatewayLimits(learner=Limits(requests_per_day=100), cohort=Limits(),
                            cohorts={"trial": settings_mod.CohortLimits(learner=Limits(requests_per_day=1))})

@@ -50,7 +50,7 @@ class Gateway:
         g = self.settings.gateway
         engine = db.connect(g.db_url, self.settings.root)
         self.keys, self.usage = KeyStore(engine), UsageLog(engine)
-        self.budgets = Budgets(g.limits, self.usage.admitted_today())
+        self.budgets = Budgets(g.limits, self.usage.admitted_today(), enforce=self.require_keys)
         self.redactor = Redactor(g.redaction, self.settings.root) if g.redaction.enabled else None
         self.policy = PolicyCheck(g.policy)
         self.router = Router(g)

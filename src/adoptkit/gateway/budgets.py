@@ -4,6 +4,10 @@ Counters live in memory (seeded from the usage log at start, so a restart forget
 00:00 UTC. A request counts when it is admitted; its tokens count when it ends, so one request can
 take a learner past the token budget, and the next is refused. One gateway process holds the counters:
 run one process (bench/gateway.py shows one is enough for a cohort).
+
+An open gateway (no keys: the in-process server of one learner's kernel, or `serve --open` on
+loopback) counts but never refuses: it serves one person on their own machine, and the offline model
+costs nothing.
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ def _fmt_wait(seconds: float) -> str:
 
 
 class Budgets:
-    def __init__(self, limits: GatewayLimits, seed: list[tuple[str, str, int, int]] = ()):
-        self.limits = limits
+    def __init__(self, limits: GatewayLimits, seed: list[tuple[str, str, int, int]] = (), enforce: bool = True):
+        self.limits, self.enforce = limits, enforce
         self._lock = threading.Lock()
         self._day = day_start()
         self.requests: Counter = Counter()  # ("learner"|"cohort", name) -> requests today
@@ -59,7 +63,7 @@ class Budgets:
                 who = (level, identity.learner if level == "learner" else identity.cohort)
                 for used, cap, unit in ((self.tokens[who], lim.tokens_per_day, "tokens"),
                                         (self.requests[who], lim.requests_per_day, "requests")):
-                    if cap is not None and used >= cap:
+                    if self.enforce and cap is not None and used >= cap:
                         reset = self._day + dt.timedelta(days=1)
                         wait = (reset - now_wall).total_seconds()
                         raise APIError(
@@ -68,7 +72,7 @@ class Budgets:
                                  f"To get more, ask your instructor (setting adoptkit.gateway.limits).",
                             code="daily_budget_exceeded", outcome="over_budget",
                             headers={"retry-after": str(max(1, int(wait)))})
-                if lim.requests_per_minute is not None:
+                if self.enforce and lim.requests_per_minute is not None:
                     window = self._minute[who]
                     while window and now - window[0] >= 60:
                         window.popleft()
@@ -82,7 +86,7 @@ class Budgets:
             for level, lim in limits.items():
                 who = (level, identity.learner if level == "learner" else identity.cohort)
                 self.requests[who] += 1
-                if lim.requests_per_minute is not None:
+                if self.enforce and lim.requests_per_minute is not None:
                     self._minute[who].append(now)
 
     def add_tokens(self, identity: Identity, tokens: int) -> None:

@@ -8,7 +8,8 @@ takes effect at once.
 The rule for "open" mode: `adoptkit sandbox serve` requires a key unless `gateway.require_keys` is
 false (allowed only on a loopback address). The in-process server that `adoptkit.llm.client()` starts
 inside one learner's kernel, on 127.0.0.1, always runs open: a request without a valid key is
-answered as that local learner (cohort "local"); a valid key still identifies its owner.
+answered as that local learner (cohort "local"); a valid key still identifies its owner. An open
+gateway logs every request as usual and counts usage, but enforces no budget (see budgets.py).
 """
 
 from __future__ import annotations
