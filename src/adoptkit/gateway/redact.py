@@ -118,12 +118,16 @@ class Redactor:
         analyzer, _ = self.warm()._engines
         from presidio_analyzer import EntityRecognizer, RecognizerResult
 
-        def find(segment: str, entities: list[str]) -> list:
-            return analyzer.analyze(segment, language="en", entities=entities, score_threshold=self.cfg.min_score)
-
         results = []
         for start, end, types in windows:
             segment = text[start:end]
+            # tokens once per window; the masked copy below has the same length, so they fit it too
+            tokens = analyzer.nlp_engine.process_text(segment, "en")
+
+            def find(seg: str, entities: list[str]) -> list:
+                return analyzer.analyze(seg, language="en", entities=entities, score_threshold=self.cfg.min_score,
+                                        nlp_artifacts=tokens)
+
             found = find(segment, sorted(types - {"PHONE_NUMBER"})) if types - {"PHONE_NUMBER"} else []
             if "PHONE_NUMBER" in types:
                 masked = segment
