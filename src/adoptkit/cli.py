@@ -92,13 +92,72 @@ def sandbox() -> None:
 
 @sandbox.command("serve")
 @click.option("--host", default=None, help="interface to listen on (default from config: 127.0.0.1)")
-@click.option("--port", type=int, default=None, help="port (default from config: 8765)")
-def sandbox_serve(host: str | None, port: int | None) -> None:
-    """Serve /v1/models and /v1/chat/completions until interrupted."""
+@click.option("--port", type=int, default=None, help="port (default from config: 8765; 0 picks a free one)")
+@click.option("--open", "open_", is_flag=True, help="answer without keys (loopback only; gateway.require_keys)")
+def sandbox_serve(host: str | None, port: int | None, open_: bool) -> None:
+    """Serve the gateway (/v1/models, /v1/chat/completions, /v1/embeddings, /v1/usage) until interrupted."""
     from .gateway import serve
 
+    try:
+        s = settings_mod.current()
+        serve(host or s.sandbox.host, port if port is not None else s.sandbox.port,
+              require_keys=False if open_ else None, settings=s)
+    except (settings_mod.SettingsError, ValueError) as err:
+        _fail(str(err))
+
+
+@sandbox.group()
+def keys() -> None:
+    """Per-learner gateway keys: issue, list, revoke (stored hashed in the gateway's database)."""
+
+
+def _keystore():
+    from .gateway import db
+    from .gateway.keys import KeyStore
+
     s = settings_mod.current()
-    serve(host or s.sandbox.host, port if port is not None else s.sandbox.port)
+    return KeyStore(db.connect(s.gateway.db_url, s.root))
+
+
+@keys.command("issue")
+@click.option("--learner", required=True, help="the learner's user name (as in JupyterHub)")
+@click.option("--cohort", required=True, help="the learner's cohort (budgets and reports group by it)")
+@click.option("--note", default="", help="a note kept with the key")
+def keys_issue(learner: str, cohort: str, note: str) -> None:
+    """Issue a key; it is printed once and never stored in plain text."""
+    try:
+        key, info = _keystore().issue(learner, cohort, note)
+    except (settings_mod.SettingsError, ValueError) as err:
+        _fail(str(err))
+    click.echo(f"key_id {info.key_id} for learner '{info.learner}' in cohort '{info.cohort}'", err=True)
+    click.echo("The key is shown only now; give it to the learner as ADOPTKIT_API_KEY:", err=True)
+    click.echo(key)
+
+
+@keys.command("list")
+@click.option("--learner", default=None)
+@click.option("--cohort", default=None)
+def keys_list(learner: str | None, cohort: str | None) -> None:
+    """Every key (never the key itself): id, learner, cohort, created, state."""
+    for k in _keystore().list(learner, cohort):
+        state = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "valid"
+        click.echo(f"{k.key_id}  {k.learner:20} {k.cohort:16} {k.created_at:%Y-%m-%d %H:%M}  {state}"
+                   + (f"  ({k.note})" if k.note else ""))
+
+
+@keys.command("revoke")
+@click.argument("key_id", required=False)
+@click.option("--learner", default=None, help="revoke every valid key of this learner")
+def keys_revoke(key_id: str | None, learner: str | None) -> None:
+    """Revoke KEY_ID, or all keys of --learner; the next request with them gets 401."""
+    try:
+        ids = _keystore().revoke(key_id, learner)
+    except ValueError as err:
+        _fail(str(err))
+    if not ids:
+        _fail(f"no valid key matched ({'key_id ' + key_id if key_id else 'learner ' + str(learner)}); "
+              "see `adoptkit sandbox keys list`")
+    click.echo(f"revoked {len(ids)} key(s): {', '.join(ids)}")
 
 
 @main.group()

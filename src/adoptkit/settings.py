@@ -134,6 +134,133 @@ class HubSettings(_Section):
         ports = {"port": self.port, "hub_port": self.hub_port, "proxy_api_port": self.proxy_api_port}
         if len(set(ports.values())) < len(ports):
             raise ValueError(f"the hub's ports must differ: {ports}")
+class Upstream(_Section):
+    """A real model provider the gateway forwards to. Its key is read from `api_key_env` in the gateway's
+    own environment, so it never reaches a notebook."""
+
+    kind: Literal["openai", "azure", "ollama", "vllm", "compatible"] = "compatible"
+    base_url: str  # e.g. https://api.openai.com/v1, https://NAME.openai.azure.com, http://127.0.0.1:11434/v1
+    api_key_env: str | None = None  # None: the upstream needs no key (a local Ollama or vLLM)
+    api_version: str = "2024-10-21"  # Azure OpenAI only
+    models: list[str] = []  # what learners may ask for, as "NAME:MODEL" (for Azure: deployment names)
+    timeout: float = Field(default=60.0, gt=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError("must be an http(s) URL such as https://api.openai.com/v1")
+        return v.rstrip("/")
+
+
+class Limits(_Section):
+    """Daily budgets (reset at 00:00 UTC) and a per-minute rate; None means no limit."""
+
+    tokens_per_day: int | None = Field(default=None, ge=0)
+    requests_per_day: int | None = Field(default=None, ge=0)
+    requests_per_minute: int | None = Field(default=None, ge=0)
+
+
+class CohortLimits(_Section):
+    learner: Limits | None = None  # each learner of this cohort
+    cohort: Limits | None = None  # the whole cohort together
+
+
+class GatewayLimits(_Section):
+    learner: Limits = Limits(tokens_per_day=200_000, requests_per_day=1_000, requests_per_minute=60)
+    cohort: Limits = Limits(tokens_per_day=5_000_000, requests_per_day=50_000)
+    cohorts: dict[str, CohortLimits] = {}  # overrides by cohort name
+
+
+class Redaction(_Section):
+    enabled: bool = True
+    # The offline model is local, but it sees what an upstream would see, so a notebook shows
+    # exactly what would leave the laptop whichever backend answers.
+    offline: bool = True
+    entities: list[str] = ["EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "UK_NINO",
+                           "IP_ADDRESS", "PERSON"]
+    # Presidio's default regions for national formats ("020 7946 0958"); numbers written with + and a
+    # country code are found whatever the list. Each region costs time: list the organisation's own.
+    phone_regions: list[str] = ["US", "GB", "DE", "FR", "IL", "IN", "CA", "BR"]
+    min_score: float = Field(default=0.3, ge=0, le=1)
+    org_patterns: dict[str, str] = {}  # ENTITY_NAME -> regex for the organisation's own IDs
+    deny_names: list[str] = []  # names to redact wherever they appear (e.g. the people in a dataset)
+    deny_names_file: str | None = None  # one name a line, relative to the config file
+
+    @field_validator("org_patterns")
+    @classmethod
+    def _patterns(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, pattern in v.items():
+            if not re.fullmatch(r"[A-Z][A-Z0-9_]*", name):
+                raise ValueError(f"{name!r}: entity names are UPPER_CASE, e.g. EMPLOYEE_ID")
+            try:
+                re.compile(pattern)
+            except re.error as err:
+                raise ValueError(f"{name}: {pattern!r} is not a valid regular expression ({err})") from None
+        return v
+
+
+class BlockRule(_Section):
+    name: str
+    patterns: list[str]  # case-insensitive regular expressions
+    message: str = "This request is outside what the organisation's AI-use policy allows in the sandbox."
+
+
+class Policy(_Section):
+    blocked: list[BlockRule] = []
+    detect_injection: bool = True
+
+
+class Hub(_Section):
+    api_url: str | None = None  # JupyterHub's API, e.g. http://127.0.0.1:8081/hub/api; None: no exchange
+    cohort_group_prefix: str = "cohort-"  # a hub group "cohort-2025a" puts its members in cohort "2025a"
+    default_cohort: str = "default"
+
+
+class Price(_Section):
+    """Prices are the organisation's figures (its contract or the provider's price page), per million tokens."""
+
+    input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+
+
+class Gateway(_Section):
+    # `adoptkit sandbox serve` answers only learners with a key; the in-process server that
+    # `llm.client()` starts for one notebook on 127.0.0.1 always runs open (see gateway/keys.py).
+    require_keys: bool = True
+    db_url: str = "sqlite:///.cache/gateway.db"  # a relative SQLite path is taken from the config's folder
+    max_body_bytes: int = Field(default=2_000_000, gt=0)
+    aliases: dict[str, str] = {"course-default": "offline:adoptkit-offline",
+                               "course-embed": "offline:adoptkit-offline-embed"}
+    upstreams: dict[str, Upstream] = {}
+    limits: GatewayLimits = GatewayLimits()
+    redaction: Redaction = Redaction()
+    policy: Policy = Policy()
+    hub: Hub = Hub()
+    prices: dict[str, Price] = {}  # model id -> price; the offline model costs nothing
+
+    @field_validator("upstreams")
+    @classmethod
+    def _names(cls, v: dict[str, Upstream]) -> dict[str, Upstream]:
+        bad = [n for n in v if n == "offline" or not re.fullmatch(r"[A-Za-z0-9_.-]+", n)]
+        if bad:
+            raise ValueError(f"upstream name(s) {bad}: use letters, digits, '_.-', and not 'offline'")
+        return v
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = {k: t for k, t in v.items() if ":" not in t}
+        if bad:
+            raise ValueError(f"{bad}: an alias points at 'BACKEND:MODEL', e.g. offline:adoptkit-offline")
+        return v
+
+    def model_post_init(self, _ctx) -> None:
+        for alias, target in self.aliases.items():
+            backend = target.split(":", 1)[0]
+            if backend != "offline" and backend not in self.upstreams:
+                raise ValueError(f"alias {alias!r} -> {target!r}: no upstream named {backend!r} "
+                                 f"(upstreams: {sorted(self.upstreams) or 'none'})")
 
 
 class Settings(_Section):
@@ -143,6 +270,7 @@ class Settings(_Section):
     data: Data = Data()
     sandbox: Sandbox = Sandbox()
     hub: HubSettings = HubSettings()
+    gateway: Gateway = Gateway()
     # Where the config file was found; relative paths in it are taken from here.
     root: Path = Path(".")
 

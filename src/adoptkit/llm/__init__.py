@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 import threading
 import urllib.request
-
-import openai
+from typing import TYPE_CHECKING
 
 from ..settings import Settings, current
 from . import offline
+
+if TYPE_CHECKING:
+    import openai
 
 _lock = threading.Lock()
 _local = None  # the in-process server, started once per process
@@ -42,9 +44,11 @@ def endpoint(settings: Settings | None = None) -> str:
     return _local_url(settings) if settings.llm.endpoint == "local" else settings.llm.endpoint
 
 
-def client(settings: Settings | None = None, **kwargs) -> openai.OpenAI:
+def client(settings: Settings | None = None, **kwargs) -> "openai.OpenAI":
     """An `openai.OpenAI` for the course endpoint. The key comes from the environment (the learner's
     own gateway key), never from a notebook; the local offline endpoint needs none."""
+    import openai  # here, not at the top: the gateway imports the offline model without the client
+
     settings = settings or current()
     key = os.environ.get(settings.llm.api_key_env) or "offline-no-key-needed"
     kwargs.setdefault("timeout", settings.llm.timeout)
@@ -59,10 +63,13 @@ def banner(settings: Settings | None = None) -> str:
     """One line for the top of every notebook: which model answers, and whether it is a stand-in."""
     settings = settings or current()
     url = endpoint(settings)
-    models = [m.id for m in client(settings).models.list().data]
-    standin = offline.MODEL_ID in models and len(models) == 1
+    models = {m.id: m for m in client(settings).models.list().data}
+    asked = settings.llm.model
+    described = getattr(models.get(asked), "description", None) or ""
+    target = described.removeprefix("alias for ") if described.startswith("alias for ") else asked
+    standin = target in (offline.MODEL_ID, f"offline:{offline.MODEL_ID}")
     note = f"{offline.DESCRIPTION}; answers are rule-based" if standin else "a configured model"
-    return f"LLM endpoint {url}; model '{settings.llm.model}' -> {', '.join(models)} ({note})"
+    return f"LLM endpoint {url}; model '{asked}' -> {target} ({note})"
 
 
 __all__ = ["client", "endpoint", "default_model", "banner", "offline"]

@@ -107,15 +107,17 @@ def choose(labels: list[str], text: str) -> str:
 
 
 def _labels(instruction: str) -> list[str] | None:
-    m = re.search(r"(?:one of|labels?|categor(?:y|ies)|classes|options|choose from)\s*(?:\(|:|\[)?\s*(.+)",
-                  instruction, re.I)
-    if not m:
-        return None
-    tail = re.split(r"\n|\.\s|\?", m.group(1))[0]
-    quoted = re.findall(r'["\'`]([^"\'`]{1,60})["\'`]', tail)
-    items = quoted or [t.strip(" .[]()") for t in re.split(r",|\bor\b|\|", tail)]
-    items = [i for i in items if i and len(i) <= 60]
-    return items if len(items) >= 2 else None
+    # Every "one of: ..." / "labels: ..." in turn: "reply with the label only" in a system prompt must not
+    # hide the list that follows it.
+    for m in re.finditer(r"(?:one of|labels?|categor(?:y|ies)|classes|options|choose from)\s*(?:\(|:|\[)?\s*(.+)",
+                         instruction, re.I):
+        tail = re.split(r"\n|\.\s|\?", m.group(1))[0]
+        quoted = re.findall(r'["\'`]([^"\'`]{1,60})["\'`]', tail)
+        items = quoted or [t.strip(" .[]()") for t in re.split(r",|\bor\b|\|", tail)]
+        items = [i for i in items if i and len(i) <= 60]
+        if len(items) >= 2:
+            return items
+    return None
 
 
 def _keys(instruction: str, schema: dict | None) -> list[str]:

@@ -1,0 +1,51 @@
+"""Which backend answers a model name. Learners ask for an alias (`course-default`), for
+`BACKEND:MODEL` (`offline:adoptkit-offline`, `openai:gpt-4o-mini`), or for a bare model name that
+exactly one backend offers. The aliases live in gateway.aliases, so an instructor switches a whole
+course to a real model by editing one line."""
+
+from __future__ import annotations
+
+from ..settings import Gateway
+from .backends import OfflineBackend
+from .errors import APIError
+from .upstreams import UpstreamBackend
+
+
+class Router:
+    def __init__(self, cfg: Gateway, offline: OfflineBackend | None = None):
+        self.aliases = dict(cfg.aliases)
+        self.backends = {"offline": offline or OfflineBackend()}
+        self.backends.update({name: UpstreamBackend(name, up) for name, up in cfg.upstreams.items()})
+
+    def models(self) -> list[dict]:
+        out = [*self.backends["offline"].models()]
+        for name, backend in self.backends.items():
+            if name != "offline":
+                out += backend.models()
+        out += [{"id": alias, "object": "model", "created": 0, "owned_by": "adoptkit",
+                 "description": f"alias for {target}"} for alias, target in self.aliases.items()]
+        return out
+
+    def resolve(self, model, kind: str = "chat"):
+        """(backend, the backend's model name), or 404 listing what there is."""
+        if not isinstance(model, str) or not model:
+            raise APIError(400, "`model` is required, e.g. 'course-default'", param="model")
+        target = self.aliases.get(model, model)
+        name, sep, backend_model = target.partition(":")
+        if sep and name in self.backends:
+            backend = self.backends[name]
+        else:
+            owners = [b for b in self.backends.values() if any(m["id"] in (target, f"{b.name}:{target}")
+                                                                 for m in b.models())]
+            if len(owners) != 1:
+                known = sorted(m["id"] for m in self.models())
+                raise APIError(404, f"The model '{model}' does not exist here; available: {', '.join(known)}",
+                               code="model_not_found", param="model")
+            backend, backend_model = owners[0], target
+        backend.check_model(backend_model, kind)
+        return backend, backend_model
+
+    async def aclose(self) -> None:
+        for backend in self.backends.values():
+            if hasattr(backend, "aclose"):
+                await backend.aclose()
