@@ -1,0 +1,290 @@
+"""The one reader of the gateway's usage log, and the usage analytics built on it.
+
+The gateway writes one row per request. This module is the only place that knows how those rows are
+stored and named: `COLUMNS` maps each column the kit uses to the names it accepts in a log, so lining
+this reader up with the gateway's final schema is an edit here and nowhere else.
+
+Canonical columns (what every other module sees):
+
+| column      | type              | meaning                                                             |
+|-------------|-------------------|---------------------------------------------------------------------|
+| ts          | datetime (UTC)    | when the request arrived                                            |
+| learner     | str               | who made it (the learner the gateway key belongs to)                |
+| cohort      | str               | the learner's cohort ("" when the gateway does not know)           |
+| model       | str               | the model asked for                                                 |
+| tokens_in   | int               | prompt tokens                                                       |
+| tokens_out  | int               | completion tokens                                                   |
+| latency_ms  | float             | time to answer                                                      |
+| redactions  | int               | how many personal-data spans the gateway redacted                   |
+| status      | int               | HTTP status returned (>= 400 is a failed request)                   |
+| feature     | str               | what the request used (e.g. chat, stream, json); "chat" if not logged |
+
+Storage accepted: SQLite (a `.db`/`.sqlite` file or `sqlite:///` URL, table `usage`), CSV, or JSON lines.
+Bad rows (unparseable time, no learner, negative or non-numeric counts, a broken line) are dropped and
+counted with their row numbers in `UsageLog.problems`; they never sink the rest of the log.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+TABLE = "usage"
+# canonical column -> names accepted in a log (first match wins). Align with the gateway here.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "ts": ("ts", "time", "timestamp", "created", "created_at"),
+    "learner": ("learner", "user", "student", "learner_id"),
+    "cohort": ("cohort",),
+    "model": ("model",),
+    "tokens_in": ("tokens_in", "prompt_tokens", "input_tokens"),
+    "tokens_out": ("tokens_out", "completion_tokens", "output_tokens"),
+    "latency_ms": ("latency_ms", "latency"),
+    "redactions": ("redactions", "redacted"),
+    "status": ("status", "status_code", "http_status"),
+    "feature": ("feature", "endpoint", "route"),
+}
+REQUIRED = ("ts", "learner")  # without these a row says nothing about adoption
+NUMERIC = ("tokens_in", "tokens_out", "latency_ms", "redactions", "status")
+DEFAULTS = {"cohort": "", "model": "", "tokens_in": 0, "tokens_out": 0, "latency_ms": np.nan,
+            "redactions": 0, "status": 200, "feature": "chat"}
+MAX_EXAMPLES = 5
+
+
+class UsageLogError(ValueError):
+    """The log cannot be read at all (missing, wrong format, no learner/time column)."""
+
+
+@dataclass
+class UsageLog:
+    frame: pd.DataFrame  # canonical columns, good rows only
+    source: str
+    rows_read: int = 0
+    problems: list[str] = field(default_factory=list)  # one line per kind of bad row, with examples
+    gaps: list[tuple[str, str]] = field(default_factory=list)  # weekday runs with no events at all
+
+    @property
+    def dropped(self) -> int:
+        return self.rows_read - len(self.frame)
+
+
+def empty() -> pd.DataFrame:
+    return normalise(pd.DataFrame({c: [] for c in COLUMNS}))[0]
+
+
+def read(source: str | Path) -> UsageLog:
+    """Read a usage log (SQLite, CSV or JSON lines) into canonical columns; bad rows reported, not fatal."""
+    src = str(source)
+    path = Path(src.removeprefix("sqlite:///"))
+    if not path.exists():
+        raise UsageLogError(f"usage log {path} not found. The gateway writes it (adoptkit.measure.usage_log "
+                            f"in _config.yml names it); check the path, or run the sandbox gateway first.")
+    problems: list[str] = []
+    if src.startswith("sqlite:///") or path.suffix in (".db", ".sqlite", ".sqlite3"):
+        raw = _read_sqlite(path)
+    elif path.suffix in (".jsonl", ".ndjson", ".json"):
+        raw, problems = _read_jsonl(path)
+    else:
+        raw, problems = _read_csv(path)
+    frame, more = normalise(raw, src)
+    log = UsageLog(frame, src, rows_read=len(raw) + _count_broken(problems), problems=problems + more)
+    log.gaps = gaps(frame)
+    return log
+
+
+def _read_sqlite(path: Path) -> pd.DataFrame:
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+            return pd.read_sql_query(f'SELECT * FROM "{TABLE}"', conn)
+    except (sqlite3.Error, pd.errors.DatabaseError) as err:
+        raise UsageLogError(f"usage log {path}: cannot read table {TABLE!r} ({err}). Is it the gateway's "
+                            f"usage database?") from None
+
+
+def _read_jsonl(path: Path) -> tuple[pd.DataFrame, list[str]]:
+    try:
+        return pd.read_json(path, lines=True, dtype=False), []
+    except ValueError:
+        pass  # some line is broken: parse line by line and keep the good ones
+    rows, bad = [], []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                if not isinstance(row, dict):
+                    raise ValueError
+                rows.append(row)
+            except ValueError:
+                bad.append(n)
+    return pd.DataFrame(rows), [_broken(bad)] if bad else []
+
+
+def _read_csv(path: Path) -> tuple[pd.DataFrame, list[str]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            df = pd.read_csv(path, dtype=str, on_bad_lines="warn", keep_default_na=False)
+        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
+            raise UsageLogError(f"usage log {path} is not a readable CSV: {err}") from None
+    bad = []
+    for w in caught:
+        for part in str(w.message).splitlines():
+            if "Skipping line" in part:
+                bad.append(int(part.split("Skipping line")[1].split(":")[0]))
+    return df, [_broken(bad)] if bad else []
+
+
+def _broken(lines: list[int]) -> str:
+    return f"{len(lines)} broken line(s) skipped (not a complete record), e.g. line(s) {lines[:MAX_EXAMPLES]}"
+
+
+def _count_broken(problems: list[str]) -> int:
+    return sum(int(p.split()[0]) for p in problems if "broken line" in p)
+
+
+def normalise(raw: pd.DataFrame, source: str = "usage log") -> tuple[pd.DataFrame, list[str]]:
+    """Rename to canonical columns, type them, and drop (and describe) the rows that cannot be used."""
+    names = {c.lower(): c for c in raw.columns}
+    picked = {}
+    for canon, accepted in COLUMNS.items():
+        hit = next((names[a] for a in accepted if a in names), None)
+        if hit is not None:
+            picked[canon] = raw[hit]
+    missing = [c for c in REQUIRED if c not in picked]
+    if missing and len(raw.columns):
+        raise UsageLogError(
+            f"{source}: no column for {missing} (accepted names: "
+            f"{', '.join(f'{c}: {COLUMNS[c]}' for c in missing)}); its columns are {list(raw.columns)}. "
+            f"If the gateway names them differently, add the name to COLUMNS in adoptkit/measure/usage.py.")
+    n = len(raw)
+    df = pd.DataFrame(index=raw.index)
+    problems: list[str] = []
+    bad = pd.Series(False, index=raw.index)
+
+    ts = picked.get("ts", pd.Series([], dtype=object))
+    numeric_ts = pd.to_numeric(ts, errors="coerce")
+    if n and numeric_ts.notna().mean() > 0.5:  # epoch seconds
+        df["ts"] = pd.to_datetime(numeric_ts, unit="s", utc=True, errors="coerce")
+    else:
+        df["ts"] = pd.to_datetime(ts, utc=True, errors="coerce", format="mixed") if n else pd.Series(
+            [], dtype="datetime64[ns, UTC]")
+    learner = picked.get("learner", pd.Series([], dtype=object)).astype("string").str.strip()
+    df["learner"] = learner
+    for reason, mask in (("time missing or unreadable", df["ts"].isna()),
+                         ("no learner", learner.isna() | (learner == ""))):
+        bad |= _note(problems, reason, mask)
+
+    for col in ("cohort", "model", "feature"):
+        df[col] = picked[col].astype("string").fillna(DEFAULTS[col]) if col in picked else DEFAULTS[col]
+    for col in NUMERIC:
+        if col not in picked:
+            df[col] = DEFAULTS[col]
+            continue
+        raw_col = picked[col]
+        values = pd.to_numeric(raw_col, errors="coerce")
+        unreadable = values.isna() & raw_col.notna() & (raw_col.astype("string").str.strip() != "")
+        bad |= _note(problems, f"{col} not a number", unreadable)
+        bad |= _note(problems, f"{col} negative", values < 0)
+        df[col] = values.fillna(DEFAULTS[col])
+    good = df[~bad]
+    out = pd.DataFrame({
+        "ts": good["ts"].astype("datetime64[ns, UTC]"),
+        "learner": good["learner"].astype(str).astype("category"),
+        "cohort": good["cohort"].astype(str).astype("category"),
+        "model": good["model"].astype(str).astype("category"),
+        "tokens_in": good["tokens_in"].astype("int64"),
+        "tokens_out": good["tokens_out"].astype("int64"),
+        "latency_ms": good["latency_ms"].astype("float64"),
+        "redactions": good["redactions"].astype("int64"),
+        "status": good["status"].astype("int64"),
+        "feature": good["feature"].astype(str).astype("category"),
+    }).reset_index(drop=True)
+    return out, problems
+
+
+def _note(problems: list[str], reason: str, mask: pd.Series) -> pd.Series:
+    mask = mask.fillna(False).astype(bool)
+    if mask.any():
+        rows = (np.flatnonzero(mask.to_numpy())[:MAX_EXAMPLES] + 1).tolist()
+        problems.append(f"{int(mask.sum())} row(s) dropped: {reason}, e.g. data row(s) {rows}")
+    return mask
+
+
+def gaps(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    """Runs of weekdays inside the log's span with no request at all: missing data, not zero use."""
+    if frame.empty:
+        return []
+    days = frame["ts"].dt.tz_convert("UTC").dt.normalize().dt.tz_localize(None).unique()
+    span = pd.date_range(days.min(), days.max(), freq="D")
+    silent = span.difference(pd.DatetimeIndex(days))
+    silent = silent[silent.dayofweek < 5]
+    runs, start, prev = [], None, None
+    for day in silent:
+        if prev is not None and (day - prev).days <= 3 and all(
+                d.dayofweek >= 5 for d in pd.date_range(prev + pd.Timedelta(days=1), day - pd.Timedelta(days=1))):
+            prev = day
+            continue
+        if start is not None:
+            runs.append((start.date().isoformat(), prev.date().isoformat()))
+        start = prev = day
+    if start is not None:
+        runs.append((start.date().isoformat(), prev.date().isoformat()))
+    return runs
+
+
+# --- analytics ---------------------------------------------------------------------------------------
+
+def per_learner(frame: pd.DataFrame, since: pd.Timestamp | None = None) -> pd.DataFrame:
+    """One row per learner: requests, active days, weeks, requests per active week, features, errors."""
+    f = frame if since is None else frame[frame["ts"] >= since]
+    if f.empty:
+        return pd.DataFrame(columns=["requests", "active_days", "active_weeks", "requests_per_week",
+                                     "features_used", "errors", "tokens", "first_seen", "last_seen"])
+    day = f["ts"].dt.floor("D")
+    week = f["ts"].dt.tz_localize(None).dt.to_period("W").astype("int64") if len(f) else day
+    g = pd.DataFrame({"learner": f["learner"].astype(str), "day": day, "week": week, "feature": f["feature"],
+                      "error": f["status"] >= 400, "tokens": f["tokens_in"] + f["tokens_out"], "ts": f["ts"]})
+    grouped = g.groupby("learner", observed=True, sort=True)
+    out = pd.DataFrame({
+        "requests": grouped.size(),
+        "active_days": grouped["day"].nunique(),
+        "active_weeks": grouped["week"].nunique(),
+        "features_used": grouped["feature"].nunique(),
+        "errors": grouped["error"].sum(),
+        "tokens": grouped["tokens"].sum(),
+        "first_seen": grouped["ts"].min(),
+        "last_seen": grouped["ts"].max(),
+    })
+    out["requests_per_week"] = out["requests"] / out["active_weeks"]
+    return out
+
+
+def weekly(frame: pd.DataFrame) -> pd.DataFrame:
+    """Requests per learner per ISO week (rows: week start; columns: learner; 0 where idle)."""
+    if frame.empty:
+        return pd.DataFrame()
+    week = frame["ts"].dt.tz_localize(None).dt.to_period("W").dt.start_time
+    counts = pd.crosstab(week, frame["learner"].astype(str))
+    return counts.reindex(pd.date_range(counts.index.min(), counts.index.max(), freq="7D"), fill_value=0)
+
+
+def features(frame: pd.DataFrame) -> pd.Series:
+    """Share of active learners who used each feature at least once."""
+    if frame.empty:
+        return pd.Series(dtype=float)
+    pairs = frame[["learner", "feature"]].astype(str).drop_duplicates()
+    return (pairs["feature"].value_counts() / frame["learner"].nunique()).sort_values(ascending=False)
+
+
+def daily_active(frame: pd.DataFrame) -> pd.Series:
+    """Distinct learners per day: the engagement curve."""
+    if frame.empty:
+        return pd.Series(dtype=int)
+    return frame.groupby(frame["ts"].dt.floor("D"))["learner"].nunique()
