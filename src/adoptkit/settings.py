@@ -150,6 +150,8 @@ class ROI(_Section):
     horizon_years: float = Field(default=1, gt=0, le=5)
     cost_per_error: float | None = Field(default=None, ge=0)  # value of an error avoided (optional)
     attribution: float = Field(default=1.0, gt=0, le=1)  # share of the change credited to the programme
+    course_hours_per_learner: float | None = Field(default=None, ge=0)  # learners' time in training, costed
+    active_window_days: int = Field(default=28, ge=7)  # "still using it": active in the log's last N days
 
 
 class LeaderboardSettings(_Section):

@@ -71,12 +71,13 @@ def _install(f: DataFile, dest: Path, fill) -> None:
             os.unlink(tmp)
 
 
-def fetch_file(f: DataFile, settings: Settings | None = None) -> Path:
+def fetch_file(f: DataFile, settings: Settings | None = None, mirror: Path | None = None) -> Path:
+    """`mirror`: a folder holding `f.path`, for files kept in another mirror than the datasets'."""
     dest = cache_dir(settings) / f.path
     if dest.exists():
         _check(dest, f, f"the cache ({dest})")
         return dest
-    mirror = mirror_dir(settings)
+    mirror = mirror if mirror is not None else mirror_dir(settings)
     if mirror is not None and (mirror / f.path).is_file():
         _install(f, dest, lambda tmp: (shutil.copyfile(mirror / f.path, tmp), f"the mirror ({mirror / f.path})")[1])
         return dest
