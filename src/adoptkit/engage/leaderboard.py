@@ -55,10 +55,11 @@ def standings(cohort: Cohort, settings: Settings | None = None, reviews: pd.Data
     """One row per learner of the roster: points, streak, active days (last 28), score."""
     s = settings or current()
     lb = s.engage.leaderboard
-    today = today or datetime.now(timezone.utc).date()
+    f = cohort.usage.frame
+    if today is None:  # a simulated cohort lives in its own period: "today" is its last day
+        today = (f["ts"].max().date() if cohort.simulated and len(f) else datetime.now(timezone.utc).date())
     roster = cohort.roster.set_index("learner")
     points = cohort.scores.groupby("learner")["score"].sum()
-    f = cohort.usage.frame
     activity = pd.DataFrame({"learner": f["learner"].astype(str), "day": f["ts"].dt.tz_localize(None).dt.floor("D")})
     if reviews is not None and len(reviews):
         activity = pd.concat([activity, pd.DataFrame({"learner": reviews["learner"].astype(str),
