@@ -122,7 +122,7 @@ class CompetencyModel(_Section):
     @field_validator("thresholds")
     @classmethod
     def _thresholds(cls, v):
-        if len(v) != 4 or any(not 0 < a < b <= 1 for a, b in zip([0, *v], v)):
+        if len(v) != 4 or not all(0 < x <= 1 for x in v) or any(a >= b for a, b in zip(v, v[1:])):
             raise ValueError("give four increasing shares in (0, 1], the points needed for levels 1 to 4")
         return v
 
@@ -160,7 +160,8 @@ class LeaderboardSettings(_Section):
     min_team_size: int = Field(default=3, ge=1)  # smaller teams are pooled so no one is singled out
     top: int = Field(default=10, ge=1)  # individual boards show the top N only; nobody is shown at the bottom
     opt_out: list[str] = []
-    streak_points: float = Field(default=2.0, ge=0)  # per day of the current streak
+    streak_points: float = Field(default=2.0, ge=0)  # per working day of the current streak...
+    streak_cap: int = Field(default=10, ge=0)  # ...counted up to this many, so habits never outweigh learning
     active_day_points: float = Field(default=1.0, ge=0)  # per active day in the sandbox (last 28 days)
 
 

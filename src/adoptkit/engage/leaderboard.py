@@ -72,7 +72,8 @@ def standings(cohort: Cohort, settings: Settings | None = None, reviews: pd.Data
     out["points"] = points.reindex(out.index).fillna(0.0)
     out["streak"] = streaks(activity, today).reindex(out.index).fillna(0).astype(int)
     out["active_days"] = active.reindex(out.index).fillna(0).astype(int)
-    out["score"] = out["points"] + lb.streak_points * out["streak"] + lb.active_day_points * out["active_days"]
+    out["score"] = (out["points"] + lb.streak_points * out["streak"].clip(upper=lb.streak_cap)
+                    + lb.active_day_points * out["active_days"])
     return out
 
 
@@ -119,8 +120,8 @@ def render(rows: pd.DataFrame, title: str, privacy: str, simulated: bool, refres
     explain = {"team": "Team averages only: no individual is ranked; small teams are pooled.",
                "initials": "The top learners by initials; nobody is listed below them.",
                "names": "The top learners; nobody is listed below them."}[privacy]
-    body = (f"<p>{html.esc(explain)} Score = graded points + streak bonus + active days in the sandbox "
-            f"(last 28 days).</p>" + html.table(rows.set_index("rank"), "{:.1f}"))
+    body = (f"<p>{html.esc(explain)} Score = graded points + a bonus per working day of the current streak "
+            f"(capped) + active days in the sandbox (last 28 days).</p>" + html.table(rows.set_index("rank"), "{:.1f}"))
     page = html.page(title, f"updated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}", body, simulated)
     if refresh:
         page = page.replace("<head>", f"<head><meta http-equiv='refresh' content='{int(refresh)}'>", 1)

@@ -224,19 +224,13 @@ def gaps(frame: pd.DataFrame) -> list[tuple[str, str]]:
     days = frame["ts"].dt.tz_convert("UTC").dt.normalize().dt.tz_localize(None).unique()
     span = pd.date_range(days.min(), days.max(), freq="D")
     silent = span.difference(pd.DatetimeIndex(days))
-    silent = silent[silent.dayofweek < 5]
-    runs, start, prev = [], None, None
-    for day in silent:
-        if prev is not None and (day - prev).days <= 3 and all(
-                d.dayofweek >= 5 for d in pd.date_range(prev + pd.Timedelta(days=1), day - pd.Timedelta(days=1))):
-            prev = day
-            continue
-        if start is not None:
-            runs.append((start.date().isoformat(), prev.date().isoformat()))
-        start = prev = day
-    if start is not None:
-        runs.append((start.date().isoformat(), prev.date().isoformat()))
-    return runs
+    silent = silent[silent.day_of_week < 5].to_numpy().astype("datetime64[D]")
+    if not len(silent):
+        return []
+    # Consecutive working days (a weekend in between does not split a run) form one gap.
+    n = np.busday_count(np.datetime64("1970-01-01"), silent)
+    breaks = np.flatnonzero(np.diff(n) != 1) + 1
+    return [(str(run[0]), str(run[-1])) for run in np.split(silent, breaks)]
 
 
 # --- analytics ---------------------------------------------------------------------------------------
