@@ -881,6 +881,8 @@ def notebook(role: str, form: str) -> nbformat.NotebookNode:
         card(f"{form}-{k}-quiz", k, QUIZ[form][k][0], QUIZ[form][k][1][QUIZ[form][k][2]]) for k in COMPETENCIES]}
     if form == "post":
         cells += paired_and_survey(role, name)
+    for i, cell in enumerate(cells):  # stable ids, so regenerating gives the same file
+        cell["id"] = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell-{i:02d}"
     nb = nbformat.v4.new_notebook(cells=cells, metadata=dict(KERNEL))
     nb.metadata["adoptkit"] = {"role": role, "phase": form}
     return nb
