@@ -52,14 +52,12 @@ def by_role(lv: pd.DataFrame, phase: str, model: CompetencyModel) -> pd.DataFram
     return t.reindex(columns=model.ids())
 
 
-def _heatmaps(lv: pd.DataFrame, model: CompetencyModel):
-    import matplotlib.pyplot as plt
-
+def heatmaps(lv: pd.DataFrame, model: CompetencyModel):
     pre, post = by_role(lv, "pre", model), by_role(lv, "post", model)
     roles = sorted(set(pre.index) | set(post.index))
     pre, post = pre.reindex(roles), post.reindex(roles)
     names = [c.name for c in model.competencies]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 1.2 + 0.55 * len(roles)), constrained_layout=True)
+    fig, axes = html.subplots(1, 3, figsize=(15, 1.2 + 0.55 * len(roles)), layout='constrained')
     for ax, data, title, cmap, vmin, vmax in ((axes[0], pre, "Before (mean level)", "YlGn", 0, 4),
                                               (axes[1], post, "After (mean level)", "YlGn", 0, 4),
                                               (axes[2], post - pre, "Change (levels)", "RdBu", -2, 2)):
@@ -74,12 +72,10 @@ def _heatmaps(lv: pd.DataFrame, model: CompetencyModel):
     return fig
 
 
-def _proficient(lv: pd.DataFrame, model: CompetencyModel):
-    import matplotlib.pyplot as plt
-
+def proficient_chart(lv: pd.DataFrame, model: CompetencyModel):
     share = (lv.assign(ok=lv["level"] >= 3).groupby(["competency", "phase"])["ok"].mean().unstack("phase")
              .reindex(index=model.ids(), columns=["pre", "post"]) * 100)
-    fig, ax = plt.subplots(figsize=(9, 3.2))
+    fig, ax = html.subplots(figsize=(9, 3.2))
     x = np.arange(len(share))
     ax.bar(x - 0.2, share["pre"], 0.4, label="before", color="#bbb")
     ax.bar(x + 0.2, share["post"], 0.4, label="after", color="#2e7d32")
@@ -92,12 +88,10 @@ def _proficient(lv: pd.DataFrame, model: CompetencyModel):
 
 
 def _learner_heatmap(table: pd.DataFrame, role: str, model: CompetencyModel):
-    import matplotlib.pyplot as plt
-
     ids = model.ids()
     post = table[[f"{c} post" for c in ids]].to_numpy(dtype=float)
     pre = table[[f"{c} pre" for c in ids]].to_numpy(dtype=float)
-    fig, ax = plt.subplots(figsize=(9, 0.8 + 0.28 * len(table)))
+    fig, ax = html.subplots(figsize=(9, 0.8 + 0.28 * len(table)))
     ax.imshow(post, cmap="YlGn", vmin=0, vmax=4, aspect="auto")
     for (i, j), v in np.ndenumerate(post):
         a = "–" if np.isnan(pre[i, j]) else f"{pre[i, j]:.0f}"
@@ -114,13 +108,11 @@ def usage_section(cohort: Cohort) -> str:
     f = cohort.usage.frame
     if f.empty:
         return "<h2>Use of the sandbox</h2><p>No usage data (see the data notes).</p>"
-    import matplotlib.pyplot as plt
-
     pl = usage.per_learner(f)
     weekly = usage.weekly(f)
     feats = usage.features(f)
     daily = usage.daily_active(f)
-    fig, axes = plt.subplots(1, 3, figsize=(15, 3.2), constrained_layout=True)
+    fig, axes = html.subplots(1, 3, figsize=(15, 3.2), layout='constrained')
     axes[0].plot(weekly.index, weekly.median(axis=1), label="median learner")
     axes[0].plot(weekly.index, weekly.quantile(0.75, axis=1), label="75th percentile", ls="--")
     axes[0].set_title("Requests per learner per week")
@@ -153,7 +145,7 @@ def report(cohort: Cohort, out_dir: str | Path, settings: Settings | None = None
     table = per_learner(lv, cohort.roster, model)
     table.to_csv(out / "competency-learners.csv")
     both = lv.groupby("learner")["phase"].nunique().eq(2).sum()
-    fig_prof, share = _proficient(lv, model)
+    fig_prof, share = proficient_chart(lv, model)
     levels_note = ", ".join(f"{i} {name}" for i, name in enumerate(model.levels))
     body = [
         html.kpis([
@@ -164,7 +156,7 @@ def report(cohort: Cohort, out_dir: str | Path, settings: Settings | None = None
         ]),
         f"<h2>Levels by role, before and after</h2><p>Levels: {html.esc(levels_note)}. Thresholds (share of "
         f"a competency's points): {', '.join(f'{t:.0%}' for t in model.thresholds)}.</p>",
-        html.figure(_heatmaps(lv, model)),
+        html.figure(heatmaps(lv, model)),
         "<h2>Learners at level 3 (proficient) or above</h2>", html.figure(fig_prof),
         html.table(share.rename(columns={"pre": "before %", "post": "after %"}), "{:.0f}"),
         usage_section(cohort),

@@ -6,10 +6,7 @@ import base64
 import html
 import io
 
-import matplotlib
-
-matplotlib.use("Agg")  # reports are written in scripts and servers, never shown on a screen
-import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -30,11 +27,17 @@ def esc(x) -> str:
     return html.escape(str(x))
 
 
+def subplots(*args, figsize=None, layout=None, **kw):
+    """Like pyplot.subplots, but a plain Figure: no global state, no backend switch (safe in servers, threads
+    and notebooks, where `display(fig)` shows it)."""
+    fig = Figure(figsize=figsize, layout=layout)
+    return fig, fig.subplots(*args, **kw)
+
+
 def figure(fig) -> str:
-    """An <img> with the figure as an embedded PNG; closes the figure."""
+    """An <img> with the figure as an embedded PNG."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
     return f'<img alt="figure" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
 
 

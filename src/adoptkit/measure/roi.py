@@ -107,7 +107,7 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def _active_learners(frame: pd.DataFrame, window_days: int) -> set[str]:
+def active_learners(frame: pd.DataFrame, window_days: int) -> set[str]:
     if frame.empty:
         return set()
     since = frame["ts"].max() - pd.Timedelta(days=window_days)
@@ -127,7 +127,7 @@ def inputs(cohort: Cohort, s: Settings) -> tuple[list[RoleInputs], list[str]]:
     if cohort.usage.frame.empty:
         raise CohortError("the ROI needs the gateway's usage log to know who still uses AI after the course "
                           "(Kirkpatrick level 3); none was found: see adoptkit.measure.usage_log.")
-    active = _active_learners(cohort.usage.frame, s.roi.active_window_days)
+    active = active_learners(cohort.usage.frame, s.roi.active_window_days)
     pairs = timing.paired(cohort.timings).merge(cohort.roster[["learner", "role"]], on="learner", how="left")
     if pairs.empty:
         raise CohortError("no paired timings were recorded (timings/*.json in the post-assessment submissions), "
@@ -263,9 +263,7 @@ def _money(x: float, cur: str) -> str:
 
 
 def _fig_value(res: Result, cur: str):
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 2.6))
+    fig, ax = html.subplots(figsize=(6, 2.6))
     labels = ["time saved"] + (["fewer errors"] if res.quality_benefit is not None else []) + ["costs"]
     values = [res.time_benefit] + ([res.quality_benefit] if res.quality_benefit is not None else []) + [res.cost]
     colours = ["#2e7d32"] * (len(values) - 1) + ["#c62828"]
@@ -280,10 +278,8 @@ def _fig_value(res: Result, cur: str):
 
 
 def _fig_tornado(res: Result):
-    import matplotlib.pyplot as plt
-
     sens = res.sensitivity.assign(span=lambda d: (d["high"] - d["low"]).abs()).sort_values("span")
-    fig, ax = plt.subplots(figsize=(7, 2.8))
+    fig, ax = html.subplots(figsize=(7, 2.8))
     base = res.roi * 100
     for i, row in enumerate(sens.itertuples()):
         lo, hi = sorted((row.low * 100, row.high * 100))
@@ -296,12 +292,10 @@ def _fig_tornado(res: Result):
     return fig
 
 
-def _fig_time(cohort: Cohort):
-    import matplotlib.pyplot as plt
-
+def time_chart(cohort: Cohort):
     pairs = timing.paired(cohort.timings).merge(cohort.roster[["learner", "role"]], on="learner")
     roles = sorted(pairs["role"].dropna().unique())
-    fig, ax = plt.subplots(figsize=(6, 2.8))
+    fig, ax = html.subplots(figsize=(6, 2.8))
     data = [pairs.loc[pairs["role"] == r, ["without_ai", "with_ai"]].to_numpy() / 60 for r in roles]
     pos = np.arange(len(roles))
     ax.boxplot([d[:, 0] for d in data], positions=pos - 0.18, widths=0.3, showfliers=False,
@@ -315,13 +309,11 @@ def _fig_time(cohort: Cohort):
     return fig
 
 
-def _fig_active(cohort: Cohort):
-    import matplotlib.pyplot as plt
-
+def active_chart(cohort: Cohort):
     f = cohort.usage.frame
     week = f["ts"].dt.tz_localize(None).dt.to_period("W").dt.start_time
     active = f.groupby(week)["learner"].nunique() / max(len(cohort.roster), 1) * 100
-    fig, ax = plt.subplots(figsize=(6, 2.6))
+    fig, ax = html.subplots(figsize=(6, 2.6))
     ax.plot(active.index, active.to_numpy(), marker="o", ms=3)
     ax.set_ylim(0, 100)
     ax.set_ylabel("% of learners")
@@ -359,7 +351,7 @@ def report(cohort: Cohort, out_dir: str | Path, settings: Settings | None = None
         ]),
         '<div class="grid">',
         html.figure(_fig_value(res, cur)), html.figure(_fig_tornado(res)),
-        html.figure(_fig_time(cohort)), html.figure(_fig_active(cohort)), "</div>",
+        html.figure(time_chart(cohort)), html.figure(active_chart(cohort)), "</div>",
         "<h2>How the ROI was computed</h2><p>ROI = (benefits - costs) / costs (Phillips). "
         f"Time saved: {_money(res.time_benefit, cur)}; fewer errors: "
         f"{_money(res.quality_benefit, cur) if res.quality_benefit is not None else 'not valued'}.</p>",
