@@ -17,7 +17,7 @@ from ..settings import CompetencyModel, Settings, current
 from . import html, usage
 from .cohort import Cohort
 
-PER_LEARNER_FIGURE_MAX = 40  # learners per role drawn in the per-learner heat map; all are in the CSV
+PER_LEARNER_FIGURE_MAX = 30  # learners per role drawn in the per-learner heat map; all are in the CSV
 
 
 def levels(assessed: pd.DataFrame, model: CompetencyModel) -> pd.DataFrame:

@@ -112,8 +112,7 @@ def active_learners(frame: pd.DataFrame, window_days: int) -> set[str]:
         return set()
     since = frame["ts"].max() - pd.Timedelta(days=window_days)
     recent = frame[frame["ts"] > since]
-    days = recent.groupby(recent["learner"].astype(str), observed=True)["ts"].agg(
-        lambda t: t.dt.floor("D").nunique())
+    days = recent["ts"].dt.floor("D").groupby(recent["learner"], observed=True).nunique()
     return set(days[days >= 2].index)  # two or more days: a habit, not a single try
 
 
@@ -311,7 +310,7 @@ def time_chart(cohort: Cohort):
 
 def active_chart(cohort: Cohort):
     f = cohort.usage.frame
-    week = f["ts"].dt.tz_localize(None).dt.to_period("W").dt.start_time
+    week = usage.week_start(f["ts"])
     active = f.groupby(week)["learner"].nunique() / max(len(cohort.roster), 1) * 100
     fig, ax = html.subplots(figsize=(6, 2.6))
     ax.plot(active.index, active.to_numpy(), marker="o", ms=3)

@@ -169,44 +169,75 @@ def normalise(raw: pd.DataFrame, source: str = "usage log") -> tuple[pd.DataFram
     bad = pd.Series(False, index=raw.index)
 
     ts = picked.get("ts", pd.Series([], dtype=object))
-    numeric_ts = pd.to_numeric(ts, errors="coerce")
-    if n and numeric_ts.notna().mean() > 0.5:  # epoch seconds
-        df["ts"] = pd.to_datetime(numeric_ts, unit="s", utc=True, errors="coerce")
-    else:
-        df["ts"] = pd.to_datetime(ts, utc=True, errors="coerce", format="mixed") if n else pd.Series(
-            [], dtype="datetime64[ns, UTC]")
-    learner = picked.get("learner", pd.Series([], dtype=object)).astype("string").str.strip()
-    df["learner"] = learner
+    df["ts"] = _times(ts) if n else pd.Series([], dtype="datetime64[ns, UTC]")
+    learner = _text(picked.get("learner", pd.Series([], dtype=object)))
     for reason, mask in (("time missing or unreadable", df["ts"].isna()),
-                         ("no learner", learner.isna() | (learner == ""))):
+                         ("no learner", learner.isna() | learner.isin([""]))):
         bad |= _note(problems, reason, mask)
+    df["learner"] = learner
 
     for col in ("cohort", "model", "feature"):
-        df[col] = picked[col].astype("string").fillna(DEFAULTS[col]) if col in picked else DEFAULTS[col]
+        df[col] = _fill(_text(picked[col]), DEFAULTS[col]) if col in picked else DEFAULTS[col]
     for col in NUMERIC:
         if col not in picked:
             df[col] = DEFAULTS[col]
             continue
         raw_col = picked[col]
         values = pd.to_numeric(raw_col, errors="coerce")
-        unreadable = values.isna() & raw_col.notna() & (raw_col.astype("string").str.strip() != "")
+        unreadable = values.isna() & raw_col.notna()
+        if unreadable.any():  # blanks are missing values (defaults), not errors
+            unreadable[unreadable] = raw_col[unreadable].astype(str).str.strip() != ""
         bad |= _note(problems, f"{col} not a number", unreadable)
         bad |= _note(problems, f"{col} negative", values < 0)
         df[col] = values.fillna(DEFAULTS[col])
     good = df[~bad]
     out = pd.DataFrame({
         "ts": good["ts"].astype("datetime64[ns, UTC]"),
-        "learner": good["learner"].astype(str).astype("category"),
-        "cohort": good["cohort"].astype(str).astype("category"),
-        "model": good["model"].astype(str).astype("category"),
+        "learner": _category(good["learner"]),
+        "cohort": _category(good["cohort"]),
+        "model": _category(good["model"]),
         "tokens_in": good["tokens_in"].astype("int64"),
         "tokens_out": good["tokens_out"].astype("int64"),
         "latency_ms": good["latency_ms"].astype("float64"),
         "redactions": good["redactions"].astype("int64"),
         "status": good["status"].astype("int64"),
-        "feature": good["feature"].astype(str).astype("category"),
+        "feature": _category(good["feature"]),
     }).reset_index(drop=True)
     return out, problems
+
+
+def _times(ts: pd.Series) -> pd.Series:
+    """ISO 8601 strings (fast path) or epoch seconds; anything else is tried once more, leniently."""
+    numeric = pd.to_numeric(ts, errors="coerce")
+    if numeric.notna().mean() > 0.5:
+        return pd.to_datetime(numeric, unit="s", utc=True, errors="coerce")
+    out = pd.to_datetime(ts, utc=True, errors="coerce", format="ISO8601")
+    retry = out.isna() & ts.notna()
+    if retry.any():
+        out[retry] = pd.to_datetime(ts[retry].astype(str), utc=True, errors="coerce", format="mixed")
+    return out
+
+
+def _text(col: pd.Series) -> pd.Series:
+    """Stripped text as a categorical: the cleaning runs once per distinct value, not once per row."""
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    cleaned = pd.Index(uniques).astype(str).str.strip()
+    return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(cleaned)), index=col.index) \
+        if cleaned.is_unique else col.astype("string").str.strip().astype("category")
+
+
+def _fill(col: pd.Series, default: str) -> pd.Series:
+    if not col.isna().any():
+        return col
+    if default not in col.cat.categories:
+        col = col.cat.add_categories([default])
+    return col.fillna(default)
+
+
+def _category(col: pd.Series) -> pd.Series:
+    col = col if isinstance(col.dtype, pd.CategoricalDtype) else col.astype(str).astype("category")
+    return col.cat.remove_unused_categories().cat.rename_categories(lambda c: str(c)) if len(col) else col.astype(
+        str).astype("category")
 
 
 def _note(problems: list[str], reason: str, mask: pd.Series) -> pd.Series:
@@ -242,7 +273,7 @@ def per_learner(frame: pd.DataFrame, since: pd.Timestamp | None = None) -> pd.Da
         return pd.DataFrame(columns=["requests", "active_days", "active_weeks", "requests_per_week",
                                      "features_used", "errors", "tokens", "first_seen", "last_seen"])
     day = f["ts"].dt.floor("D")
-    week = f["ts"].dt.tz_localize(None).dt.to_period("W").astype("int64") if len(f) else day
+    week = week_start(f["ts"])
     g = pd.DataFrame({"learner": f["learner"].astype(str), "day": day, "week": week, "feature": f["feature"],
                       "error": f["status"] >= 400, "tokens": f["tokens_in"] + f["tokens_out"], "ts": f["ts"]})
     grouped = g.groupby("learner", observed=True, sort=True)
@@ -260,12 +291,17 @@ def per_learner(frame: pd.DataFrame, since: pd.Timestamp | None = None) -> pd.Da
     return out
 
 
+def week_start(ts: pd.Series) -> pd.Series:
+    """The Monday (00:00, UTC, naive) of each timestamp's ISO week."""
+    day = ts.dt.tz_convert("UTC").dt.tz_localize(None).dt.normalize()
+    return day - pd.to_timedelta(day.dt.day_of_week, unit="D")
+
+
 def weekly(frame: pd.DataFrame) -> pd.DataFrame:
     """Requests per learner per ISO week (rows: week start; columns: learner; 0 where idle)."""
     if frame.empty:
         return pd.DataFrame()
-    week = frame["ts"].dt.tz_localize(None).dt.to_period("W").dt.start_time
-    counts = pd.crosstab(week, frame["learner"].astype(str))
+    counts = frame.groupby([week_start(frame["ts"]), frame["learner"]], observed=True).size().unstack(fill_value=0)
     return counts.reindex(pd.date_range(counts.index.min(), counts.index.max(), freq="7D"), fill_value=0)
 
 
