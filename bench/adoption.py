@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
+
 GOAL_SECONDS, GOAL_BYTES = 10.0, 2 * 1024**3
 ROI_SECTION = {"organisation": {"name": "Bench Org", "hourly_cost": 50},
                "roi": {"programme_costs": {"licences": 200000, "facilitation": 300000},
@@ -37,11 +39,22 @@ def prepare(folder: Path, learners: int, events: int) -> None:
     t = time.perf_counter()
     c = simulate.cohort(learners, events, seed=11, settings=s)
     print(f"simulated {learners:,} learners and {events:,} events in {time.perf_counter() - t:.1f} s (untimed setup)")
-    log = c.usage.frame.assign(ts=c.usage.frame["ts"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
-    for col in ("learner", "cohort", "model", "feature"):
-        log[col] = log[col].astype(str)
+    # Written as the gateway writes its `usage` table (adoptkit/gateway/db.py): naive UTC times, endpoint +
+    # stream flag, token columns by their OpenAI names, redactions as JSON {type: count}.
+    f = c.usage.frame
+    feature = f["feature"].astype(str)
+    log = pd.DataFrame({
+        "ts": f["ts"].dt.tz_localize(None).dt.strftime("%Y-%m-%d %H:%M:%S.%f"),
+        "learner": f["learner"].astype(str), "cohort": f["cohort"].astype(str), "key_id": "k",
+        "endpoint": feature.where(feature.isin(["chat", "embeddings"]), "chat"), "model": f["model"].astype(str),
+        "backend": "offline", "backend_model": "adoptkit-offline", "stream": (feature == "stream").astype(int),
+        "prompt_tokens": f["tokens_in"], "completion_tokens": f["tokens_out"], "latency_ms": f["latency_ms"],
+        "status": f["status"], "outcome": "ok",
+        "redactions": f["redactions"].map(lambda n: "{}" if n == 0 else f'{{"EMAIL_ADDRESS": {n}}}'),
+        "flags": "[]", "error": None,
+    })
     with sqlite3.connect(folder / "usage.db") as conn:
-        log.to_sql("usage", conn, index=False, chunksize=100_000)
+        log.to_sql("usage", conn, index_label="id", chunksize=100_000)
     with open(folder / "cohort.pkl", "wb") as f:
         pickle.dump({k: getattr(c, k) for k in ("roster", "scores", "timings", "reactions", "label")}, f)
     (folder / "settings.json").write_text(json.dumps(ROI_SECTION))

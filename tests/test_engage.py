@@ -291,3 +291,20 @@ def test_nudge_digest_names_who_is_due_and_only_counts_the_inactive(tmp_path, re
     monkeypatch.delenv("ADOPTKIT_NUDGE_WEBHOOK")
     with pytest.raises(nudge.NudgeError, match="ADOPTKIT_NUDGE_WEBHOOK"):
         nudge.post("x", settings=s)
+
+
+def test_daily_review_notebook_shows_the_deck(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from nbclient import NotebookClient
+
+    root = Path(__file__).resolve().parents[1]
+    (tmp_path / "exercises").symlink_to(root / "exercises")
+    (tmp_path / "_config.yml").write_text("title: t\nadoptkit:\n  measure:\n    records: records.db\n")
+    monkeypatch.setenv("ADOPTKIT_CONFIG", str(tmp_path / "_config.yml"))
+    monkeypatch.setenv("JUPYTERHUB_USER", "ana")
+    nb = nbformat.read(str(root / "sandbox" / "daily-review.ipynb"), as_version=4)
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    out = nb.cells[1].outputs
+    assert out and "application/vnd.jupyter.widget-view+json" in out[0]["data"]
+    assert "Card 1 of 5" in out[0]["data"]["text/plain"]  # new cards for a first session (new_cards_per_day)

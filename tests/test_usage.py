@@ -26,7 +26,7 @@ def test_csv_jsonl_and_sqlite_give_the_same_canonical_frame(tmp_path):
         df.to_sql("usage", c, index=False)
     frames = [usage.read(tmp_path / n).frame for n in ("u.csv", "u.jsonl", "u.db")]
     for f in frames:
-        assert list(f.columns) == list(usage.COLUMNS)
+        assert list(f.columns) == list(usage.CANONICAL)
         assert str(f["ts"].dtype) == "datetime64[ns, UTC]" and f["tokens_in"].sum() == 34
         pd.testing.assert_frame_equal(f, frames[0])
 
@@ -97,3 +97,40 @@ def test_analytics_per_learner_weekly_and_features():
     feats = usage.features(f)
     assert feats["chat"] == 0.5 and feats["stream"] == 0.5
     assert usage.per_learner(usage.empty()).empty and usage.weekly(usage.empty()).empty
+
+
+def test_the_gateways_own_table_is_read_as_it_writes_it(tmp_path):
+    """The columns and encodings of adoptkit/gateway/db.py's `usage` table (SQLAlchemy on SQLite)."""
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'gateway.db'}"
+    engine = sa.create_engine(url)
+    meta = sa.MetaData()
+    table = sa.Table("usage", meta, sa.Column("id", sa.Integer, primary_key=True), sa.Column("ts", sa.DateTime),
+                     *(sa.Column(c, sa.String) for c in ("learner", "cohort", "key_id", "endpoint", "model",
+                                                         "backend", "backend_model")),
+                     sa.Column("stream", sa.Boolean), sa.Column("prompt_tokens", sa.Integer),
+                     sa.Column("completion_tokens", sa.Integer), sa.Column("latency_ms", sa.Float),
+                     sa.Column("status", sa.Integer), sa.Column("outcome", sa.String),
+                     sa.Column("redactions", sa.Text), sa.Column("flags", sa.Text), sa.Column("error", sa.Text))
+    meta.create_all(engine)
+    from datetime import datetime
+
+    def row(learner, endpoint="chat", stream=False, redactions="{}", status=200, outcome="ok"):
+        return {"ts": datetime(2026, 3, 2, 9, 30), "learner": learner, "cohort": "c1", "key_id": "k",
+                "endpoint": endpoint, "model": "course-default", "backend": "offline", "backend_model": "m",
+                "stream": stream, "prompt_tokens": 12, "completion_tokens": 4, "latency_ms": 8.5,
+                "status": status, "outcome": outcome, "redactions": redactions, "flags": "[]", "error": None}
+
+    with engine.begin() as c:
+        c.execute(table.insert(), [row("ana"), row("ana", stream=True, redactions='{"EMAIL_ADDRESS": 2, "PERSON": 1}'),
+                                   row("ben", endpoint="embeddings"), row(None, status=401, outcome="unauthorised"),
+                                   row("ben", redactions="{broken")])
+    engine.dispose()
+    for source in (url, tmp_path / "gateway.db"):
+        log = usage.read(source)
+        f = log.frame
+        assert list(f["learner"]) == ["ana", "ana", "ben"] and list(f["feature"]) == ["chat", "stream", "embeddings"]
+        assert list(f["redactions"]) == [0, 3, 0] and f.loc[0, "ts"] == pd.Timestamp("2026-03-02T09:30", tz="UTC")
+        text = "\n".join(log.problems)
+        assert "no learner (e.g. a request refused" in text and "redactions not a number" in text

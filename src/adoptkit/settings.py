@@ -135,7 +135,7 @@ class Measure(_Section):
 
     gradebook: str | None = None  # SQLAlchemy URL; else ADOPTKIT_GRADEBOOK_URL, else the course's SQLite file
     submitted: str = "_nbgrader/submitted"
-    usage_log: str = "_gateway/usage.db"  # the gateway's log: SQLite (table `usage`), CSV or JSON lines
+    usage_log: str | None = None  # default: the gateway's database (adoptkit.gateway.db_url); or a CSV/JSONL export
     records: str = "_nbgrader/adoptkit-records.db"
     roster: str | None = None  # CSV with learner, role, team, cohort (and optional name, email)
     teachbacks: str = "teachback"  # the nbgrader assignment holding teach-back lessons

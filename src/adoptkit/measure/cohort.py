@@ -56,6 +56,22 @@ def gradebook_url(settings: Settings) -> str:
     return f"sqlite:///{settings.path('_nbgrader/gradebook.db')}"
 
 
+GATEWAY_DB_DEFAULT = "sqlite:///.cache/gateway.db"  # the gateway's own default (adoptkit.gateway.db_url)
+
+
+def usage_source(settings: Settings) -> str:
+    """Where the usage log is: `measure.usage_log`, else the gateway's database, resolved like the gateway does."""
+    if settings.measure.usage_log:
+        value = settings.measure.usage_log
+    else:
+        gateway = getattr(settings, "gateway", None)  # the gateway's section, where the kit has it
+        value = getattr(gateway, "db_url", None) or GATEWAY_DB_DEFAULT
+    if value.startswith("sqlite:///"):
+        path = Path(value.removeprefix("sqlite:///"))
+        return f"sqlite:///{path if path.is_absolute() else settings.path(path)}"
+    return value if "://" in value else str(settings.path(value))
+
+
 def read_roster(path: Path) -> pd.DataFrame:
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -104,7 +120,7 @@ def load(settings: Settings | None = None, *, usage_required: bool = False) -> C
     raw, students = assessment.gradebook_scores(url)
     scores, more = assessment.label(raw, assessment.competency_map(s.path("exercises")), s.competency.ids())
     notes += more
-    log_path = s.path(s.measure.usage_log)
+    log_path = usage_source(s)
     try:
         log = usage.read(log_path)
         notes += [f"usage log: {p}" for p in log.problems]

@@ -1,26 +1,29 @@
 """The one reader of the gateway's usage log, and the usage analytics built on it.
 
-The gateway writes one row per request. This module is the only place that knows how those rows are
-stored and named: `COLUMNS` maps each column the kit uses to the names it accepts in a log, so lining
-this reader up with the gateway's final schema is an edit here and nowhere else.
+The gateway writes one row per request (adoptkit/gateway/db.py, table `usage`: ts, learner, cohort,
+key_id, endpoint, model, backend, backend_model, stream, prompt_tokens, completion_tokens, latency_ms,
+status, outcome, redactions as JSON {type: count}, flags, error). This module is the only place that
+knows how those rows are stored and named: `COLUMNS` maps each column the kit uses to the names it
+accepts, so following a change in the gateway's schema is an edit here and nowhere else.
 
 Canonical columns (what every other module sees):
 
-| column      | type              | meaning                                                             |
-|-------------|-------------------|---------------------------------------------------------------------|
-| ts          | datetime (UTC)    | when the request arrived                                            |
-| learner     | str               | who made it (the learner the gateway key belongs to)                |
-| cohort      | str               | the learner's cohort ("" when the gateway does not know)           |
-| model       | str               | the model asked for                                                 |
-| tokens_in   | int               | prompt tokens                                                       |
-| tokens_out  | int               | completion tokens                                                   |
-| latency_ms  | float             | time to answer                                                      |
-| redactions  | int               | how many personal-data spans the gateway redacted                   |
-| status      | int               | HTTP status returned (>= 400 is a failed request)                   |
-| feature     | str               | what the request used (e.g. chat, stream, json); "chat" if not logged |
+| column      | type              | from the gateway's log                                               |
+|-------------|-------------------|----------------------------------------------------------------------|
+| ts          | datetime (UTC)    | ts (naive UTC, or ISO 8601 with a zone, or epoch seconds)            |
+| learner     | category          | learner (rows without one, e.g. a refused key, are left out)         |
+| cohort      | category          | cohort                                                               |
+| model       | category          | model (as asked)                                                     |
+| tokens_in   | int               | prompt_tokens                                                        |
+| tokens_out  | int               | completion_tokens                                                    |
+| latency_ms  | float             | latency_ms                                                           |
+| redactions  | int               | redactions: the sum of the JSON {type: count} (or a plain number)    |
+| status      | int               | status (the HTTP status sent; >= 400 is a failed request)            |
+| feature     | category          | endpoint (chat, embeddings, redact), "stream" for a streamed chat    |
 
-Storage accepted: SQLite (a `.db`/`.sqlite` file or `sqlite:///` URL, table `usage`), CSV, or JSON lines.
-Bad rows (unparseable time, no learner, negative or non-numeric counts, a broken line) are dropped and
+Storage accepted: the gateway's database (a SQLAlchemy URL such as `sqlite:///.cache/gateway.db` or
+`postgresql+psycopg2://...`, or a `.db`/`.sqlite` file), or an export of its `usage` table as CSV or
+JSON lines. Bad rows (unreadable time, negative or non-numeric counts, a broken line) are dropped and
 counted with their row numbers in `UsageLog.problems`; they never sink the rest of the log.
 """
 
@@ -48,7 +51,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "redactions": ("redactions", "redacted"),
     "status": ("status", "status_code", "http_status"),
     "feature": ("feature", "endpoint", "route"),
+    "stream": ("stream",),  # read only to name the feature of a streamed chat
 }
+CANONICAL = ("ts", "learner", "cohort", "model", "tokens_in", "tokens_out", "latency_ms", "redactions", "status",
+             "feature")  # the frame every other module sees
 REQUIRED = ("ts", "learner")  # without these a row says nothing about adoption
 NUMERIC = ("tokens_in", "tokens_out", "latency_ms", "redactions", "status")
 DEFAULTS = {"cohort": "", "model": "", "tokens_in": 0, "tokens_out": 0, "latency_ms": np.nan,
@@ -80,10 +86,17 @@ def empty() -> pd.DataFrame:
 def read(source: str | Path) -> UsageLog:
     """Read a usage log (SQLite, CSV or JSON lines) into canonical columns; bad rows reported, not fatal."""
     src = str(source)
+    if "://" in src and not src.startswith("sqlite:///"):
+        raw = _read_url(src)
+        frame, problems = normalise(raw, src)
+        log = UsageLog(frame, src.split("@")[-1], rows_read=len(raw), problems=problems)
+        log.gaps = gaps(frame)
+        return log
     path = Path(src.removeprefix("sqlite:///"))
     if not path.exists():
-        raise UsageLogError(f"usage log {path} not found. The gateway writes it (adoptkit.measure.usage_log "
-                            f"in _config.yml names it); check the path, or run the sandbox gateway first.")
+        raise UsageLogError(f"usage log {path} not found. The gateway writes it (its database is "
+                            f"adoptkit.gateway.db_url; adoptkit.measure.usage_log names another log): check the "
+                            f"path, or run the sandbox gateway first.")
     problems: list[str] = []
     if src.startswith("sqlite:///") or path.suffix in (".db", ".sqlite", ".sqlite3"):
         raw = _read_sqlite(path)
@@ -97,13 +110,41 @@ def read(source: str | Path) -> UsageLog:
     return log
 
 
+def _select(columns: list[str]) -> str:
+    """Only the columns the kit reads (the gateway's log has more): reading 1M rows costs per column."""
+    accepted = {name for names in COLUMNS.values() for name in names}
+    keep = [c for c in columns if c.lower() in accepted] or columns
+    return "SELECT " + ", ".join(f'"{c}"' for c in keep) + f' FROM "{TABLE}"'
+
+
 def _read_sqlite(path: Path) -> pd.DataFrame:
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-            return pd.read_sql_query(f'SELECT * FROM "{TABLE}"', conn)
+            columns = [row[1] for row in conn.execute(f'PRAGMA table_info("{TABLE}")')]
+            if not columns:
+                raise sqlite3.OperationalError(f"no such table: {TABLE}")
+            return pd.read_sql_query(_select(columns), conn)
     except (sqlite3.Error, pd.errors.DatabaseError) as err:
         raise UsageLogError(f"usage log {path}: cannot read table {TABLE!r} ({err}). Is it the gateway's "
                             f"usage database?") from None
+
+
+def _read_url(url: str) -> pd.DataFrame:
+    import sqlalchemy
+
+    try:
+        engine = sqlalchemy.create_engine(url)
+        columns = [c["name"] for c in sqlalchemy.inspect(engine).get_columns(TABLE)]
+        if not columns:
+            raise UsageLogError(f"usage log {url.split('@')[-1]}: no table {TABLE!r}")
+        with engine.connect() as conn:
+            return pd.read_sql_query(sqlalchemy.text(_select(columns)), conn)
+    except (sqlalchemy.exc.SQLAlchemyError, ImportError) as err:
+        raise UsageLogError(f"usage log {url.split('@')[-1]}: cannot read table {TABLE!r} "
+                            f"({err.__class__.__name__}: {str(err).splitlines()[0]})") from None
+    finally:
+        if "engine" in locals():
+            engine.dispose()
 
 
 def _read_jsonl(path: Path) -> tuple[pd.DataFrame, list[str]]:
@@ -172,12 +213,22 @@ def normalise(raw: pd.DataFrame, source: str = "usage log") -> tuple[pd.DataFram
     df["ts"] = _times(ts) if n else pd.Series([], dtype="datetime64[ns, UTC]")
     learner = _text(picked.get("learner", pd.Series([], dtype=object)))
     for reason, mask in (("time missing or unreadable", df["ts"].isna()),
-                         ("no learner", learner.isna() | learner.isin([""]))):
+                         ("no learner (e.g. a request refused before a key was recognised)",
+                          learner.isna() | learner.isin([""]))):
         bad |= _note(problems, reason, mask)
     df["learner"] = learner
 
     for col in ("cohort", "model", "feature"):
         df[col] = _fill(_text(picked[col]), DEFAULTS[col]) if col in picked else DEFAULTS[col]
+    if "stream" in picked and "feature" in picked:  # the gateway logs endpoint + stream flag
+        streamed = picked["stream"].astype(str).str.lower().isin(["1", "true", "t"]).to_numpy()
+        feature = df["feature"]
+        if streamed.any():
+            feature = feature.cat.add_categories(["stream"]) if "stream" not in feature.cat.categories else feature
+            feature = feature.where(~(streamed & (feature == "chat").to_numpy()), "stream")
+        df["feature"] = feature
+    if "redactions" in picked:
+        picked["redactions"] = _counts(picked["redactions"])
     for col in NUMERIC:
         if col not in picked:
             df[col] = DEFAULTS[col]
@@ -204,6 +255,25 @@ def normalise(raw: pd.DataFrame, source: str = "usage log") -> tuple[pd.DataFram
         "feature": _category(good["feature"]),
     }).reset_index(drop=True)
     return out, problems
+
+
+def _counts(col: pd.Series) -> pd.Series:
+    """A count, or the gateway's JSON {type: count} summed; each distinct value is parsed once."""
+    if pd.api.types.is_numeric_dtype(col):
+        return col
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+
+    def one(v):
+        if isinstance(v, str) and v.lstrip().startswith("{"):
+            try:
+                d = json.loads(v)
+                return float(sum(d.values())) if all(isinstance(x, (int, float)) for x in d.values()) else "bad"
+            except ValueError:
+                return "bad"
+        return v
+
+    parsed = pd.Series([one(v) for v in uniques], dtype=object)
+    return pd.Series(np.where(codes >= 0, parsed.to_numpy()[codes.clip(0)], None), index=col.index, dtype=object)
 
 
 def _times(ts: pd.Series) -> pd.Series:
