@@ -64,3 +64,11 @@ def test_reaction_survey_answers_are_read_back_as_ratings(tmp_path):
     q.answer(2, reaction.SCALE[1])
     df = reaction.collect(tmp_path / "submitted")
     assert df[["question", "rating"]].values.tolist() == [[reaction.QUESTIONS[0][0], 5], [reaction.QUESTIONS[2][0], 2]]
+
+
+def test_a_folder_that_cannot_be_written_does_not_break_the_notebook(tmp_path, capsys):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the timings folder would go")
+    t = timing.TaskTimer("summary", "with_ai", folder=blocker)
+    assert "could not be saved" in capsys.readouterr().out
+    assert t.stop() is None  # nothing was recorded, and nothing raised
