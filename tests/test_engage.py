@@ -83,18 +83,19 @@ def _hack_scores():
         return {"learner": learner, "assignment": "hackathon-complaints-sprint", "score": points,
                 "submitted": START + timedelta(minutes=minutes)}
     return pd.DataFrame([row("ana", 12, 100), row("ben", 12, 90), row("cy", 15, 200), row("dee", 9, 30),
-                         row("eve", 14, 181)] + [{**row("ana", 0, 0), "assignment": "other"}])
+                         row("eve", 14, 181), row("fay", 0, 20)] + [{**row("ana", 0, 0), "assignment": "other"}])
 
 
 def test_hackathon_ranks_points_then_earlier_submission_and_ignores_late_work(tmp_path):
     s = _hack_settings(tmp_path)
     roster = pd.DataFrame([("ana", "Ana", "t1"), ("ben", "Ben", "t1"), ("cy", "Cy", "t2"), ("dee", "Dee", "t2"),
-                           ("eve", "Eve", "t3")], columns=["learner", "name", "team"])
+                           ("eve", "Eve", "t3"), ("fay", "Fay", "t3")], columns=["learner", "name", "team"])
     h = hackathon.get("sprint", s)
     st = hackathon.ranking(_hack_scores(), roster, h, s)
-    assert list(st.table["shown as"]) == ["Ben", "Ana", "Dee"] and st.late == 2  # cy (200 min) and eve (181) after the 180-minute end
+    # cy (200 min) and eve (181) came after the 180-minute end; fay has no points, so is not listed
+    assert list(st.table["shown as"]) == ["Ben", "Ana", "Dee"] and st.late == 2 and st.entrants == 4
     teams = hackathon.ranking(_hack_scores(), roster, h, s, privacy="team")
-    assert list(teams.table["shown as"]) == ["t1", "t2"] and teams.table.loc[0, "points"] == 12
+    assert list(teams.table["shown as"]) == ["t1", "t2", "t3"] and teams.table["points"].tolist() == [12, 9, 0]
     live = hackathon.page(h, st, final=False, refresh=30, now=START + timedelta(hours=1))
     assert "Live" in live and "Time left" in live and "content='30'" in live
     path = hackathon.write(h, st, tmp_path / "out" / "final.html", final=True)

@@ -70,7 +70,9 @@ def ranking(scores: pd.DataFrame, roster: pd.DataFrame, h: Hackathon, settings: 
                               "submitted": best["submitted"].to_numpy(),
                               "entrants": sizes.reindex(best["team"]).to_numpy()})
     else:
-        ranked = per[~per.index.isin(lb.opt_out)].sort_values(["points", "submitted"], ascending=[False, True])
+        # As on the leaderboards: nobody with no points is listed, nor anyone who opted out.
+        ranked = per[~per.index.isin(lb.opt_out) & (per["points"] > 0)].sort_values(
+            ["points", "submitted"], ascending=[False, True])
         ranked = ranked.head(lb.top)
         label = ranked["name"] if privacy == "names" else ranked["name"].map(initials)
         table = pd.DataFrame({"shown as": label.to_numpy(), "team": ranked["team"].to_numpy(),
