@@ -133,11 +133,10 @@ QUIZ = {
 
 
 def prompting(role: str, form: str):
-    c = CONTEXT[role]
     if form == "pre":
-        prompt = f"""
+        prompt = """
         **Prompting (3 points).** Write `triage_messages(text)` returning the chat messages that ask the
-        model to classify `text` into one of `LABELS`. It must return a list of `{{"role", "content"}}` dicts:
+        model to classify `text` into one of `LABELS`. It must return a list of `{"role", "content"}` dicts:
         a `system` message first and a `user` message last; the prompt must list every label, ask for
         **exactly one** label and **only** the label, and put the text inside triple backticks.
         One check is below; two more are hidden and run when your work is graded."""
@@ -171,9 +170,9 @@ def prompting(role: str, form: str):
                 "List the allowed labels, ask for exactly one label and nothing else, and fence the text "
                 "to classify (e.g. in triple backticks).")
     else:
-        prompt = f"""
+        prompt = """
         **Prompting (3 points).** Write `extract_messages(text)` returning chat messages that ask the model
-        to pull the fields `KEYS` out of `text` as a JSON object. Return a list of `{{"role", "content"}}`
+        to pull the fields `KEYS` out of `text` as a JSON object. Return a list of `{"role", "content"}`
         dicts (a `system` message first, a `user` message last); the prompt must name every key, ask for
         **JSON** only, say to use **null** when a value is missing, and put the text inside triple backticks.
         One check is below; two more are hidden."""

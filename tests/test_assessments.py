@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import nbformat
-import pandas as pd
 import pytest
 
 from adoptkit.measure import assessment, competency, reaction, xapi
