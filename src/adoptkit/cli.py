@@ -229,5 +229,10 @@ def build(skip_book: bool) -> None:
         _fail(str(err))
 
 
+# Assess, gamify, sustain, measure: report, leaderboard, badges, hackathon, review, microlearning, nudge, xapi.
+from .adoption_cli import register as _register_adoption  # noqa: E402
+
+_register_adoption(main)
+
 if __name__ == "__main__":
     main()

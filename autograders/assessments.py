@@ -1,0 +1,955 @@
+"""The item bank of the pre- and post-assessments, and the generator of their nbgrader source notebooks.
+
+One place for all eight notebooks (`exercises/<role>-assessment-pre|post/`), as otter-grader keeps question,
+solution and tests together: edit the bank here, then run
+
+    python autograders/assessments.py          # rewrites exercises/<role>-assessment-*/ (outputs stripped)
+
+A test checks the committed notebooks match this bank. Every autograded cell carries
+`metadata.adoptkit.competency` (the competency model in settings.py / _config.yml), which is how the
+competency report turns nbgrader points into levels; markdown cells carry `metadata.adoptkit.card`
+(spaced-repetition review cards). Each competency is worth 4 points per notebook (a quiz question and
+three checks of a task), so a learner's share of points maps onto levels 0-4.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+ROLES = ("marketing", "sales", "hr", "engineering")
+FORMS = ("pre", "post")
+COMPETENCIES = ("prompting", "grounding", "evaluating", "privacy", "automation", "coding")
+
+
+def d(s: str) -> str:
+    return textwrap.dedent(s).strip("\n")
+
+
+# --- role context ----------------------------------------------------------------------------------
+
+CONTEXT = {
+    "marketing": dict(
+        title="Marketing", dataset="bank_marketing",
+        labels=["campaign idea", "customer complaint", "press enquiry", "partnership offer"],
+        keys=["product", "audience", "channel"],
+        texts=["Hi team, we'd love to feature your savings account in our personal-finance podcast next month.",
+               "Your last mailing arrived three times and I asked to unsubscribe in May. Please stop."],
+        record="cfpb_complaints",
+    ),
+    "sales": dict(
+        title="Sales", dataset="online_retail",
+        labels=["pricing question", "order problem", "new lead", "cancellation"],
+        keys=["company", "contact", "budget"],
+        texts=["We run 40 gift shops in Ireland and want a wholesale quote for ceramic mugs.",
+               "Order 581475 arrived with two broken teapots; can you send replacements?"],
+        record="cfpb_complaints",
+    ),
+    "hr": dict(
+        title="HR", dataset="onet_occupations",
+        labels=["leave request", "payroll question", "benefits question", "complaint"],
+        keys=["employee", "start_date", "position"],
+        texts=["I would like to take annual leave from 3 to 14 June; my manager has agreed.",
+               "My March payslip is missing the overtime I worked on the weekend of the 9th."],
+        record="onet_occupations",
+    ),
+    "engineering": dict(
+        title="Engineering", dataset="cfpb_complaints",
+        labels=["bug", "feature request", "question", "security issue"],
+        keys=["component", "version", "severity"],
+        texts=["The export button returns a 500 error since release 2.4.1 when the report has no rows.",
+               "Could the API accept ISO dates in the filter parameter as well as timestamps?"],
+        record="cfpb_complaints",
+    ),
+}
+
+# --- quiz questions (one per competency and form; the first option listed is NOT always right) -------
+
+QUIZ = {
+    "pre": {
+        "prompting": ("You want a model to sort messages into four categories. What makes its answer easiest "
+                      "to use in code?",
+                      ["Ask it to 'categorise this'",
+                       "List the four labels and ask for exactly one of them, nothing else",
+                       "Ask for a detailed explanation first", "Use a higher temperature"], 1),
+        "grounding": ("A manager asks the model for last quarter's conversion rate. What should you do?",
+                      ["Trust the model's figure",
+                       "Compute the figure from the data and give it to the model as context",
+                       "Ask the model twice and average the answers", "Ask for a more confident answer"], 1),
+        "evaluating": ("Before using a model to label 5,000 tickets, you should first...",
+                       ["Run it on all 5,000 and spot-check one",
+                        "Ask the model how accurate it is",
+                        "Compare its labels with a small hand-labelled sample and measure accuracy",
+                        "Use the longest prompt possible"], 2),
+        "privacy": ("Which of these may go into a prompt to an external model service without checking your policy?",
+                    ["A customer's email address and phone number",
+                     "An employee's performance review",
+                     "An API key, for testing",
+                     "An aggregated, anonymised figure such as a monthly conversion rate"], 3),
+        "automation": ("Your script calls the model for each row and one answer is not one of the labels. "
+                       "What is the best handling?",
+                       ["Stop the whole run", "Retry forever until it matches",
+                        "Map it to 'other' and count how often that happens", "Silently drop the row"], 2),
+        "coding": ("An assistant wrote a function for you. Before relying on it you should...",
+                   ["Test it on examples with known answers, including edge cases",
+                    "Use it if it runs without an error", "Ask the assistant whether it is correct",
+                    "Rename its variables"], 0),
+    },
+    "post": {
+        "prompting": ("To get fields out of a text reliably, the prompt should...",
+                      ["Ask for a summary",
+                       "Name every key and ask for JSON only, with null for missing values",
+                       "Ask for bullet points", "Say 'be accurate'"], 1),
+        "grounding": ("The model's answer quotes a number that is not in the facts you gave it. What does that suggest?",
+                      ["The model found better data",
+                       "Nothing: models know more than the prompt",
+                       "The answer is not grounded: check it, and ask again to use only the facts given",
+                       "Round the number"], 2),
+        "evaluating": ("A label is rare (5% of cases) and the model's accuracy is 95%. What else should you look at?",
+                       ["Nothing, 95% is good", "The length of the prompt",
+                        "The response time", "Precision and recall for the rare label"], 3),
+        "privacy": ("A colleague wants to paste customers' card numbers into the sandbox to test a prompt. You...",
+                    ["Mask the card numbers first, or use synthetic data",
+                     "Allow it: the sandbox is internal",
+                     "Allow it if they delete the chat afterwards", "Suggest pasting only half the rows"], 0),
+        "automation": ("One of 2,000 model answers is not valid JSON. Your extraction loop should...",
+                       ["Crash so that you notice",
+                        "Record an empty row for it, keep going, and report how many failed",
+                        "Skip the rest of the file", "Guess the values"], 1),
+        "coding": ("An AI-written function passes the example in its docstring. Is it correct?",
+                   ["Yes", "Yes, if the code is short",
+                    "Not necessarily: test edge cases (zero, empty, boundaries) too",
+                    "Only if it has comments"], 2),
+    },
+}
+
+# --- tasks: (prompt, solution, [check1 visible, check2 hidden, check3 hidden], card) ------------------
+
+
+def prompting(role: str, form: str):
+    if form == "pre":
+        prompt = """
+        **Prompting (3 points).** Write `triage_messages(text)` returning the chat messages that ask the
+        model to classify `text` into one of `LABELS`. It must return a list of `{"role", "content"}` dicts:
+        a `system` message first and a `user` message last; the prompt must list every label, ask for
+        **exactly one** label and **only** the label, and put the text inside triple backticks.
+        One check is below; two more are hidden and run when your work is graded."""
+        solution = '''
+        def triage_messages(text):
+            ### BEGIN SOLUTION
+            labels = ", ".join(LABELS)
+            return [
+                {"role": "system", "content": "You sort incoming messages for the team."},
+                {"role": "user", "content": f"Classify the text into exactly one of these labels: {labels}.\\n"
+                                            f"Answer with only the label.\\n```\\n{text}\\n```"},
+            ]
+            ### END SOLUTION'''
+        checks = [
+            '''
+            m = triage_messages(TEXTS[0])
+            assert isinstance(m, list) and all(isinstance(x, dict) and {"role", "content"} <= set(x) for x in m), \\
+                "return a list of {'role': ..., 'content': ...} dicts"
+            assert m[0]["role"] == "system" and m[-1]["role"] == "user", "system message first, user message last"''',
+            '''
+            m = triage_messages("Some other message, not one of the examples.")
+            text = " ".join(x["content"] for x in m)
+            assert all(label in text for label in LABELS), "name every label"
+            assert "```\\nSome other message, not one of the examples.\\n```" in text or \\
+                "```Some other message, not one of the examples.```" in text, "fence the text in triple backticks"''',
+            '''
+            text = " ".join(x["content"] for x in triage_messages(TEXTS[1])).lower()
+            assert "only" in text and ("exactly one" in text or "one label" in text or "one of" in text)''',
+        ]
+        card = ("What three things make a classification prompt easy to use in code?",
+                "List the allowed labels, ask for exactly one label and nothing else, and fence the text "
+                "to classify (e.g. in triple backticks).")
+    else:
+        prompt = """
+        **Prompting (3 points).** Write `extract_messages(text)` returning chat messages that ask the model
+        to pull the fields `KEYS` out of `text` as a JSON object. Return a list of `{"role", "content"}`
+        dicts (a `system` message first, a `user` message last); the prompt must name every key, ask for
+        **JSON** only, say to use **null** when a value is missing, and put the text inside triple backticks.
+        One check is below; two more are hidden."""
+        solution = '''
+        def extract_messages(text):
+            ### BEGIN SOLUTION
+            keys = ", ".join(KEYS)
+            return [
+                {"role": "system", "content": "You extract fields from messages into JSON."},
+                {"role": "user", "content": f"Return only a JSON object with the keys {keys}. "
+                                            f"Use null when a value is missing.\\n```\\n{text}\\n```"},
+            ]
+            ### END SOLUTION'''
+        checks = [
+            '''
+            m = extract_messages(TEXTS[0])
+            assert isinstance(m, list) and all(isinstance(x, dict) and {"role", "content"} <= set(x) for x in m), \\
+                "return a list of {'role': ..., 'content': ...} dicts"
+            assert m[0]["role"] == "system" and m[-1]["role"] == "user", "system message first, user message last"''',
+            '''
+            m = extract_messages("A different message entirely.")
+            text = " ".join(x["content"] for x in m)
+            assert all(k in text for k in KEYS), "name every key"
+            assert "```\\nA different message entirely.\\n```" in text or "```A different message entirely.```" in text''',
+            '''
+            text = " ".join(x["content"] for x in extract_messages(TEXTS[1])).lower()
+            assert "json" in text and "null" in text''',
+        ]
+        card = ("What should a prompt that extracts fields into JSON always say?",
+                "Name every key, ask for a JSON object only, and say to use null when a value is missing.")
+    return prompt, solution, checks, card
+
+
+GROUNDING = {
+    ("marketing", "pre"): dict(
+        ask="""`facts()` returns the conversion rate (share of `y == "yes"`) for each `contact` channel in
+        the bank marketing data, rounded to 3 decimals: `{"cellular": ..., "telephone": ...}`.""",
+        solve='''
+            rate = (df["y"] == "yes").groupby(df["contact"], observed=True).mean()
+            return {k: round(float(v), 3) for k, v in rate.items()}''',
+        keys='{"cellular", "telephone"}',
+        truth='''
+            _t = df.assign(yes=df["y"] == "yes").groupby("contact", observed=True)["yes"].mean().round(3)
+            _truth = {k: float(v) for k, v in _t.items()}''',
+        question="Which channel should the next campaign use?"),
+    ("marketing", "post"): dict(
+        ask="""`facts()` returns the month with the highest conversion rate (share of `y == "yes"`) among
+        months with at least 100 contacts, and that rate rounded to 3 decimals:
+        `{"best_month": "...", "conversion": ...}`.""",
+        solve='''
+            g = df.assign(yes=df["y"] == "yes").groupby("month", observed=True)["yes"].agg(["size", "mean"])
+            g = g[g["size"] >= 100]
+            best = g["mean"].idxmax()
+            return {"best_month": str(best), "conversion": round(float(g.loc[best, "mean"]), 3)}''',
+        keys='{"best_month", "conversion"}',
+        truth='''
+            _rows = {}
+            for _m, _part in df.groupby("month", observed=True):
+                if len(_part) >= 100:
+                    _rows[str(_m)] = float((_part["y"] == "yes").mean())
+            _best = max(_rows, key=_rows.get)
+            _truth = {"best_month": _best, "conversion": round(_rows[_best], 3)}''',
+        question="When should we schedule the next campaign?"),
+    ("sales", "pre"): dict(
+        ask="""`facts()` returns the three countries with the highest revenue (revenue = `Quantity * UnitPrice`,
+        over all rows) in the online retail data, each rounded to 2 decimals: `{country: revenue, ...}`.""",
+        solve='''
+            revenue = (df["Quantity"] * df["UnitPrice"]).groupby(df["Country"], observed=True).sum()
+            return {str(k): round(float(v), 2) for k, v in revenue.nlargest(3).items()}''',
+        keys=None,
+        truth='''
+            _rev = {}
+            for _c, _q, _p in zip(df["Country"], df["Quantity"], df["UnitPrice"]):
+                _rev[str(_c)] = _rev.get(str(_c), 0.0) + float(_q) * float(_p)
+            _truth = {k: round(v, 2) for k, v in sorted(_rev.items(), key=lambda kv: -kv[1])[:3]}''',
+        question="Where should the sales team focus next quarter?"),
+    ("sales", "post"): dict(
+        ask="""`facts()` returns the average order value (revenue = `Quantity * UnitPrice` summed per
+        `InvoiceNo`, then averaged over invoices) for the United Kingdom and for all other countries,
+        rounded to 2 decimals: `{"United Kingdom": ..., "other countries": ...}`.""",
+        solve='''
+            orders = df.assign(revenue=df["Quantity"] * df["UnitPrice"], uk=df["Country"] == "United Kingdom")
+            per_invoice = orders.groupby(["uk", "InvoiceNo"])["revenue"].sum()
+            aov = per_invoice.groupby(level="uk").mean()
+            return {"United Kingdom": round(float(aov[True]), 2), "other countries": round(float(aov[False]), 2)}''',
+        keys='{"United Kingdom", "other countries"}',
+        truth='''
+            _inv = {}
+            for _i, _c, _q, _p in zip(df["InvoiceNo"], df["Country"], df["Quantity"], df["UnitPrice"]):
+                _k = (_c == "United Kingdom", _i)
+                _inv[_k] = _inv.get(_k, 0.0) + float(_q) * float(_p)
+            _uk = [v for (u, _), v in _inv.items() if u]
+            _other = [v for (u, _), v in _inv.items() if not u]
+            _truth = {"United Kingdom": round(sum(_uk) / len(_uk), 2),
+                      "other countries": round(sum(_other) / len(_other), 2)}''',
+        question="Are export orders worth a dedicated account manager?"),
+    ("hr", "pre"): dict(
+        ask="""`facts()` returns the number of occupations in the O*NET data and how many of them have
+        "manager" in their `Title` (any case): `{"occupations": ..., "manager titles": ...}`.""",
+        solve='''
+            return {"occupations": int(len(df)),
+                    "manager titles": int(df["Title"].str.contains("manager", case=False).sum())}''',
+        keys='{"occupations", "manager titles"}',
+        truth='''
+            _titles = list(df["Title"])
+            _truth = {"occupations": len(_titles),
+                      "manager titles": sum("manager" in t.lower() for t in _titles)}''',
+        question="How many of our job profiles should use the management competency framework?"),
+    ("hr", "post"): dict(
+        ask="""`facts()` returns the number of occupations and the share (rounded to 3 decimals) whose
+        `O*NET-SOC Code` starts with `15-` (computer and mathematical occupations):
+        `{"occupations": ..., "computer and mathematical": ...}`.""",
+        solve='''
+            share = df["O*NET-SOC Code"].str.startswith("15-").mean()
+            return {"occupations": int(len(df)), "computer and mathematical": round(float(share), 3)}''',
+        keys='{"occupations", "computer and mathematical"}',
+        truth='''
+            _codes = list(df["O*NET-SOC Code"])
+            _truth = {"occupations": len(_codes),
+                      "computer and mathematical": round(sum(c.startswith("15-") for c in _codes) / len(_codes), 3)}''',
+        question="How large a share of roles needs the advanced data track?"),
+    ("engineering", "pre"): dict(
+        ask="""`facts()` returns how many complaints arrived through each `Submitted via` channel in the
+        CFPB data: `{channel: count, ...}` for every channel present.""",
+        solve='''
+            return {str(k): int(v) for k, v in df["Submitted via"].value_counts().items()}''',
+        keys=None,
+        truth='''
+            _truth = {}
+            for _v in df["Submitted via"]:
+                _truth[str(_v)] = _truth.get(str(_v), 0) + 1''',
+        question="Which intake channel should the new triage service support first?"),
+    ("engineering", "post"): dict(
+        ask="""`facts()` returns, for the three `Product`s with the most complaints in the CFPB data, the
+        share of their complaints with a timely response (`Timely response?` equal to `"Yes"`), rounded to
+        3 decimals: `{product: share, ...}`.""",
+        solve='''
+            top = df["Product"].value_counts().nlargest(3).index
+            part = df[df["Product"].isin(top)]
+            share = (part["Timely response?"] == "Yes").groupby(part["Product"], observed=True).mean()
+            return {str(k): round(float(v), 3) for k, v in share.items()}''',
+        keys=None,
+        truth='''
+            _count, _yes = {}, {}
+            for _p, _t in zip(df["Product"], df["Timely response?"]):
+                _count[str(_p)] = _count.get(str(_p), 0) + 1
+                _yes[str(_p)] = _yes.get(str(_p), 0) + (_t == "Yes")
+            _top = sorted(_count, key=lambda k: -_count[k])[:3]
+            _truth = {k: round(_yes[k] / _count[k], 3) for k in _top}''',
+        question="Which product's complaint handling needs automation most?"),
+}
+
+
+def grounding(role: str, form: str):
+    g = GROUNDING[(role, form)]
+    prompt = f"""
+    **Grounding in data (3 points).** Models do not know your figures; you give them the facts.
+    1. {d(g["ask"])}
+    2. `grounded_prompt(question)` returns a prompt (a string) that contains the question, every value
+       of `facts()`, and tells the model to answer **only** from those facts.
+
+    One check is below; two more are hidden (they recompute the figures from the data)."""
+    solution = f'''
+    def facts():
+        ### BEGIN SOLUTION
+{textwrap.indent(d(g["solve"]), " " * 8)}
+        ### END SOLUTION
+
+
+    def grounded_prompt(question):
+        ### BEGIN SOLUTION
+        lines = "\\n".join(f"- {{k}}: {{v}}" for k, v in facts().items())
+        return f"Answer the question using only these facts:\\n{{lines}}\\n\\nQuestion: {{question}}"
+        ### END SOLUTION'''
+    keys_check = (f'assert set(f) == {g["keys"]}, "facts() needs exactly the keys {", ".join(sorted(ast.literal_eval(g["keys"])))}"'
+                  if g["keys"] else 'assert len(f) >= 1 and all(isinstance(k, str) for k in f), "keys are names"')
+    checks = [
+        f'''
+        f = facts()
+        assert isinstance(f, dict), "facts() returns a dict"
+        {keys_check}''',
+        d(g["truth"]) + "\n" + d('''
+        _got = facts()
+        assert set(_got) == set(_truth), f"expected the keys {sorted(_truth)}"
+        for _k, _v in _truth.items():
+            assert _got[_k] == _v or (isinstance(_v, float) and abs(_got[_k] - _v) < 1e-6), f"{_k}: check the figure"'''),
+        f'''
+        _p = grounded_prompt({g["question"]!r})
+        assert isinstance(_p, str) and {g["question"]!r} in _p
+        assert all(str(v) in _p for v in facts().values()), "put every figure in the prompt"
+        assert "only" in _p.lower()''',
+    ]
+    card = ("How do you stop a model inventing a business figure?",
+            "Compute the figure from the data yourself, put it in the prompt, and tell the model to answer "
+            "only from the facts given.")
+    return prompt, solution, checks, card
+
+
+def evaluating(role: str, form: str):
+    if form == "pre":
+        prompt = """
+        **Evaluating outputs (3 points).** Before trusting a model's labels, compare them with labels a
+        person checked. Write `accuracy(predicted, expected)`: the share of positions where the two agree,
+        ignoring case and surrounding spaces; raise `ValueError` when the lists differ in length or are
+        empty. Also write `mistakes(predicted, expected)`: the positions (0-based) where they disagree.
+        One check is below; two more are hidden."""
+        solution = '''
+        def _norm(x):
+            return str(x).strip().lower()
+
+
+        def accuracy(predicted, expected):
+            ### BEGIN SOLUTION
+            if len(predicted) != len(expected) or not expected:
+                raise ValueError("need two non-empty lists of the same length")
+            return sum(_norm(p) == _norm(e) for p, e in zip(predicted, expected)) / len(expected)
+            ### END SOLUTION
+
+
+        def mistakes(predicted, expected):
+            ### BEGIN SOLUTION
+            return [i for i, (p, e) in enumerate(zip(predicted, expected)) if _norm(p) != _norm(e)]
+            ### END SOLUTION'''
+        checks = [
+            '''
+            assert accuracy(LABELS[:2], LABELS[:2]) == 1.0
+            assert accuracy([LABELS[0], LABELS[1]], [LABELS[0], LABELS[0]]) == 0.5''',
+            '''
+            assert accuracy([" " + LABELS[0].upper(), LABELS[1]], [LABELS[0], LABELS[1] + " "]) == 1.0
+            assert mistakes([LABELS[0], LABELS[1], LABELS[2]], [LABELS[0], LABELS[2], LABELS[2]]) == [1]''',
+            '''
+            for _bad in (([], []), ([LABELS[0]], [LABELS[0], LABELS[1]])):
+                try:
+                    accuracy(*_bad)
+                except ValueError:
+                    pass
+                else:
+                    raise AssertionError("accuracy must raise ValueError for empty or unequal lists")''',
+        ]
+        card = ("How do you find out whether a model's labels can be trusted?",
+                "Compare them with a sample a person labelled, measure accuracy, and read the mistakes.")
+    else:
+        prompt = """
+        **Evaluating outputs (3 points).** Accuracy hides a rare label. Write
+        `precision_recall(predicted, expected, label)` returning `(precision, recall)` for `label`, each
+        rounded to 3 decimals, ignoring case and surrounding spaces. Precision is 0.0 when the model never
+        predicted the label; recall is 0.0 when the label never occurs in `expected`.
+        One check is below; two more are hidden."""
+        solution = '''
+        def precision_recall(predicted, expected, label):
+            ### BEGIN SOLUTION
+            norm = lambda x: str(x).strip().lower()
+            target = norm(label)
+            pairs = [(norm(p), norm(e)) for p, e in zip(predicted, expected)]
+            tp = sum(p == target and e == target for p, e in pairs)
+            predicted_pos = sum(p == target for p, _ in pairs)
+            actual_pos = sum(e == target for _, e in pairs)
+            precision = tp / predicted_pos if predicted_pos else 0.0
+            recall = tp / actual_pos if actual_pos else 0.0
+            return round(precision, 3), round(recall, 3)
+            ### END SOLUTION'''
+        checks = [
+            '''
+            a, b = LABELS[0], LABELS[1]
+            assert precision_recall([a, a, b, b], [a, b, b, a], a) == (0.5, 0.5)''',
+            '''
+            a, b, c = LABELS[0], LABELS[1], LABELS[2]
+            assert precision_recall([a.upper(), " " + a, b, c], [a, b, b, a], a) == (0.5, 0.5)
+            assert precision_recall([a, a, a], [a, b, b], a) == (0.333, 1.0)''',
+            '''
+            a, b = LABELS[0], LABELS[1]
+            assert precision_recall([b, b], [a, b], a) == (0.0, 0.0)
+            assert precision_recall([a, b], [b, b], a) == (0.0, 0.0)''',
+        ]
+        card = ("A label is rare. Why is accuracy not enough?",
+                "A model that never predicts the rare label still scores high accuracy; look at precision "
+                "and recall for that label.")
+    return prompt, solution, checks, card
+
+
+SECRET = {
+    "marketing": ("card numbers (16 digits, possibly in groups of 4 separated by spaces or dashes)", "[CARD]",
+                  r"\b(?:\d{4}[ -]?){3}\d{4}\b", "4111 1111 1111 1111", "5500-0000-0000-0004", "4000056655665556"),
+    "sales": ("card numbers (16 digits, possibly in groups of 4 separated by spaces or dashes)", "[CARD]",
+              r"\b(?:\d{4}[ -]?){3}\d{4}\b", "4111 1111 1111 1111", "5500-0000-0000-0004", "4000056655665556"),
+    "hr": ("employee ids (`EMP-` followed by 6 digits)", "[EMPLOYEE_ID]", r"\bEMP-\d{6}\b",
+           "EMP-004512", "EMP-120033", "EMP-999999"),
+    "engineering": ("API keys (`sk-` followed by at least 20 letters or digits)", "[SECRET]",
+                    r"\bsk-[A-Za-z0-9]{20,}", "sk-abcdefghijklmnopqrstuvwx", "sk-A1b2C3d4E5f6G7h8I9j0K1",
+                    "sk-0000000000000000000000000000"),
+}
+
+
+def privacy(role: str, form: str):
+    if form == "pre":
+        prompt = """
+        **Privacy and safety (3 points).** Personal data stays out of prompts. Write `redact(text)` that
+        replaces every email address with `[EMAIL]` and every phone number with `[PHONE]` (international,
+        bracketed and dotted forms too), and changes nothing else: order numbers, amounts and dates stay.
+        One check is below; two more are hidden."""
+        solution = '''
+        import re
+
+        def redact(text):
+            ### BEGIN SOLUTION
+            text = re.sub(r"[\\w.+-]+@[\\w-]+(?:\\.[\\w-]+)+", "[EMAIL]", text)
+            phone = r"(?<![\\w-])(?:\\+\\d{1,3}[\\s.-]?)?(?:\\(\\d{2,4}\\)|\\d{2,4})[\\s.-]\\d{3,4}[\\s.-]\\d{3,4}(?![\\w-])"
+            return re.sub(phone, "[PHONE]", text)
+            ### END SOLUTION'''
+        checks = [
+            '''
+            assert redact("Write to ana.lopez@example.com today") == "Write to [EMAIL] today"''',
+            '''
+            for _p in ("+44 20 7946 0958", "(555) 123-4567", "555.123.4567", "020 7946 0958"):
+                assert redact(f"Call {_p} now") == "Call [PHONE] now", f"phone {_p!r} not redacted"
+            assert redact("a@b.co or c.d@e.org") == "[EMAIL] or [EMAIL]"''',
+            '''
+            _keep = "Order 581475 of 2024-05-01 cost $1,200.50 (ref 12345)."
+            assert redact(_keep) == _keep, "only emails and phone numbers change"''',
+        ]
+        card = ("Which personal data must be removed before text goes into a prompt?",
+                "Anything that identifies a person, such as email addresses and phone numbers: redact it "
+                "first (e.g. [EMAIL], [PHONE]), keeping the rest of the text intact.")
+    else:
+        what, tag, pattern, ex1, ex2, ex3 = SECRET[role]
+        prompt = f"""
+        **Privacy and safety (3 points).** Write `redact(text)` that replaces every email address with
+        `[EMAIL]` and every one of these with `{tag}`: {what}. Nothing else changes.
+        One check is below; two more are hidden."""
+        solution = f'''
+        import re
+
+        def redact(text):
+            ### BEGIN SOLUTION
+            text = re.sub(r"[\\w.+-]+@[\\w-]+(?:\\.[\\w-]+)+", "[EMAIL]", text)
+            return re.sub(r"{pattern}", "{tag}", text)
+            ### END SOLUTION'''
+        checks = [
+            f'''
+            assert redact("From j.smith@example.org: {ex1}") == "From [EMAIL]: {tag}"''',
+            f'''
+            assert redact("{ex2} and {ex3}") == "{tag} and {tag}"
+            assert redact("x@y.io, {ex1}.") == "[EMAIL], {tag}."''',
+            '''
+            _keep = "Ticket 581475 of 2024-05-01: 3 items, total 120.50, call back at 10:30."
+            assert redact(_keep) == _keep, "nothing else changes"''',
+        ]
+        card = ("A colleague wants to test a prompt on real records with identifiers in them. What first?",
+                "Mask the identifiers (or use synthetic data) before anything leaves for a model.")
+    return prompt, solution, checks, card
+
+
+def automation(role: str, form: str):
+    if form == "pre":
+        prompt = """
+        **Automation (3 points).** Write `label_all(texts, client, model)`: for each text, ask the model once
+        (with `client.chat.completions.create(model=model, messages=triage_messages(text))`) and collect
+        its label. Clean each answer (ignore case, surrounding spaces and a final full stop) and map it to
+        the matching entry of `LABELS`; anything else becomes `"other"`. Return the list of labels.
+        The checks use a model that replays fixed answers, so they never depend on a live model.
+        One check is below; two more are hidden."""
+        solution = '''
+        def label_all(texts, client, model):
+            ### BEGIN SOLUTION
+            known = {label.lower(): label for label in LABELS}
+            out = []
+            for text in texts:
+                reply = client.chat.completions.create(model=model, messages=triage_messages(text))
+                answer = (reply.choices[0].message.content or "").strip().rstrip(".").strip().lower()
+                out.append(known.get(answer, "other"))
+            return out
+            ### END SOLUTION'''
+        checks = [
+            '''
+            from adoptkit.llm.replay import replay_client
+            _c = replay_client([LABELS[0], LABELS[1]])
+            assert label_all(TEXTS, _c, "course-default") == [LABELS[0], LABELS[1]]''',
+            '''
+            from adoptkit.llm.replay import replay_client
+            _c = replay_client([f" {LABELS[2].upper()}.", "I am not sure", LABELS[3]])
+            assert label_all(["a", "b", "c"], _c, "m-1") == [LABELS[2], "other", LABELS[3]]''',
+            '''
+            from adoptkit.llm.replay import replay_client
+            _c = replay_client([LABELS[0]] * 3)
+            label_all(["first", "second", "third"], _c, "m-2")
+            assert len(_c.requests) == 3 and all(r["model"] == "m-2" for r in _c.requests), "one call per text"
+            assert "third" in json.dumps(_c.requests[2]["messages"]), "send each text with its own request"''',
+        ]
+        card = ("Your loop gets a model answer that is not one of the labels. What do you do?",
+                "Map it to 'other', keep going, and count how often it happens.")
+    else:
+        prompt = """
+        **Automation (3 points).** Write `extract_all(texts, client, model)`: ask the model once per text
+        (with `extract_messages(text)`), parse each answer as JSON and return a `pandas.DataFrame` with one
+        row per text and exactly the columns `KEYS`. An answer that is not a JSON object becomes a row of
+        `None`s; the loop keeps going. Missing keys are `None`; extra keys are dropped.
+        One check is below; two more are hidden."""
+        solution = '''
+        def extract_all(texts, client, model):
+            ### BEGIN SOLUTION
+            rows = []
+            for text in texts:
+                reply = client.chat.completions.create(model=model, messages=extract_messages(text))
+                try:
+                    data = json.loads(reply.choices[0].message.content or "")
+                except ValueError:
+                    data = {}
+                if not isinstance(data, dict):
+                    data = {}
+                rows.append({k: data.get(k) for k in KEYS})
+            return pd.DataFrame(rows, columns=KEYS)
+            ### END SOLUTION'''
+        checks = [
+            '''
+            from adoptkit.llm.replay import replay_client
+            _c = replay_client([json.dumps({k: f"v{i}" for i, k in enumerate(KEYS)})] * 2)
+            _df = extract_all(TEXTS, _c, "course-default")
+            assert list(_df.columns) == KEYS and len(_df) == 2 and _df.iloc[0, 0] == "v0"''',
+            '''
+            from adoptkit.llm.replay import replay_client
+            _c = replay_client(["not json at all", json.dumps({KEYS[0]: "x", "extra": 1}), "[1, 2]"])
+            _df = extract_all(["a", "b", "c"], _c, "m")
+            assert len(_df) == 3 and list(_df.columns) == KEYS
+            assert _df.iloc[0].isna().all() and _df.iloc[2].isna().all(), "bad answers become empty rows"
+            assert _df.iloc[1][KEYS[0]] == "x" and _df.iloc[1][KEYS[1:]].isna().all()''',
+            '''
+            from adoptkit.llm.replay import replay_client
+            _c = replay_client(["{}"] * 3)
+            extract_all(["one", "two", "three"], _c, "m-3")
+            assert len(_c.requests) == 3 and all(r["model"] == "m-3" for r in _c.requests)''',
+        ]
+        card = ("One answer in a batch extraction is not valid JSON. What should the loop do?",
+                "Record an empty row, keep going, and report how many answers failed.")
+    return prompt, solution, checks, card
+
+
+CODING = {
+    ("marketing", "pre"): dict(
+        story="`growth(current, previous)` should return the percentage change from `previous` to `current`, "
+              "rounded to 1 decimal, and raise `ValueError` when `previous` is 0.",
+        buggy='''
+            def growth(current, previous):
+                return round((current - previous) / current * 100, 1)''',
+        fixed='''
+            def growth(current, previous):
+                ### BEGIN SOLUTION
+                if previous == 0:
+                    raise ValueError("no growth rate from a zero base")
+                return round((current - previous) / previous * 100, 1)
+                ### END SOLUTION''',
+        checks=['assert growth(110, 100) == 10.0',
+                'assert growth(50, 200) == -75.0 and growth(3, 3) == 0.0',
+                '''
+                try:
+                    growth(5, 0)
+                except ValueError:
+                    pass
+                else:
+                    raise AssertionError("growth(5, 0) must raise ValueError")''']),
+    ("marketing", "post"): dict(
+        story="`click_rates(clicks, impressions)` should return, for each campaign, clicks divided by "
+              "impressions rounded to 4 decimals, and 0.0 for a campaign with no impressions.",
+        buggy='''
+            def click_rates(clicks, impressions):
+                return [round(i / c, 4) for c, i in zip(clicks, impressions)]''',
+        fixed='''
+            def click_rates(clicks, impressions):
+                ### BEGIN SOLUTION
+                return [round(c / i, 4) if i else 0.0 for c, i in zip(clicks, impressions)]
+                ### END SOLUTION''',
+        checks=['assert click_rates([5, 10], [100, 400]) == [0.05, 0.025]',
+                'assert click_rates([0, 3], [0, 7]) == [0.0, 0.4286]',
+                'assert click_rates([], []) == []']),
+    ("sales", "pre"): dict(
+        story="`discounted_total(prices, discount_pct)` should return the total after a percentage discount, "
+              "rounded to 2 decimals, and raise `ValueError` unless `0 <= discount_pct <= 100`.",
+        buggy='''
+            def discounted_total(prices, discount_pct):
+                return round(sum(prices) - discount_pct, 2)''',
+        fixed='''
+            def discounted_total(prices, discount_pct):
+                ### BEGIN SOLUTION
+                if not 0 <= discount_pct <= 100:
+                    raise ValueError("discount must be between 0 and 100 percent")
+                return round(sum(prices) * (1 - discount_pct / 100), 2)
+                ### END SOLUTION''',
+        checks=['assert discounted_total([100, 50], 10) == 135.0',
+                'assert discounted_total([19.99, 5.01], 0) == 25.0 and discounted_total([80], 100) == 0.0',
+                '''
+                for _d in (-5, 120):
+                    try:
+                        discounted_total([10], _d)
+                    except ValueError:
+                        pass
+                    else:
+                        raise AssertionError(f"discount {_d} must raise ValueError")''']),
+    ("sales", "post"): dict(
+        story="`commission(amount)` should pay 5% on the first 10,000 of a sale and 8% on the part above "
+              "10,000, rounded to 2 decimals.",
+        buggy='''
+            def commission(amount):
+                rate = 0.08 if amount > 10_000 else 0.05
+                return round(amount * rate, 2)''',
+        fixed='''
+            def commission(amount):
+                ### BEGIN SOLUTION
+                return round(min(amount, 10_000) * 0.05 + max(amount - 10_000, 0) * 0.08, 2)
+                ### END SOLUTION''',
+        checks=['assert commission(20_000) == 1300.0',
+                'assert commission(10_000) == 500.0 and commission(10_001) == 500.08',
+                'assert commission(0) == 0.0 and commission(2_500.5) == 125.03']),
+    ("hr", "pre"): dict(
+        story="`tenure_years(start, end)` should return the number of whole years completed between two "
+              "`datetime.date`s (a year is complete on the anniversary).",
+        buggy='''
+            def tenure_years(start, end):
+                return end.year - start.year''',
+        fixed='''
+            def tenure_years(start, end):
+                ### BEGIN SOLUTION
+                years = end.year - start.year
+                if (end.month, end.day) < (start.month, start.day):
+                    years -= 1
+                return years
+                ### END SOLUTION''',
+        checks=['from datetime import date\nassert tenure_years(date(2020, 3, 1), date(2024, 3, 1)) == 4',
+                'from datetime import date\nassert tenure_years(date(2020, 3, 2), date(2024, 3, 1)) == 3',
+                'from datetime import date\nassert tenure_years(date(2023, 12, 31), date(2024, 1, 1)) == 0']),
+    ("hr", "post"): dict(
+        story="`pro_rata_leave(days_per_year, start_month)` should give a joiner who starts in month "
+              "`start_month` (1-12, the whole month counts) their share of the year's leave, rounded to 1 "
+              "decimal, and raise `ValueError` for a month outside 1-12.",
+        buggy='''
+            def pro_rata_leave(days_per_year, start_month):
+                return round(days_per_year * (12 - start_month) / 12, 1)''',
+        fixed='''
+            def pro_rata_leave(days_per_year, start_month):
+                ### BEGIN SOLUTION
+                if not 1 <= start_month <= 12:
+                    raise ValueError("start_month must be 1-12")
+                return round(days_per_year * (13 - start_month) / 12, 1)
+                ### END SOLUTION''',
+        checks=['assert pro_rata_leave(24, 7) == 12.0',
+                'assert pro_rata_leave(25, 1) == 25.0 and pro_rata_leave(25, 12) == 2.1',
+                '''
+                try:
+                    pro_rata_leave(25, 13)
+                except ValueError:
+                    pass
+                else:
+                    raise AssertionError("month 13 must raise ValueError")''']),
+    ("engineering", "pre"): dict(
+        story="`chunks(items, size)` should split a list into consecutive lists of `size` items (the last "
+              "may be shorter) and raise `ValueError` when `size < 1`.",
+        buggy='''
+            def chunks(items, size):
+                return [items[i:i + size] for i in range(0, len(items) - size + 1, size)]''',
+        fixed='''
+            def chunks(items, size):
+                ### BEGIN SOLUTION
+                if size < 1:
+                    raise ValueError("size must be at least 1")
+                return [items[i:i + size] for i in range(0, len(items), size)]
+                ### END SOLUTION''',
+        checks=['assert chunks([1, 2, 3, 4], 2) == [[1, 2], [3, 4]]',
+                'assert chunks([1, 2, 3, 4, 5], 2) == [[1, 2], [3, 4], [5]] and chunks([], 3) == []',
+                '''
+                try:
+                    chunks([1], 0)
+                except ValueError:
+                    pass
+                else:
+                    raise AssertionError("size 0 must raise ValueError")''']),
+    ("engineering", "post"): dict(
+        story="`is_newer(a, b)` should say whether version string `a` (like `\"1.10.2\"`) is newer than `b`, "
+              "comparing numerically part by part; a missing part counts as 0 (`\"2.1\"` equals `\"2.1.0\"`).",
+        buggy='''
+            def is_newer(a, b):
+                return a > b''',
+        fixed='''
+            def is_newer(a, b):
+                ### BEGIN SOLUTION
+                pa, pb = [int(x) for x in a.split(".")], [int(x) for x in b.split(".")]
+                n = max(len(pa), len(pb))
+                return pa + [0] * (n - len(pa)) > pb + [0] * (n - len(pb))
+                ### END SOLUTION''',
+        checks=['assert is_newer("1.2.0", "1.1.9") and not is_newer("1.1.9", "1.2.0")',
+                'assert is_newer("1.10.0", "1.9.3") and not is_newer("2.1", "2.1.0")',
+                'assert is_newer("3", "2.99.99") and not is_newer("0.9", "0.10")']),
+}
+
+
+def coding(role: str, form: str):
+    c = CODING[(role, form)]
+    prompt = f"""
+    **Coding with AI (3 points).** An assistant wrote the function below. {c["story"]} It has a bug.
+    Run it on a few examples with known answers, find what is wrong, and write the corrected version in
+    the next cell. One check is below; two more are hidden (edge cases)."""
+    buggy_cell = "# What the assistant wrote (read it, try it; the corrected version goes in the next cell)\n" + d(c["buggy"])
+    checks = [d(x) for x in c["checks"]]
+    card = ("An AI-written function passes its docstring example. What next?",
+            "Test it on cases with known answers, including edge cases (zero, empty, boundaries), before "
+            "relying on it.")
+    return prompt, d(c["fixed"]), checks, card, buggy_cell
+
+
+TASKS = {"prompting": prompting, "grounding": grounding, "evaluating": evaluating, "privacy": privacy,
+         "automation": automation, "coding": coding}
+
+# --- notebook assembly -----------------------------------------------------------------------------
+
+KERNEL = {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+          "language_info": {"name": "python"}}
+
+
+def _nbg(grade_id: str, *, grade=False, solution=False, locked=False, points=None) -> dict:
+    meta = {"grade": grade, "solution": solution, "locked": locked, "grade_id": grade_id, "schema_version": 3}
+    if points is not None:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+def _md(text: str, **meta):
+    return nbformat.v4.new_markdown_cell(d(text), metadata=meta)
+
+
+def _code(text: str, **meta):
+    return nbformat.v4.new_code_cell(d(text), metadata=meta)
+
+
+def _test(grade_id: str, competency: str, body: str, hidden: bool):
+    body = d(body)
+    if hidden:
+        body = "# Hidden checks run when your work is graded.\n### BEGIN HIDDEN TESTS\n" + body + "\n### END HIDDEN TESTS"
+    meta = _nbg(grade_id, grade=True, locked=True, points=1)
+    meta["adoptkit"] = {"competency": competency}
+    return nbformat.v4.new_code_cell(body, metadata=meta)
+
+
+def card(card_id: str, competency: str, front: str, back: str) -> dict:
+    """A spaced-repetition review card (read by adoptkit.engage.cards from `metadata.adoptkit.cards`)."""
+    return {"id": card_id, "competency": competency, "front": front, "back": back}
+
+
+def notebook(role: str, form: str) -> nbformat.NotebookNode:
+    c = CONTEXT[role]
+    name = f"{role}-assessment-{form}"
+    when = "before the course" if form == "pre" else "after the course"
+    cells = [
+        _md(f"""
+        # {c["title"]}: AI competency check ({when})
+
+        This check shows where you stand in six competencies: prompting, grounding in data, evaluating
+        outputs, privacy and safety, automation, and coding with AI. It is worth **24 points**: for each
+        competency one quiz question (1 point) and one task with three checks (1 point each). One check
+        per task is visible below the task; the other two are **hidden** and run when your work is graded.
+        It takes about 30 minutes. Nobody else sees your individual result: the course reports levels by
+        role and cohort.{" After the tasks there is a timed pair of tasks and a one-minute survey." if form == "post" else ""}
+        """, **_nbg(f"{name}-intro", locked=True)),
+        _code(f"""
+        # Just run this cell: it loads the data and the names the tasks use.
+        import json
+
+        import pandas as pd
+
+        from adoptkit import data, llm
+        from adoptkit.widgets import Quiz
+
+        df = data.load({c["dataset"]!r})
+        print(df.attrs["citation"])
+        LABELS = {c["labels"]!r}
+        KEYS = {c["keys"]!r}
+        TEXTS = {c["texts"]!r}
+        """, **_nbg(f"{name}-setup", locked=True)),
+        _md("""
+        ## Part A: quiz (6 points)
+
+        Click one answer per question; your answers are saved as you click (in `quiz-answers/`), so
+        submit that folder with the notebook.""", **_nbg(f"{name}-quiz-intro", locked=True)),
+        nbformat.v4.new_code_cell(
+            f"# Just run this cell.\nquiz = Quiz({name!r}, [\n"
+            + "".join(f"    ({QUIZ[form][k][0]!r},\n     {QUIZ[form][k][1]!r}),\n" for k in COMPETENCIES)
+            + "])\nquiz", metadata=_nbg(f"{name}-quiz", locked=True)),
+    ]
+    for i, comp in enumerate(COMPETENCIES):
+        question, options, right = QUIZ[form][comp]
+        cells.append(_test(f"{comp}-quiz", comp, f"""
+        assert quiz.answers[{i}] is not None, "answer question {i + 1} in the quiz above"
+        ### BEGIN HIDDEN TESTS
+        assert quiz.answers[{i}] == {options[right]!r}
+        ### END HIDDEN TESTS""", hidden=False))
+    cells.append(_md("## Part B: tasks (18 points)", **_nbg(f"{name}-tasks-intro", locked=True)))
+    for comp in COMPETENCIES:
+        out = TASKS[comp](role, form)
+        prompt, solution, checks, (front, back) = out[:4]
+        cells.append(_md(prompt, **_nbg(f"{comp}-task", locked=True),
+                         adoptkit={"cards": [card(f"{form}-{comp}-task", comp, front, back)]}))
+        if comp == "coding":
+            cells.append(_code(out[4], **_nbg(f"{comp}-given", locked=True)))
+        cells.append(_code(solution, **_nbg(f"{comp}-answer", solution=True)))
+        for j, check in enumerate(checks, 1):
+            cells.append(_test(f"{comp}-check{j}", comp, check, hidden=j > 1))
+    # Review cards for the quiz questions live on the quiz's markdown intro (one per competency).
+    cells[2].metadata["adoptkit"] = {"cards": [
+        card(f"{form}-{k}-quiz", k, QUIZ[form][k][0], QUIZ[form][k][1][QUIZ[form][k][2]]) for k in COMPETENCIES]}
+    if form == "post":
+        cells += paired_and_survey(role, name)
+    for i, cell in enumerate(cells):  # stable ids, so regenerating gives the same file
+        cell["id"] = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell-{i:02d}"
+    nb = nbformat.v4.new_notebook(cells=cells, metadata=dict(KERNEL))
+    nb.metadata["adoptkit"] = {"role": role, "phase": form}
+    return nb
+
+
+def paired_and_survey(role: str, name: str) -> list:
+    c = CONTEXT[role]
+    if c["record"] == "onet_occupations":
+        pick = 'records = data.load("onet_occupations")["Description"].dropna().tolist()'
+        task = "a two-sentence summary of this occupation for a job advert"
+    else:
+        pick = ('records = [t for t in data.load("cfpb_complaints")["Consumer complaint narrative"].dropna()'
+                ' if 400 < len(t) < 900]')
+        task = "a two-sentence summary of this customer complaint for a colleague"
+    return [
+        _md(f"""
+        ## Part C: the same task without and with AI (not graded; timed)
+
+        This measures how much time the course saves you: write {task}, first **by hand** for record A,
+        then **with the model** for record B. Run the timer cells as you go; each records its time once
+        (in `timings/`), so submit that folder too. Work at your normal pace: there is no right time.""",
+            **_nbg(f"{name}-paired-intro", locked=True)),
+        _code(f"""
+        # Just run this cell when you are ready to start record A (by hand).
+        from adoptkit.measure.timing import TaskTimer
+
+        {pick}
+        print("Record A:\\n", records[11])
+        timer_a = TaskTimer("summary", "without_ai")""", **_nbg(f"{name}-paired-a", locked=True)),
+        _code('summary_a = """Write your two sentences here."""'),
+        _code("timer_a.stop()  # run this when your summary of record A is done",
+              **_nbg(f"{name}-paired-a-stop", locked=True)),
+        _code("""
+        # Run this cell to start record B (with the model).
+        print("Record B:\\n", records[12])
+        timer_b = TaskTimer("summary", "with_ai")""", **_nbg(f"{name}-paired-b", locked=True)),
+        _code('''
+        # Use the model, then check and edit its answer before you accept it.
+        client = llm.client()
+        reply = client.chat.completions.create(model=llm.default_model(), messages=[
+            {"role": "user", "content": f"Summarise in two sentences for a colleague:\\n```\\n{records[12]}\\n```"}])
+        summary_b = reply.choices[0].message.content
+        print(summary_b)'''),
+        _code("timer_b.stop()  # run this when your summary of record B is done",
+              **_nbg(f"{name}-paired-b-stop", locked=True)),
+        _md("## Part D: one-minute survey (not graded)", **_nbg(f"{name}-survey-intro", locked=True)),
+        _code("""
+        # Just run this cell and click your answers: they are saved in quiz-answers/reaction.json.
+        from adoptkit.measure.reaction import survey
+
+        survey()""", **_nbg(f"{name}-survey", locked=True)),
+    ]
+
+
+def write_all(root: Path = ROOT) -> list[Path]:
+    written = []
+    for role in ROLES:
+        for form in FORMS:
+            name = f"{role}-assessment-{form}"
+            path = root / "exercises" / name / f"{name}.ipynb"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            nb = notebook(role, form)
+            nbformat.validate(nb)
+            path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+            written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for p in write_all(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT):
+        print(p)

@@ -1,0 +1,66 @@
+"""Self-contained HTML pages for reports: figures embedded as PNG (no scripts, no network)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+from matplotlib.figure import Figure
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+h1{margin-bottom:.2em} .sub{color:#555;margin-top:0}
+.banner{background:#fff3cd;border:1px solid #e0c46c;padding:.6em 1em;border-radius:6px;margin:1em 0}
+.kpis{display:flex;flex-wrap:wrap;gap:1em;margin:1em 0}
+.kpi{border:1px solid #ddd;border-radius:8px;padding:.8em 1.2em;min-width:12em}
+.kpi b{display:block;font-size:1.8em} .kpi span{color:#555}
+table{border-collapse:collapse;margin:.5em 0} td,th{border:1px solid #ddd;padding:.3em .6em;text-align:right}
+th{background:#f5f5f5} td:first-child,th:first-child{text-align:left}
+.grid{display:flex;flex-wrap:wrap;gap:.5em}.grid img{width:49%}
+img{max-width:100%} .notes{color:#555;font-size:.9em}
+@media print{.banner{border:1px solid #999}}
+"""
+
+
+def esc(x) -> str:
+    return html.escape(str(x))
+
+
+def subplots(*args, figsize=None, layout=None, **kw):
+    """Like pyplot.subplots, but a plain Figure: no global state, no backend switch (safe in servers, threads
+    and notebooks, where `display(fig)` shows it)."""
+    fig = Figure(figsize=figsize, layout=layout)
+    return fig, fig.subplots(*args, **kw)
+
+
+def figure(fig) -> str:
+    """An <img> with the figure as an embedded PNG."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return f'<img alt="figure" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+
+
+def kpis(items: list[tuple[str, str]]) -> str:
+    return '<div class="kpis">' + "".join(f'<div class="kpi"><b>{esc(v)}</b><span>{esc(k)}</span></div>'
+                                          for k, v in items) + "</div>"
+
+
+def table(df, float_format: str = "{:.2f}", index: bool = True) -> str:
+    return df.to_html(float_format=lambda x: float_format.format(x), index=index, border=0, na_rep="–",
+                      escape=True)
+
+
+def notes(lines: list[str]) -> str:
+    if not lines:
+        return ""
+    return '<div class="notes"><h3>Data notes</h3><ul>' + "".join(f"<li>{esc(n)}</li>" for n in lines) + "</ul></div>"
+
+
+def page(title: str, subtitle: str, body: str, simulated: bool) -> str:
+    banner = ('<div class="banner"><b>Simulated data.</b> Every figure on this page comes from a seeded '
+              'simulated cohort, not from real learners. It shows what the report looks like.</div>'
+              if simulated else "")
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{esc(title)}</title>"
+            f"<style>{STYLE}</style></head><body><h1>{esc(title)}</h1><p class='sub'>{esc(subtitle)}</p>"
+            f"{banner}{body}</body></html>")

@@ -1,0 +1,143 @@
+"""A seeded, simulated cohort with the same shape as real records (for demos, tests, the benchmark and the
+book page before any real cohort exists). Every figure drawn from it is simulated and labelled so.
+
+The numbers that shape it (role mix, abilities, gains, minutes per task) are made-up parameters of the
+simulation, not findings; they are all here, in one place, so a reader can see them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..settings import Settings, current
+from .cohort import Cohort
+from .usage import UsageLog
+
+ROLE_MIX = {"marketing": 0.25, "sales": 0.30, "hr": 0.15, "engineering": 0.30}
+TEAM_SIZE = 8
+ITEM_DIFFICULTY = {"quiz": -1.0, "check1": -0.4, "check2": 0.3, "check3": 0.9}  # logit scale
+ABILITY_BEFORE = (-0.6, 0.9)  # mean, sd of a learner's ability per competency before the course (logits)
+GAIN = (1.3, 0.7)  # mean, sd of the change the course makes (logits)
+TOOK_PRE, TOOK_POST = 0.97, 0.88  # shares of learners, and of pre-takers
+MINUTES_WITHOUT_AI = {"marketing": 9, "sales": 8, "hr": 10, "engineering": 12}  # median per paired task
+WITH_AI_FACTOR = (0.45, 0.3)  # median share of the time with AI, lognormal sd
+FEATURES = (["chat", "stream", "json", "tools"], [0.6, 0.2, 0.15, 0.05])
+STATUS = ([200, 429, 500], [0.97, 0.02, 0.01])
+DROP_OFF = 0.3  # share of learners who stop using the sandbox during the period
+RATINGS = [0.02, 0.05, 0.18, 0.45, 0.30]  # 1..5
+FIRST = ["Ada", "Ben", "Chloe", "Dev", "Elif", "Femi", "Grace", "Hugo", "Ines", "Jon", "Kai", "Lena", "Mo",
+         "Nora", "Omar", "Pia", "Quinn", "Rosa", "Sam", "Tara"]
+LAST = ["Adams", "Berg", "Costa", "Diaz", "Evans", "Fox", "Gill", "Hart", "Ito", "Jain", "Khan", "Lund",
+        "Moss", "Nagy", "Okoro", "Park", "Quist", "Roy", "Shah", "Tan"]
+
+
+def cohort(learners: int = 200, events: int = 50_000, seed: int = 7, weeks: int = 12,
+           start: str = "2026-01-05", settings: Settings | None = None) -> Cohort:
+    s = settings or current()
+    rng = np.random.default_rng(seed)
+    comps = s.competency.ids()
+    n = learners
+    ids = np.array([f"learner{i:05d}" for i in range(n)], dtype=object)
+    roles = rng.choice(list(ROLE_MIX), size=n, p=list(ROLE_MIX.values()))
+    team_no = pd.Series(range(n)).groupby(roles).cumcount().to_numpy() // TEAM_SIZE
+    teams = np.char.add(np.char.add(roles.astype(str), "-team-"), (team_no + 1).astype(str))
+    names = np.char.add(np.char.add(rng.choice(FIRST, n).astype(str), " "), rng.choice(LAST, n).astype(str))
+    cohorts = np.char.add("cohort-", (np.arange(n) % max(1, n // 500) + 1).astype(str))
+    roster = pd.DataFrame({"learner": ids, "name": names, "role": roles, "team": teams, "cohort": cohorts})
+
+    # Assessments: 4 one-point items per competency and phase; P(correct) = sigmoid(ability - difficulty).
+    took_pre = rng.random(n) < TOOK_PRE
+    took_post = took_pre & (rng.random(n) < TOOK_POST)
+    before = rng.normal(*ABILITY_BEFORE, size=(n, len(comps)))
+    after = before + np.clip(rng.normal(*GAIN, size=(n, len(comps))), -0.3, None)
+    t0 = pd.Timestamp(start, tz="UTC")
+    frames = []
+    for phase, ability, took, week in (("pre", before, took_pre, 0), ("post", after, took_post, weeks - 2)):
+        who = np.flatnonzero(took)
+        items = list(ITEM_DIFFICULTY)
+        diff = np.array(list(ITEM_DIFFICULTY.values()))
+        p = 1 / (1 + np.exp(-(ability[who][:, :, None] - diff[None, None, :])))  # learner x comp x item
+        score = (rng.random(p.shape) < p).astype(float)
+        k = len(comps) * len(items)
+        when = t0 + pd.to_timedelta(week * 7 + rng.integers(0, 5, who.size), unit="D") + pd.to_timedelta(
+            rng.integers(9 * 3600, 17 * 3600, who.size), unit="s")
+        assignment = np.char.add(roles[who].astype(str), f"-assessment-{phase}")
+        frames.append(pd.DataFrame({
+            "learner": np.repeat(ids[who], k),
+            "assignment": np.repeat(assignment, k),
+            "notebook": np.repeat(assignment, k),
+            "item": np.tile([f"{c}-{i}" for c in comps for i in items], who.size),
+            "score": score.reshape(-1),
+            "max_score": 1.0,
+            "submitted": np.repeat(when.to_numpy(), k),
+            "role": np.repeat(roles[who], k),
+            "phase": phase,
+            "competency": np.tile(np.repeat(comps, len(items)), who.size),
+        }))
+    scores = pd.concat(frames, ignore_index=True)
+    scores["submitted"] = pd.to_datetime(scores["submitted"], utc=True)
+
+    log = UsageLog(_usage(rng, ids, cohorts, took_post, events, weeks, t0), source=f"simulated (seed {seed})",
+                   rows_read=events)
+    timings = _timings(rng, ids, roles, took_post)
+    responders = np.flatnonzero(took_post & (rng.random(n) < 0.85))
+    from .reaction import QUESTIONS
+
+    reactions = pd.DataFrame({
+        "learner": np.repeat(ids[responders], len(QUESTIONS)),
+        "assignment": np.repeat(np.char.add(roles[responders].astype(str), "-assessment-post"), len(QUESTIONS)),
+        "question": np.tile([q for q, _ in QUESTIONS], responders.size),
+        "rating": rng.choice(np.arange(1, 6), size=responders.size * len(QUESTIONS), p=RATINGS),
+    })
+    label = f"SIMULATED cohort: {n:,} synthetic learners, {events:,} synthetic requests (seed {seed})"
+    return Cohort(roster, scores, log, timings, reactions, label=label, simulated=True)
+
+
+def _usage(rng, ids, cohorts, took_post, events: int, weeks: int, t0: pd.Timestamp) -> pd.DataFrame:
+    n = ids.size
+    activity = rng.lognormal(0, 1, n) * np.where(took_post, 1.0, 0.3) * (rng.random(n) > 0.03)
+    if events == 0 or activity.sum() == 0:
+        from .usage import empty
+
+        return empty()
+    who = rng.choice(n, size=events, p=activity / activity.sum())
+    # Days: use ramps up over the programme; weekdays are five times as busy as weekends.
+    days = np.arange(weeks * 7)
+    weight = (0.3 + 0.7 * np.minimum(days / (weeks * 7 * 0.6), 1)) * np.where(days % 7 < 5, 5, 1)
+    day = rng.choice(days, size=events, p=weight / weight.sum())
+    # Some learners stop using it at some point: their requests squeeze into the days before they stop.
+    stop = np.where(rng.random(n) < DROP_OFF, rng.integers(7, weeks * 7, n), weeks * 7)
+    day = (day * stop[who] // (weeks * 7)).astype(int)
+    seconds = day * 86400 + rng.integers(8 * 3600, 18 * 3600, events)
+    order = np.argsort(seconds, kind="stable")  # a log is in time order
+    seconds, who = seconds[order], who[order]
+    feature_names, feature_p = FEATURES
+    status_codes, status_p = STATUS
+    return pd.DataFrame({
+        "ts": t0 + pd.to_timedelta(seconds, unit="s"),
+        "learner": pd.Categorical(ids[who]),
+        "cohort": pd.Categorical(cohorts[who]),
+        "model": pd.Categorical(np.full(events, "adoptkit-offline")),
+        "tokens_in": rng.lognormal(5, 0.7, events).astype("int64"),
+        "tokens_out": rng.lognormal(4.5, 0.8, events).astype("int64"),
+        "latency_ms": rng.lognormal(6, 0.5, events),
+        "redactions": rng.poisson(0.05, events).astype("int64"),
+        "status": rng.choice(status_codes, size=events, p=status_p).astype("int64"),
+        "feature": pd.Categorical(rng.choice(feature_names, size=events, p=feature_p)),
+    })
+
+
+def _timings(rng, ids, roles, took_post) -> pd.DataFrame:
+    who = np.flatnonzero(took_post & (rng.random(ids.size) < 0.9))
+    median = np.array([MINUTES_WITHOUT_AI[r] for r in roles[who]]) * 60
+    without = rng.lognormal(np.log(median), 0.35)
+    factor = np.clip(rng.lognormal(np.log(WITH_AI_FACTOR[0]), WITH_AI_FACTOR[1], who.size), 0.15, 1.3)
+    out = pd.DataFrame({
+        "learner": np.concatenate([ids[who], ids[who]]),
+        "assignment": np.concatenate([np.char.add(roles[who].astype(str), "-assessment-post")] * 2),
+        "task": "summary",
+        "mode": np.repeat(["without_ai", "with_ai"], who.size),
+        "seconds": np.round(np.concatenate([without, without * factor]), 1),
+    })
+    return out

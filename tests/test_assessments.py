@@ -1,0 +1,159 @@
+"""The assessment notebooks: in step with their item bank, mapped to competencies, and graded by real nbgrader."""
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from adoptkit.measure import assessment, competency, reaction, xapi
+from adoptkit.measure import cohort as cohort_mod
+
+from _adoption import config
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("assessments", ROOT / "autograders" / "assessments.py")
+bank = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bank)
+
+
+def test_committed_notebooks_match_the_item_bank_and_have_no_outputs(tmp_path):
+    written = bank.write_all(tmp_path)
+    assert len(written) == 8
+    for path in written:
+        committed = ROOT / path.relative_to(tmp_path)
+        assert committed.read_text() == path.read_text(), f"{committed} differs: run python autograders/assessments.py"
+        nb = nbformat.read(str(committed), as_version=4)
+        assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
+
+
+def test_every_graded_cell_maps_to_a_competency_worth_four_points(tmp_path):
+    s = config(tmp_path)
+    cmap = assessment.competency_map(ROOT / "exercises")
+    assessed = cmap[cmap["assignment"].str.match(assessment.ASSESSMENT)]
+    assert set(assessed["assignment"]) == {f"{r}-assessment-{f}" for r in bank.ROLES for f in bank.FORMS}
+    assert set(assessed["competency"]) == set(s.competency.ids())
+    per = assessed.groupby(["assignment", "competency"]).size()
+    assert set(per) == {4}  # 4 one-point cells per competency and notebook: shares map onto levels 0-4
+    for path in (ROOT / "exercises").glob("*-assessment-*/*.ipynb"):
+        nb = nbformat.read(str(path), as_version=4)
+        points = [c.metadata["nbgrader"]["points"] for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+        assert sum(points) == 24 and nb.metadata["adoptkit"]["phase"] in ("pre", "post")
+        ids = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if "nbgrader" in c.metadata]
+        assert len(ids) == len(set(ids)), f"{path}: duplicate grade ids"
+
+
+# --- real nbgrader ------------------------------------------------------------------------------------
+
+NBGRADER_CONFIG = """
+c = get_config()
+c.CourseDirectory.root = {root!r}
+c.CourseDirectory.course_id = "adoption-test"
+c.CourseDirectory.source_directory = "exercises"
+for step in ("release", "submitted", "autograded", "feedback", "solution"):
+    setattr(c.CourseDirectory, f"{{step}}_directory", f"_nbgrader/{{step}}")
+c.CourseDirectory.db_url = "sqlite:///{root}/_nbgrader/gradebook.db"
+c.Execute.timeout = 120
+"""
+
+
+def _nbgrader(root: Path, *args: str) -> None:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}  # nbgrader runs `alembic`
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args,
+                           f"--NbGrader.config_file={root / 'nbgrader_config.py'}"],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def _answer(release: Path, source: Path, competencies: set[str]) -> nbformat.NotebookNode:
+    """A learner's work: the release notebook with the solutions of some competencies typed in."""
+    nb = nbformat.read(str(release), as_version=4)
+    solutions = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nbformat.read(str(source), as_version=4).cells
+                 if c.metadata.get("nbgrader", {}).get("solution")}
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+        if cell.metadata.get("nbgrader", {}).get("solution") and gid.split("-")[0] in competencies:
+            cell.source = re.sub(r"\s*### (BEGIN|END) SOLUTION", "", solutions[gid])
+    return nb
+
+
+def _submit(root, student, name, competencies, quiz_right, extra=None):
+    folder = root / "_nbgrader" / "submitted" / student / name
+    folder.mkdir(parents=True)
+    release = root / "_nbgrader" / "release" / name / f"{name}.ipynb"
+    nbformat.write(_answer(release, root / "exercises" / name / f"{name}.ipynb", competencies), str(folder / release.name))
+    form = name.rsplit("-", 1)[1]
+    answers = [bank.QUIZ[form][k][1][bank.QUIZ[form][k][2]] if k in quiz_right else bank.QUIZ[form][k][1][
+        (bank.QUIZ[form][k][2] + 1) % 4] for k in bank.COMPETENCIES]
+    (folder / "quiz-answers").mkdir()
+    (folder / "quiz-answers" / f"{name}.json").write_text(json.dumps({"quiz": name, "answers": answers}))
+    (folder / "timestamp.txt").write_text("2026-03-02 10:00:00.000000 UTC")
+    if extra:
+        extra(folder)
+
+
+@pytest.mark.slow
+def test_real_nbgrader_gradebook_gives_levels_timings_statements_and_badges(tmp_path, monkeypatch):
+    if not os.environ.get("ADOPTKIT_DATA_MIRROR"):
+        pytest.skip("the assessment notebooks load real data: set ADOPTKIT_DATA_MIRROR (CI does)")
+    root = tmp_path / "course"
+    for name in ("hr-assessment-pre", "hr-assessment-post"):
+        shutil.copytree(ROOT / "exercises" / name, root / "exercises" / name)
+    (root / "_nbgrader").mkdir()
+    (root / "nbgrader_config.py").write_text(NBGRADER_CONFIG.format(root=str(root)))
+    for name in ("hr-assessment-pre", "hr-assessment-post"):
+        _nbgrader(root, "generate_assignment", name, "--force")
+    everything = set(bank.COMPETENCIES)
+
+    def paired_and_reaction(folder):
+        (folder / "timings").mkdir()
+        (folder / "timings" / "summary.json").write_text(json.dumps({"task": "summary", "runs": {
+            "without_ai": {"started": "x", "seconds": 600.0}, "with_ai": {"started": "y", "seconds": 240.0}}}))
+        survey = reaction.survey(folder)
+        for i in range(3):
+            survey.answer(i, reaction.SCALE[4])
+
+    # Three graded notebooks keep this end-to-end test short: alice partly before and fully after, carol
+    # empty after, dave registered with nothing submitted.
+    _submit(root, "alice", "hr-assessment-pre", {"prompting", "privacy"}, {"prompting", "privacy", "coding"})
+    _submit(root, "alice", "hr-assessment-post", everything, everything, paired_and_reaction)
+    _submit(root, "carol", "hr-assessment-post", set(), {"grounding"})
+    (root / "students.csv").write_text("id,first_name,last_name\nalice,Alice,Adams\ncarol,Carol,Costa\n"
+                                       "dave,Dave,Diaz\n")
+    _nbgrader(root, "db", "student", "import", str(root / "students.csv"))
+    for name in ("hr-assessment-pre", "hr-assessment-post"):
+        _nbgrader(root, "autograde", name)
+
+    s = config(root, {"measure": {"usage_log": "no-log-yet.db"}})
+    raw, students = assessment.gradebook_scores(s.measure.gradebook or cohort_mod.gradebook_url(s))
+    assert raw.groupby(["learner", "assignment"])["max_score"].sum().eq(24).all()  # hidden tests restored
+    c = cohort_mod.load(s)
+    assert any("no usage data" in n for n in c.notes)
+    lv = competency.levels(c.assessed, s.competency).set_index(["learner", "phase", "competency"])["level"]
+    assert all(lv[("alice", "post", k)] == 4 for k in everything)
+    assert lv[("carol", "post", "grounding")] == 1  # the quiz question only: 1 of 4 points
+    assert all(lv[("carol", "post", k)] == 0 for k in everything - {"grounding"})
+    assert lv[("alice", "pre", "prompting")] == 4 and lv[("alice", "pre", "coding")] == 1
+    table = competency.per_learner(competency.levels(c.assessed, s.competency), c.roster, s.competency)
+    assert table.loc["dave", "assessed"] == "no submissions" and table.loc["alice", "role"] == "hr"
+    assert c.roster.set_index("learner").loc["alice", "name"] == "Alice Adams"
+    assert competency.report(c, tmp_path / "reports", s).exists()
+    # Kit records from the real submissions folder: the paired timing and the survey
+    assert c.timings.groupby("mode")["seconds"].sum().to_dict() == {"with_ai": 240.0, "without_ai": 600.0}
+    assert c.reactions["rating"].tolist() == [5, 5, 5]
+    stmts = xapi.statements(c.scores, c.roster, s)
+    xapi.validate(stmts)
+    assert len(stmts) == 3
+    # Badges from real facts
+    from adoptkit.adoption_cli import badge_facts
+    from adoptkit.engage import badges
+
+    monkeypatch.setenv(badges.KEY_ENV, str(badges.keygen(tmp_path / "key.pem")))
+    awards = badges.issue_all(badge_facts(c, s), {"alice": "Alice Adams"}, tmp_path / "badges", s, pdf=False)
+    assert sorted((a.learner, a.badge) for a in awards) == [("alice", "ai-practitioner"), ("alice", "safe-ai-user")]
