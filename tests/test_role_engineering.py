@@ -182,6 +182,38 @@ def test_chapter_labels_handwritten_candidates_and_cites_what_it_shows(chapter):
         assert 'attrs["citation"]' in text
     if "inspect.getsource" in text or "STDLIB" in text:
         assert "print(STDLIB_CITATION)" in text
+    assert not re.search(r"`\{glue", text), "a glue role inside inline code is not rendered: drop the backticks"
+
+
+def _glued_values() -> dict[str, str]:
+    """A few of the chapters' glued numbers, computed here from the data independently of the chapters."""
+    import sysconfig
+    from pathlib import Path
+
+    from adoptkit import settings
+    from adoptkit.data import load
+
+    retail = load("online_retail", settings.load(ROOT / "_config.yml"))
+    names = retail["Description"].dropna()
+    commas = names[names.str.contains(",")]
+    return {
+        "tests-first": {"n_comma": f"{len(commas)}", "n_comma_no_space": f"{commas.str.contains(r',(?! )').sum()}",
+                        "n_invoices": f"{retail.loc[~retail['InvoiceNo'].str.startswith('C'), 'InvoiceNo'].nunique():,d}"},
+        "reviewing-ai-code": {"n_apostrophe": f"{names.str.contains(chr(39)).sum()}",
+                              "n_modules": f"{len(list(Path(sysconfig.get_paths()['stdlib']).glob('*.py')))}"},
+        "testing-real-code": {"n_descriptions": f"{names.nunique():,d}", "n_cases": f"{names.nunique() * 9:,d}"},
+    }
+
+
+@pytest.mark.slow
+def test_built_pages_show_numbers_computed_from_the_data(built_site):
+    if f"{PATH}/index" not in test_book.toc_files():
+        pytest.skip("the engineering path is not in _toc.yml yet (the lead adds it when merging)")
+    for name, values in _glued_values().items():
+        page = (built_site / PATH / f"{name}.html").read_text(encoding="utf-8")
+        pasted = re.findall(r'<span class="pasted-text">([^<]*)</span>', page)
+        assert {k: v for k, v in values.items() if v not in pasted} == {}, f"{name}: glued values missing"
+        assert "{glue" not in page
 
 
 @pytest.mark.slow
