@@ -13,10 +13,21 @@ from types import SimpleNamespace
 
 import nbformat
 import pytest
-
 import test_book  # the book's own structure and nbval checks, reused for this path's chapters
+from nbgrader_harness import (
+    HIDDEN,
+    ROOT,
+    by_id,
+    course_copy,
+    execute,
+    fill,
+    grades,
+    nbgrader,
+    solutions,
+    submit,
+)
+
 from adoptkit.engage import teachback
-from nbgrader_harness import HIDDEN, ROOT, by_id, course_copy, execute, fill, grades, nbgrader, solutions, submit
 
 PATH = "book/roles/engineering"
 CHAPTERS = [f"{PATH}/{name}" for name in ("tests-first", "reviewing-ai-code", "testing-real-code", "explain-refactor")]
