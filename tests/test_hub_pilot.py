@@ -206,7 +206,7 @@ def test_pilot_hub_from_release_to_feedback(pilot: PilotHub, capsys):
     hub.api("POST", "/users", json={"usernames": ["teacher", "learner1", "learner2"]})
     hub.api("POST", "/groups/instructors/users", json={"users": ["teacher"]})
     hub.api("POST", "/groups/learners/users", json={"users": ["learner1", "learner2"]})
-    cohort = f"{wiring.COHORT_GROUP_PREFIX}pilot"
+    cohort = wiring.cohort_group(pilot_settings(course), "pilot")
     hub.api("POST", f"/groups/{cohort}", json={"users": ["learner1"]})
     hub.start_servers(["teacher", "learner1", "learner2"])
     teacher, learner1, learner2 = (hub.user(n) for n in ("teacher", "learner1", "learner2"))
@@ -238,7 +238,14 @@ def test_pilot_hub_from_release_to_feedback(pilot: PilotHub, capsys):
     assert seen["hub_user"] == "learner1" and cohort in seen["groups"]  # who, and which cohort: what the gateway asks
     assert f"access:services!service={wiring.GATEWAY_SERVICE}" in seen["token_scopes"]  # the token exchange's premise
     assert seen["upstream_key_seen"] is False
-    assert re.search(r'"POST /v1/chat/completions HTTP/1.1" 200', hub.log.read_text()), "the gateway service saw no call"
+    # The call was made with learner1's own key (exchanged for their hub token) and counted in their cohort.
+    import sqlalchemy as sa
+    from adoptkit.gateway.db import resolve_url
+
+    gw = pilot_settings(course)
+    with sa.create_engine(resolve_url(gw.gateway.db_url, gw.root)).connect() as conn:
+        logged = conn.execute(sa.text("SELECT learner, cohort, status FROM usage WHERE endpoint LIKE '%chat%'")).all()
+    assert [tuple(r) for r in logged] == [("learner1", "pilot", 200)], logged
     rows, citation = learner1.run(kernel, CHAPTER_CELL, timeout=180).strip().splitlines()[-1].split(" | ", 1)
     assert int(rows) > 0 and citation.startswith("Data: ")
     hub.remember()

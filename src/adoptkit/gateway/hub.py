@@ -9,6 +9,8 @@ again); earlier keys stay valid, so two kernels of one learner do not lock each 
 
 from __future__ import annotations
 
+import os
+
 import httpx
 
 from ..settings import Hub
@@ -17,18 +19,20 @@ from .keys import KeyStore
 
 
 async def exchange(cfg: Hub, hub_token: str, store: KeyStore) -> dict:
-    if not cfg.api_url:
+    # Run as a hub-managed service, the gateway is told the hub's API address by the hub itself.
+    api_url = cfg.api_url or os.environ.get("JUPYTERHUB_API_URL")
+    if not api_url:
         raise APIError(404, "This gateway has no JupyterHub exchange configured (gateway.hub.api_url).",
                        code="hub_not_configured")
     if not hub_token:
         raise APIError(400, "Send the hub token as {\"hub_token\": ...} (JUPYTERHUB_API_TOKEN in your server).",
                        param="hub_token")
-    url = f"{cfg.api_url.rstrip('/')}/user"
+    url = f"{api_url.rstrip('/')}/user"
     try:
         async with httpx.AsyncClient(timeout=10) as client:
             resp = await client.get(url, headers={"Authorization": f"token {hub_token}"})
     except httpx.HTTPError as err:
-        raise APIError(503, f"JupyterHub at {cfg.api_url} is unreachable ({type(err).__name__}); "
+        raise APIError(503, f"JupyterHub at {api_url} is unreachable ({type(err).__name__}); "
                             "check gateway.hub.api_url.", code="hub_unreachable", outcome="upstream_error") from None
     if resp.status_code in (401, 403):
         raise APIError(401, "JupyterHub did not accept this token (expired, or not a hub token).",

@@ -60,7 +60,7 @@ def _groups(hub) -> dict[str, dict[str, list[str]]]:
     in_cohorts = {u for members in hub.cohorts.values() for u in members}
     groups = {"instructors": {"users": sorted(hub.instructors)},
               "learners": {"users": sorted(set(hub.learners) | in_cohorts)}}
-    groups.update({f"{wiring.COHORT_GROUP_PREFIX}{name}": {"users": sorted(members)}
+    groups.update({wiring.cohort_group(settings, name): {"users": sorted(members)}
                    for name, members in hub.cohorts.items()})
     return groups
 
@@ -96,7 +96,7 @@ def render(settings: Settings, out: Path, source: Path | None = None) -> str:
         "service": repr(wiring.GATEWAY_SERVICE), "service_name": wiring.GATEWAY_SERVICE,
         "gateway_url": repr(wiring.gateway_url(settings)),
         "gateway_args": repr(wiring.gateway_args(settings)),
-        "gateway_env_keep": repr(wiring.GATEWAY_ENV_KEEP),
+        "gateway_env_keep": repr(wiring.gateway_env_keep(settings)),
         "server_token_scopes": repr(wiring.SERVER_TOKEN_SCOPES),
     }
     template = files("adoptkit.hub").joinpath("jupyterhub_config.tmpl").read_text(encoding="utf-8")

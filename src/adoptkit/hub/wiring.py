@@ -15,16 +15,20 @@ from ..settings import Settings
 GATEWAY_SERVICE = "sandbox"
 
 # A learner's server token may be shown to the gateway, which asks the hub whose it is and in which
-# groups they are (its cohort comes from a group named `cohort-<name>`).
-# WIRE(issue 3): take the prefix from settings.gateway.hub.cohort_group_prefix.
-COHORT_GROUP_PREFIX = "cohort-"
+# groups they are (its cohort comes from a group named `<prefix><name>`, the gateway's setting).
+def cohort_group(settings: Settings, cohort: str) -> str:
+    return f"{settings.gateway.hub.cohort_group_prefix}{cohort}"
+
+
 SERVER_TOKEN_SCOPES = ["users:activity!user", "access:servers!server", "read:users:groups!user",
                        f"access:services!service={GATEWAY_SERVICE}"]
 
 # Variables the gateway service keeps from the hub's environment (a hub-managed service gets only what
-# it is given; the hub adds ADOPTKIT_CONFIG, the settings file it was rendered from).
-# WIRE(issue 3): add the upstream key variables the gateway's config names, e.g. OPENAI_API_KEY.
-GATEWAY_ENV_KEEP = ("ADOPTKIT_DATA_MIRROR", "ADOPTKIT_DATA_CACHE")
+# it is given; the hub adds ADOPTKIT_CONFIG, the settings file it was rendered from): the data mirror and
+# the upstream keys the gateway's config names. Only the gateway ever holds those keys.
+def gateway_env_keep(settings: Settings) -> tuple[str, ...]:
+    keys = sorted({u.api_key_env for u in settings.gateway.upstreams.values() if u.api_key_env})
+    return ("ADOPTKIT_DATA_MIRROR", "ADOPTKIT_DATA_CACHE", *keys)
 
 # Variables every learner's and instructor's server keeps from the hub's environment, so notebooks load
 # the course data offline. Never a key: those stay with the gateway.
@@ -33,8 +37,7 @@ SERVER_ENV_KEEP = ("ADOPTKIT_DATA_MIRROR", "ADOPTKIT_DATA_CACHE")
 
 def gateway_args(settings: Settings) -> list[str]:
     """The service's command after the Python interpreter (the hub adds its own `sys.executable`)."""
-    # WIRE(issue 3): the same command; the grown gateway reads JUPYTERHUB_SERVICE_NAME and
-    # JUPYTERHUB_API_TOKEN from its environment to offer the hub-token exchange.
+    # The hub gives a managed service JUPYTERHUB_API_URL, where the gateway checks learners' hub tokens.
     return ["-m", "adoptkit.cli", "sandbox", "serve",
             "--host", settings.sandbox.host, "--port", str(settings.sandbox.port)]
 
@@ -51,5 +54,4 @@ def learner_environment(settings: Settings) -> dict[str, str]:
 
 def grade_command(assignment: str) -> list[str]:
     """What a grader runs on the hub (in an instructor's terminal, where nbgrader's config is in force)."""
-    # WIRE(issue 5): return ["adoptkit", "grade", assignment]
-    return ["nbgrader", "autograde", assignment]
+    return ["adoptkit", "grade", assignment]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 
 _lock = threading.Lock()
 _local = None  # the in-process server, started once per process
+_exchanged: dict[str, str] = {}  # gateway URL -> the key this process got for its hub token
 
 
 def _local_url(settings: Settings) -> str:
@@ -50,9 +52,40 @@ def client(settings: Settings | None = None, **kwargs) -> "openai.OpenAI":
     import openai  # here, not at the top: the gateway imports the offline model without the client
 
     settings = settings or current()
-    key = os.environ.get(settings.llm.api_key_env) or "offline-no-key-needed"
+    url = endpoint(settings)
     kwargs.setdefault("timeout", settings.llm.timeout)
-    return openai.OpenAI(base_url=endpoint(settings), api_key=key, **kwargs)
+    return openai.OpenAI(base_url=url, api_key=_key(settings, url), **kwargs)
+
+
+def _key(settings: Settings, url: str) -> str:
+    """The learner's own key: from the environment, or (in JupyterHub, where the hub points the server
+    at the gateway service) exchanged once per process for the learner's hub token."""
+    if key := os.environ.get(settings.llm.api_key_env):
+        return key
+    hub_token = os.environ.get("JUPYTERHUB_API_TOKEN")
+    if not (hub_token and os.environ.get("ADOPTKIT_LLM_URL")):
+        return "offline-no-key-needed"
+    with _lock:
+        if url not in _exchanged:
+            _exchanged[url] = _exchange(url, hub_token)
+        return _exchanged[url]
+
+
+def _exchange(url: str, hub_token: str) -> str:
+    import json
+
+    request = urllib.request.Request(f"{url}/hub/exchange", data=json.dumps({"hub_token": hub_token}).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return json.load(r)["api_key"]
+    except urllib.error.HTTPError as err:
+        detail = err.read().decode(errors="replace")[:300]
+        raise RuntimeError(f"the course gateway at {url} refused to issue your key (HTTP {err.code}: {detail}); "
+                           "ask your instructor to check the gateway's JupyterHub settings") from None
+    except (OSError, ValueError, KeyError) as err:
+        raise RuntimeError(f"could not get your key from the course gateway at {url} ({err}); is the "
+                           "sandbox service running?") from None
 
 
 def default_model(settings: Settings | None = None) -> str:
