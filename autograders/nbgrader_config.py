@@ -66,6 +66,8 @@ def _submitted_notebooks_first(assignment, student, notebooks):
     """
     import shutil
 
+    if len(notebooks) < 2:  # nothing to read beside it (and a failed one-notebook submission leaves no folder)
+        return
     submitted, autograded = (WORK / "submitted").resolve(), (WORK / "autograded").resolve()
     for notebook in map(Path, notebooks):
         try:
