@@ -7,10 +7,10 @@ The data tests need the mirror (`ADOPTKIT_DATA_MIRROR`, e.g. ../shared/data) or 
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -282,8 +282,8 @@ def test_visible_tests_catch_a_made_up_rule_name(solved):
 def quiz_key() -> list[str]:
     """The right answers, read from the hidden tests (the learner's copy has none)."""
     cells = by_id(source(QUIZ))
-    return [re.search(r"== (['\"].*['\"]), \"Question", HIDDEN.search(cells[q].source).group(0)).group(1)
-            for q in QUIZ_POINTS]
+    hidden = [HIDDEN.search(cells[q].source).group(0) for q in QUIZ_POINTS]
+    return [ast.literal_eval(re.search(r"== (['\"].*['\"]), \"Question", h).group(1)) for h in hidden]
 
 
 def questions() -> list:
@@ -300,7 +300,7 @@ def answers_file(folder, answers) -> None:
 
 def wrong_answers() -> list[str]:
     """A first option that is not the key, for every question."""
-    key = [eval(k) for k in quiz_key()]
+    key = quiz_key()
     return [next(o for o in options if o != right) for (_, options), right in zip(questions(), key)]
 
 
@@ -324,7 +324,7 @@ def run_quiz(folder, answers, hidden: bool) -> dict[str, BaseException | None]:
 
 
 def test_quiz_key_names_one_option_of_each_question_and_varies_its_position():
-    key = [eval(k) for k in quiz_key()]
+    key = quiz_key()
     qs = questions()
     assert len(qs) == len(key) == 5
     positions = [options.index(right) for (_, options), right in zip(qs, key)]  # ValueError if a key is a typo
@@ -332,7 +332,7 @@ def test_quiz_key_names_one_option_of_each_question_and_varies_its_position():
 
 
 def test_quiz_right_answers_pass_and_wrong_ones_fail_only_the_hidden_tests(tmp_path):
-    key = [eval(k) for k in quiz_key()]
+    key = quiz_key()
     assert all(e is None for e in run_quiz(tmp_path / "right", key, hidden=True).values())
     assert all(e is None for e in run_quiz(tmp_path / "wrong", wrong_answers(), hidden=False).values())
     assert all(e is not None for e in run_quiz(tmp_path / "wrong", wrong_answers(), hidden=True).values())
@@ -420,7 +420,7 @@ def test_copy_source_passes_nbval_lax_and_nbgrader_validate():
 def test_quiz_and_teachback_sources_pass_their_own_tests_with_right_answers(tmp_path):
     """A quiz source needs the learner's clicks and a teach-back a lesson: with right ones, no cell fails."""
     quiz_dir, tb_dir = tmp_path / "quiz", tmp_path / "teachback"
-    answers_file(quiz_dir, [eval(k) for k in quiz_key()])
+    answers_file(quiz_dir, quiz_key())
     tb_dir.mkdir()
     nbformat.write(filled_lesson(), tb_dir / "lesson.ipynb")
     for nb, folder in ((source(QUIZ), quiz_dir), (source(TEACHBACK, "checks"), tb_dir)):
@@ -449,7 +449,7 @@ def course(tmp_path_factory):
     for student, answers in submissions[COPY].items():
         submit(root, COPY, student, {f"{COPY}.ipynb": fill(copy_release, answers)})
     quiz_release = nbformat.read(released[QUIZ] / f"{QUIZ}.ipynb", as_version=4)
-    key, wrong = [eval(k) for k in quiz_key()], wrong_answers()
+    key, wrong = quiz_key(), wrong_answers()
     for student, answers in {"correct": key, "partly": key[:3] + wrong[3:], "hidden": wrong,
                              "unanswered": None}.items():
         folder = submit(root, QUIZ, student, {f"{QUIZ}.ipynb": quiz_release})
