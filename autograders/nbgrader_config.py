@@ -55,6 +55,32 @@ else:
 # 60 s leaves room on a busy grading machine while an endless loop costs at most a minute a cell.
 c.Execute.timeout = 60
 
+
+def _submitted_notebooks_first(assignment, student, notebooks):
+    """Put every submitted notebook of a submission in its autograded folder before any is graded.
+
+    nbgrader grades a submission's notebooks one by one in name order and writes each to the autograded
+    folder only once graded, so a notebook that reads another (a teach-back's checks.ipynb reads
+    lesson.ipynb) would not find it. Each copy is replaced by its graded version as grading goes on.
+    nbgrader calls this with the submission's notebooks (`notebooks`); assignment and student may be globs.
+    """
+    import shutil
+
+    if len(notebooks) < 2:  # nothing to read beside it (and a failed one-notebook submission leaves no folder)
+        return
+    submitted, autograded = (WORK / "submitted").resolve(), (WORK / "autograded").resolve()
+    for notebook in map(Path, notebooks):
+        try:
+            dest = autograded / notebook.resolve().relative_to(submitted)
+        except ValueError:  # not under this course's submitted folder (another layout): leave it
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.unlink(missing_ok=True)  # a graded copy from an earlier run is read-only
+        shutil.copyfile(notebook, dest)
+
+
+c.Autograde.pre_convert_hook = _submitted_notebooks_first
+
 # One line on stderr, so a grader sees which course nbgrader is working on (a wrong invocation
 # prints no such line).
 print(f"[adoptkit] nbgrader course root {ROOT}", file=sys.stderr)

@@ -151,7 +151,7 @@ def test_visible_tests_catch_a_percentage(source, solved):
 @pytest.mark.slow
 def test_source_passes_nbval_lax_and_nbgrader_validate():
     """The same commands an instructor runs; both execute the notebook in a real kernel."""
-    nbval = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "exercises/", "-q",
+    nbval = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", f"exercises/{ASSIGNMENT}/", "-q",
                             "-p", "no:cacheprovider"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert nbval.returncode == 0, nbval.stdout[-3000:] + nbval.stderr[-3000:]
     assert re.search(r"\b\d+ passed\b", nbval.stdout) and "failed" not in nbval.stdout, nbval.stdout[-500:]
