@@ -81,7 +81,7 @@ def client(server):
 
 
 def test_models_and_chat_over_http(client):
-    assert [m.id for m in client.models.list().data] == [offline.MODEL_ID]
+    assert offline.MODEL_ID in [m.id for m in client.models.list().data]
     r = client.chat.completions.create(model="course-default", messages=[
         {"role": "user", "content": "Answer one of: yes, no. Text: yes please"}])
     assert r.choices[0].message.content == "yes"
@@ -133,7 +133,7 @@ def _free_port() -> int:
 
 def test_sandbox_serve_command_serves_and_stops(tmp_path):
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "adoptkit.cli", "sandbox", "serve", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "adoptkit.cli", "sandbox", "serve", "--open", "--port", str(port)],
                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 30

@@ -56,7 +56,8 @@ def _set_literal(names) -> str:
     return "{" + ", ".join(map(repr, sorted(names))) + "}" if names else "set()"
 
 
-def _groups(hub) -> dict[str, dict[str, list[str]]]:
+def _groups(settings: Settings) -> dict[str, dict[str, list[str]]]:
+    hub = settings.hub
     in_cohorts = {u for members in hub.cohorts.values() for u in members}
     groups = {"instructors": {"users": sorted(hub.instructors)},
               "learners": {"users": sorted(set(hub.learners) | in_cohorts)}}
@@ -69,7 +70,7 @@ def render(settings: Settings, out: Path, source: Path | None = None) -> str:
     hub = settings.hub
     out = Path(out).resolve()
     config = Path(source or settings.root / settings_mod.CONFIG_NAME).resolve()
-    groups = _groups(hub)
+    groups = _groups(settings)
     args = ["--allow-root"]  # the pilot hub often runs as root; a Jupyter server refuses root without it
     if hub.idle_timeout:
         args += [f"--ServerApp.shutdown_no_activity_timeout={hub.idle_timeout}",
