@@ -301,8 +301,10 @@ def test_autograde_scores_correct_wrong_and_broken(graded):
                              as_version=4)
         cells = _by_id(done)
         assert "### BEGIN HIDDEN TESTS" in cells["test_rfm_table"].source  # restored from the gradebook
-        # The exploration cell calls no model while grading (nbgrader sets NBGRADER_EXECUTION).
-        assert [o.get("text") for o in cells["try_it"].outputs] == ["Skipped while grading.\n"]
+        # The exploration cell calls no model while grading (nbgrader sets NBGRADER_EXECUTION). Under load
+        # the kernel may send the printed line in more than one stream piece: compare the joined text.
+        assert all(o.output_type == "stream" for o in cells["try_it"].outputs), cells["try_it"].outputs
+        assert "".join(o.get("text", "") for o in cells["try_it"].outputs) == "Skipped while grading.\n"
 
 
 @pytest.mark.slow
