@@ -226,16 +226,14 @@ class HardenedExecute(Execute):
         return guard.parse_reply(self._ask(guard.check_expression(self._guard, challenge, [])), challenge) is not None
 
     def _guard_check(self, name: str, protect: list[str]) -> str | None:
-        """Run the guard; flag what it undid. Return a stop reason if the guard itself was disabled."""
+        """Run the guard; flag what it undid. Return a stop reason if the guard no longer answers."""
         challenge = guard.new_challenge()
         problems = guard.parse_reply(self._ask(guard.check_expression(self._guard, challenge, protect)), challenge)
-        if problems is None:  # removed or replaced: reinstall once, from outside run_cell
-            flag(self.nb, "guard", f"before {name}: the grading guard was removed or replaced; reinstalled", name)
-            if not self._guard_install():
-                reason = "the submission disabled the grading guard, so its grade cells cannot be trusted"
-                flag(self.nb, "guard", reason, name)
-                return reason
-            return None
+        if problems is None:
+            # Reinstalling would take the tampered state as the new normal: stop trusting this kernel.
+            reason = "the submission removed or broke the grading guard, so its test cells could not be trusted"
+            flag(self.nb, "guard", f"before {name}: {reason}; the remaining test cells scored 0", name)
+            return reason
         for problem in problems:
             flag(self.nb, "tamper_runtime", f"before {name}: {problem}; undone for grading", name)
         return None

@@ -52,63 +52,66 @@ def __adk_make(name):
     def check(challenge, protect=()):
         getattr, setattr, isinstance, list, vars = (B[n] for n in ("getattr", "setattr", "isinstance", "list", "vars"))
         problems = []
+
+        def undo(what, fn):
+            problems.append(what)
+            try:
+                fn()
+            except Exception as err:  # noqa: BLE001 - say so; the grader sees it flagged
+                problems.append(f"could not undo ({what}): {err!r}")
+
         b = vars(builtins)
         for k, v in snap["builtins"].items():
             if b.get(k, MISSING) is not v:
-                b[k] = v
-                problems.append(f"builtin {k} replaced")
-        ns = ip.user_ns
+                undo(f"builtin {k} replaced", lambda k=k, v=v: b.__setitem__(k, v))
         for a, (orig, items) in snap["lists"].items():
-            if getattr(ip, a) is not orig or list(orig) != items:
-                setattr(ip, a, orig)
-                orig[:] = items
-                problems.append(f"IPython {a} changed")
+            now = getattr(ip, a)
+            if now is not orig:
+                undo(f"IPython {a} replaced", lambda a=a, orig=orig: setattr(ip, a, orig))
+            if list(orig) != items:
+                undo(f"IPython {a} changed", lambda orig=orig, items=items: orig.__setitem__(slice(None), items))
         tm, c, l, t = snap["tm"]
-        if ip.input_transformer_manager is not tm or tm.cleanup_transforms != c or tm.line_transforms != l \
-                or tm.token_transformers != t:
-            ip.input_transformer_manager = tm
-            tm.cleanup_transforms[:], tm.line_transforms[:], tm.token_transformers[:] = c, l, t
-            problems.append("IPython input transformers changed")
+        if ip.input_transformer_manager is not tm:
+            undo("IPython input transformer manager replaced", lambda: setattr(ip, "input_transformer_manager", tm))
+        for current, saved, what in ((tm.cleanup_transforms, c, "cleanup"), (tm.line_transforms, l, "line"),
+                                     (tm.token_transformers, t, "token")):
+            if current != saved:
+                undo(f"IPython {what} input transformers changed",
+                     lambda current=current, saved=saved: current.__setitem__(slice(None), saved))
         for a in SHELL:
             if ip.__dict__.get(a, MISSING) is not snap["inst"][a]:
                 if snap["inst"][a] is MISSING:
-                    del ip.__dict__[a]
+                    undo(f"IPython shell method {a} replaced", lambda a=a: ip.__dict__.pop(a))
                 else:
-                    ip.__dict__[a] = snap["inst"][a]
-                problems.append(f"IPython shell method {a} replaced")
+                    undo(f"IPython shell method {a} replaced", lambda a=a: ip.__dict__.__setitem__(a, snap["inst"][a]))
             if cls.__dict__.get(a, MISSING) is not snap["cls"][a]:
-                setattr(cls, a, snap["cls"][a])
-                problems.append(f"IPython shell class method {a} replaced")
+                undo(f"IPython shell class method {a} replaced", lambda a=a: setattr(cls, a, snap["cls"][a]))
         if (ip.custom_exceptions, ip.CustomTB) != snap["exc"]:
-            ip.custom_exceptions, ip.CustomTB = snap["exc"]
-            problems.append("custom exception handler installed")
+            undo("custom exception handler installed",
+                 lambda: (setattr(ip, "custom_exceptions", snap["exc"][0]), setattr(ip, "CustomTB", snap["exc"][1])))
         for a, v in snap["sys"].items():
             if getattr(sys, a) is not v:
-                setattr(sys, a, v)
-                problems.append(f"sys.{a} replaced")
+                undo(f"sys.{a} replaced", lambda a=a, v=v: setattr(sys, a, v))
         if ip.displayhook is not snap["displayhook"]:
-            ip.displayhook = snap["displayhook"]
-            problems.append("IPython displayhook replaced")
+            undo("IPython displayhook replaced", lambda: setattr(ip, "displayhook", snap["displayhook"]))
         for ev, cbs in ip.events.callbacks.items():
-            own = [f for f in cbs if getattr(f, "__module__", None) in ("__main__", None)]
-            for f in own:
-                cbs.remove(f)
-                problems.append(f"cell event callback on {ev} defined by the notebook removed")
+            for f in [f for f in cbs if getattr(f, "__module__", None) in ("__main__", None)]:
+                undo(f"cell event callback on {ev} defined by the notebook", lambda cbs=cbs, f=f: cbs.remove(f))
+        ns = ip.user_ns
         for name, obj in protected.items():
             if ns.get(name, MISSING) is not obj:
-                ns[name] = obj
-                problems.append(f"test helper {name} redefined")
+                undo(f"test helper {name} redefined", lambda name=name, obj=obj: ns.__setitem__(name, obj))
             if name in fn_state:
                 code, dflt, kw = fn_state[name]
                 if (obj.__code__, obj.__defaults__, obj.__kwdefaults__) != (code, dflt, kw):
-                    obj.__code__, obj.__defaults__, obj.__kwdefaults__ = code, dflt, kw
-                    problems.append(f"code of test helper {name} changed")
+                    def put_back(obj=obj, code=code, dflt=dflt, kw=kw):
+                        obj.__code__, obj.__defaults__, obj.__kwdefaults__ = code, dflt, kw
+                    undo(f"code of test helper {name} changed", put_back)
             if name in mod_state:
                 now = vars(obj)
                 for k, v in mod_state[name].items():
                     if now.get(k, MISSING) is not v:
-                        now[k] = v
-                        problems.append(f"{name}.{k} monkeypatched")
+                        undo(f"{name}.{k} monkeypatched", lambda now=now, k=k, v=v: now.__setitem__(k, v))
         for name in protect:
             obj = ns.get(name, MISSING)
             if isinstance(obj, (types.FunctionType, type, types.ModuleType, types.BuiltinFunctionType)):

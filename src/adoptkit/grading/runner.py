@@ -277,7 +277,7 @@ class _LocalPool:
         return as_completed(futures)
 
     def close(self, cancel: bool = False) -> None:
-        self.executor.shutdown(wait=not cancel, cancel_futures=cancel)
+        self.executor.shutdown(wait=True, cancel_futures=cancel)
 
 
 class _DaskPool:
@@ -320,7 +320,7 @@ def run(assignment: str, config_file: str, *, workers: int | None = None, force:
             _grade_all(pool, config_file, assignment, todo, result, progress)
             if feedback:
                 _feedback_all(pool, config_file, assignment, result, progress)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # learners in flight finish and keep their grades; a second Ctrl-C quits now
             result.interrupted = True
             pool.close(cancel=True)
         else:

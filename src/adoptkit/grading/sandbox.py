@@ -362,24 +362,28 @@ class Cgroups:
 class Slot:
     """One kernel's place on this machine: a lock, a uid, a private folder, cgroups.
 
-    Slots are claimed with `flock`, so concurrent graders (the cohort runner's workers, a plain
-    `nbgrader autograde` next to it) never share one, and a crashed grader's slot frees itself.
-    Claiming a slot first clears whatever a previous owner left running.
+    Slots are claimed with `flock` on a machine-wide lock per uid, so concurrent graders (the cohort
+    runner's workers, a plain `nbgrader autograde` next to it) never share a uid or a cgroup, and a
+    crashed grader's slot frees itself. Claiming a slot first clears whatever a previous owner left.
     """
 
     def __init__(self, root: str, index: int, uid: int | None, lock_fd: int):
         self.root, self.index, self.uid, self._lock_fd = Path(root), index, uid, lock_fd
-        self.dir = self.root / f"slot-{index}"
+        self.name = f"uid-{uid}" if uid is not None else f"user-{os.geteuid()}-{index}"
+        self.dir = self.root / self.name
         self.home = self.dir / "home"
         self.work = self.dir / "work"
         self.cgroups: Cgroups | None = None
 
     @classmethod
     def claim(cls, root: str, uid_base: int | None, max_slots: int) -> "Slot":
-        os.makedirs(root, mode=0o755, exist_ok=True)
+        locks = "/tmp/adoptkit-slots" if uid_base is not None else f"/tmp/adoptkit-slots-{os.geteuid()}"
+        for folder in (locks, root):
+            os.makedirs(folder, mode=0o755, exist_ok=True)
         os.chmod(root, 0o755)  # slot uids must traverse it; each slot folder is private
         for i in range(max_slots):
-            fd = os.open(os.path.join(root, f"slot-{i}.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            key = f"uid-{uid_base + i}" if uid_base is not None else f"slot-{i}-{Path(root).name}"
+            fd = os.open(os.path.join(locks, f"{key}.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as err:
@@ -390,13 +394,13 @@ class Slot:
             slot = cls(root, i, None if uid_base is None else uid_base + i, fd)
             slot._clear()
             return slot
-        raise RuntimeError(f"all {max_slots} kernel slots under {root} are busy; raise c.Hardening.max_slots "
+        raise RuntimeError(f"all {max_slots} kernel slots are busy; raise c.Hardening.max_slots "
                            "or run fewer graders at once")
 
     def _clear(self) -> None:
         if self.uid is not None:
             kill_user(self.uid)
-        Cgroups(f"slot-{self.index}").reset()
+        Cgroups(self.name).reset()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def prepare(self, memory_bytes: int, max_processes: int) -> set[str]:
@@ -405,7 +409,7 @@ class Slot:
             d.mkdir(mode=0o700, exist_ok=True)
             if self.uid is not None:
                 os.chown(d, self.uid, self.uid)
-        self.cgroups = Cgroups(f"slot-{self.index}")
+        self.cgroups = Cgroups(self.name)
         return self.cgroups.limit(memory_bytes, max_processes)
 
     def give(self, path: Path) -> None:

@@ -34,6 +34,9 @@ class SubmissionError(Exception):
     """A submission that cannot be graded automatically; the message is for the grader."""
 
 
+_held: dict[str, list[int]] = {}  # lock path -> [fd, depth]: re-entrant within one process
+
+
 @contextlib.contextmanager
 def gradebook_lock(db_url: str) -> Iterator[None]:
     """Serialise gradebook writes between processes (SQLite only; a server database needs none)."""
@@ -41,12 +44,18 @@ def gradebook_lock(db_url: str) -> Iterator[None]:
         yield
         return
     path = db_url[len("sqlite:///"):] + ".adoptkit-lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
+    if path in _held:
+        _held[path][1] += 1
+    else:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX)
+        _held[path] = [fd, 1]
+    try:
         yield
     finally:
-        os.close(fd)
+        _held[path][1] -= 1
+        if _held[path][1] == 0:
+            os.close(_held.pop(path)[0])
 
 
 # ---------------------------------------------------------------- reading
