@@ -59,15 +59,13 @@ class RichProgress:
 
 
 def summary(console: Console, result: CohortResult) -> None:
-    graded = len(result.outcomes)
-    t = Table(title=f"{result.assignment}: {graded} graded in {result.seconds:.1f} s"
-              + (f", {len(result.skipped)} already done" if result.skipped else ""))
-    for col in ("status", "learners"):
+    t = Table(title=f"{result.assignment}: {len(result.outcomes)} learner(s) graded in {result.seconds:.1f} s")
+    for col in ("status", "this run", "earlier runs"):
         t.add_column(col)
     for status, style in (("graded", "green"), ("flagged", "yellow"), ("failed", "red")):
-        t.add_row(f"[{style}]{status}[/]", str(result.count(status)))
+        t.add_row(f"[{style}]{status}[/]", str(result.count(status)), str(result.count(status, earlier=True)))
     console.print(t)
-    attention = [o for o in result.outcomes if o.status != "graded"]
+    attention = [o for o in result.outcomes + result.earlier if o.status != "graded"]
     if attention:
         t = Table(title="needs the grader's attention", show_lines=True)
         for col in ("learner", "status", "score", "why"):

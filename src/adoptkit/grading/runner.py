@@ -202,6 +202,7 @@ def submitted_notebooks(cd: CourseDirectory, assignment: str, student: str, note
 def outcome_from_reports(cd, hardening, assignment: str, student: str) -> Outcome:
     notebooks = submitted_notebooks(cd, assignment, student, notebooks_of(cd, assignment))
     out = Outcome(student, "graded")
+    label = (lambda nb: f"{nb}: ") if len(notebooks) > 1 else (lambda nb: "")
     if not notebooks:
         return Outcome(student, "failed", reasons=["no notebook of this assignment was submitted "
                                                     "(wrong file names?)"])
@@ -209,16 +210,16 @@ def outcome_from_reports(cd, hardening, assignment: str, student: str) -> Outcom
         report = read_report(report_path(cd, hardening, student, assignment, nb))
         if report is None:
             out.status = "failed"
-            out.reasons.append(f"{nb}: not graded (nbgrader stopped before the report; see its log)")
+            out.reasons.append(f"{label(nb)}not graded (nbgrader stopped before the report; see its log)")
             continue
         out.score += report.get("score") or 0.0
         out.max_score += report.get("max_score") or 0.0
         if report["status"] == "failed":
             out.status = "failed"
-            out.reasons.append(f"{nb}: {report['reason']}")
+            out.reasons.append(f"{label(nb)}{report['reason']}")
         elif report["status"] == "flagged":
             out.status = "flagged" if out.status == "graded" else out.status
-            out.reasons += [f"{nb}: {f['detail']}" for f in report["flags"]]
+            out.reasons += [f"{label(nb)}{f['detail']}" for f in report["flags"]]
     return out
 
 
@@ -250,19 +251,22 @@ def students_of(cd: CourseDirectory, assignment: str) -> list[str]:
 @dataclass
 class CohortResult:
     assignment: str
-    outcomes: list[Outcome]
+    outcomes: list[Outcome]  # graded in this run
     skipped: list[str]
     seconds: float
+    earlier: list[Outcome] = field(default_factory=list)  # the skipped learners, from their reports
     interrupted: bool = False
     feedback_errors: dict[str, str] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
 
-    def count(self, status: str) -> int:
-        return sum(o.status == status for o in self.outcomes)
+    def count(self, status: str, earlier: bool = False) -> int:
+        return sum(o.status == status for o in (self.earlier if earlier else self.outcomes))
 
     @property
     def needs_attention(self) -> bool:
-        return self.interrupted or bool(self.feedback_errors) or any(o.status != "graded" for o in self.outcomes)
+        """Anything a person must look at: a flagged or failed learner (from this run or an earlier one)."""
+        return (self.interrupted or bool(self.feedback_errors)
+                or any(o.status != "graded" for o in self.outcomes + self.earlier))
 
 
 class _LocalPool:
@@ -311,6 +315,7 @@ def run(assignment: str, config_file: str, *, workers: int | None = None, force:
     students = students_of(cd, assignment)
     todo = [s for s in students if force or not is_done(cd, hardening, assignment, s, notebooks)]
     result = CohortResult(assignment, [], [s for s in students if s not in todo], 0.0)
+    result.earlier = [outcome_from_reports(cd, hardening, assignment, s) for s in result.skipped]
     started = time.perf_counter()
     if todo:
         pool = _DaskPool(scheduler) if scheduler else _LocalPool(config_file, workers or os.cpu_count() or 1)
