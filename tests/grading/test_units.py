@@ -35,7 +35,9 @@ def write(tmp_path, content: bytes, name="hw.ipynb"):
     (b'{"cells": []}', "no nbformat version"),
     (b'{"cells": [], "metadata": {}, "nbformat": 5, "nbformat_minor": 0}', "nbformat 5"),
     (b'{"cells": [{"cell_type": "code"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 4}',
-     "does not follow the notebook format"),
+     "does not follow the notebook format at cells/0: 'metadata' is a required property"),
+    (b'{"cells": [{"cell_type": "code", "metadata": {}, "source": "1", "outputs": "none", "execution_count": null}],'
+     b' "metadata": {}, "nbformat": 4, "nbformat_minor": 4}', "does not follow the notebook format at cells/0/outputs"),
 ])
 def test_unreadable_submissions_get_a_clear_reason(tmp_path, content, message):
     with pytest.raises(SubmissionError) as err:

@@ -32,6 +32,10 @@ class Hardening(Configurable):
         64, help="processes the kernel may run: RLIMIT_NPROC for its own user, plus a pids cgroup where allowed"
     ).tag(config=True)
     max_file_bytes = Integer(256 * MiB, help="RLIMIT_FSIZE: largest file the kernel may write").tag(config=True)
+    disk_bytes = Integer(
+        512 * MiB, help="size of the kernel's private working folder (a tmpfs, when grading as root); "
+        "what it writes there counts against its memory too"
+    ).tag(config=True)
 
     isolate_network = Bool(
         True, help="run the kernel in its own network namespace (only a private loopback) where the OS allows"

@@ -114,7 +114,10 @@ class HardenedExecute(Execute):
                     self.kc.stop_channels()
             finally:
                 self.kc = None
-                run_sync(km.shutdown_kernel)(now=True)
+                if pool is not None:
+                    pool.retire(km)
+                else:
+                    run_sync(km.shutdown_kernel)(now=True)
         self.set_widgets_metadata()
         return self.nb, self.resources
 

@@ -180,11 +180,12 @@ class SandboxKernelManager(AsyncKernelManager):
         root = h.scratch()
         as_root = os.geteuid() == 0
         self.slot = Slot.claim(root, h.uid_base if (as_root and h.sandbox_user) else None, h.max_slots)
-        cgroup_limits = self.slot.prepare(h.memory_bytes, h.max_processes)
+        cgroup_limits = self.slot.prepare(h.memory_bytes, h.max_processes, h.disk_bytes)
         keep = [sys.prefix, os.path.realpath(sys.executable), os.path.realpath(root)]
         hide = _hideable(course_paths(self.config) + list(h.hide_paths), keep)
         self._spec = spec_json(self.slot.spec(h, hide, cgroup_limits))
-        self.enforced = {"cgroup_limits": sorted(cgroup_limits), "hidden": hide,
+        self.enforced = {"cgroup_limits": sorted(cgroup_limits - {"disk"}), "private_tmpfs": "disk" in cgroup_limits,
+                         "hidden": hide,
                          "kernel_start": "zygote" if self.zygote else "launcher"}
         self.connection_file = str(self.slot.dir / "kernel.json")
         self.ip = str(self.slot.dir / "ipc")
@@ -229,7 +230,7 @@ class SandboxKernelManager(AsyncKernelManager):
         return self.exit_status
 
     def oom_killed(self) -> bool:
-        return bool(self.slot and self.slot.cgroups and self.slot.cgroups.oom_killed())
+        return bool(self.slot and self.slot.oom_killed())
 
     def stage(self, source_dir: str | None) -> None:
         """Copy an assignment's other files (data, helpers) into the kernel's working folder."""
@@ -264,16 +265,34 @@ class KernelPool:
         self.config, self.ahead = config, ahead
         self.zygote: Zygote | None = None
         self._ready: dict[str, list[SandboxKernelManager]] = {}
+        self._retired: list[SandboxKernelManager] = []
 
-    def _start(self, kernel_name: str, extra_arguments: list[str]) -> SandboxKernelManager:
+    def retire(self, km: SandboxKernelManager) -> None:
+        """Kill a used kernel now; clean its slot later, when its exit has been reaped (no waiting here)."""
+        try:
+            os.killpg(km.provisioner.pgid, signal.SIGKILL)
+        except (OSError, AttributeError, TypeError):
+            pass
+        self._retired.append(km)
+
+    def _reap(self) -> None:
+        while self._retired:
+            run_sync(self._retired.pop().shutdown_kernel)(now=True)
+
+    def warm(self) -> None:
+        """Start the zygote now (it imports ipykernel once), rather than when the first notebook waits."""
         if self.zygote is None or not self.zygote.alive():
             self.zygote = Zygote(list(Hardening(config=self.config).preload_modules))
+
+    def _start(self, kernel_name: str, extra_arguments: list[str]) -> SandboxKernelManager:
+        self.warm()
         km = SandboxKernelManager(kernel_name=kernel_name, config=self.config, zygote=self.zygote)
         run_sync(km.start_kernel)(extra_arguments=extra_arguments)
         return km
 
     def take(self, kernel_name: str, extra_arguments: list[str]) -> SandboxKernelManager:
         """A started kernel (usually warm already); starts its successor before returning."""
+        self._reap()
         queue = self._ready.setdefault(kernel_name, [])
         km = queue.pop(0) if queue else None
         if km is not None and not run_sync(km.is_alive)():
@@ -285,6 +304,7 @@ class KernelPool:
         return km
 
     def close(self) -> None:
+        self._reap()
         for queue in self._ready.values():
             for km in queue:
                 try:

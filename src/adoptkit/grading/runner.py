@@ -91,10 +91,41 @@ def _share_engines() -> None:
     api.create_engine = create_engine
 
 
+def _cache_metadata_schemas() -> None:
+    """nbgrader checks each cell's metadata with `jsonschema.validate`, which re-checks the schema and
+    builds a validator every call; in a worker, build one validator per schema and reuse it."""
+    import json
+
+    import jsonschema
+    import nbgrader.nbgraderformat.common as common
+
+    if getattr(common.jsonschema, "_adoptkit_cached", False):
+        return
+    validators: dict = {}
+
+    class CachedJsonschema:
+        _adoptkit_cached = True
+        ValidationError = jsonschema.ValidationError
+
+        @staticmethod
+        def validate(instance, schema):
+            key = json.dumps(schema, sort_keys=True)
+            if key not in validators:
+                cls = jsonschema.validators.validator_for(schema)
+                cls.check_schema(schema)
+                validators[key] = cls(schema)
+            error = jsonschema.exceptions.best_match(validators[key].iter_errors(instance))
+            if error is not None:
+                raise error
+
+    common.jsonschema = CachedJsonschema
+
+
 def _worker(config_file: str) -> dict:
     if _STATE.get("config_file") != config_file:
         config = load_config(config_file)
         _share_engines()
+        _cache_metadata_schemas()
         pool = KernelPool(config)
         install_pool(pool)
         # multiprocessing workers leave through os._exit, which skips atexit; Finalize runs either way
@@ -114,7 +145,7 @@ def _init_process(config_file: str) -> None:
 
     die_with_parent()  # the runner killed (even -9) takes its workers, zygotes and kernels with it
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle
-    _worker(config_file)
+    _worker(config_file)["pool"].warm()
 
 
 class _Collect(logging.Handler):
@@ -199,8 +230,8 @@ def submitted_notebooks(cd: CourseDirectory, assignment: str, student: str, note
     return [nb for nb in notebooks if (folder / f"{nb}.ipynb").exists()]
 
 
-def outcome_from_reports(cd, hardening, assignment: str, student: str) -> Outcome:
-    notebooks = submitted_notebooks(cd, assignment, student, notebooks_of(cd, assignment))
+def outcome_from_reports(cd, hardening, assignment: str, student: str, notebooks: list[str] | None = None) -> Outcome:
+    notebooks = submitted_notebooks(cd, assignment, student, notebooks or notebooks_of(cd, assignment))
     out = Outcome(student, "graded")
     label = (lambda nb: f"{nb}: ") if len(notebooks) > 1 else (lambda nb: "")
     if not notebooks:
@@ -315,7 +346,7 @@ def run(assignment: str, config_file: str, *, workers: int | None = None, force:
     students = students_of(cd, assignment)
     todo = [s for s in students if force or not is_done(cd, hardening, assignment, s, notebooks)]
     result = CohortResult(assignment, [], [s for s in students if s not in todo], 0.0)
-    result.earlier = [outcome_from_reports(cd, hardening, assignment, s) for s in result.skipped]
+    result.earlier = [outcome_from_reports(cd, hardening, assignment, s, notebooks) for s in result.skipped]
     started = time.perf_counter()
     if todo:
         pool = _DaskPool(scheduler) if scheduler else _LocalPool(config_file, workers or os.cpu_count() or 1)

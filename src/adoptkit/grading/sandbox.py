@@ -323,22 +323,21 @@ class Cgroups:
     def procs_files(self) -> list[str]:
         return sorted({str(d / "cgroup.procs") for d in self.dirs.values()})
 
-    def oom_killed(self) -> bool:
+    def oom_kills(self) -> int:
+        """How many processes the OOM killer has killed in this cgroup so far (a running count)."""
         mem = self.dirs.get("memory")
-        if not mem:
-            return False
         for name in ("memory.events", "memory.oom_control"):
             try:
-                for line in (mem / name).read_text().splitlines():
+                for line in ((mem / name).read_text().splitlines() if mem else []):
                     key, _, value = line.partition(" ")
-                    if key == "oom_kill" and int(value) > 0:
-                        return True
+                    if key == "oom_kill":
+                        return int(value)
             except (OSError, ValueError):
                 pass
-        return False
+        return 0
 
-    def reset(self) -> None:
-        """Kill what is left inside and remove the folders (they are made again for the next kernel)."""
+    def empty(self) -> None:
+        """Kill every process inside (the folders stay, for the slot's next kernel)."""
         for d in set(self.dirs.values()):
             for _ in range(50):
                 try:
@@ -353,10 +352,6 @@ class Cgroups:
                     except ProcessLookupError:
                         pass
                 time.sleep(0.02)
-            try:
-                d.rmdir()
-            except OSError:
-                pass
 
 
 class Slot:
@@ -400,17 +395,39 @@ class Slot:
     def _clear(self) -> None:
         if self.uid is not None:
             kill_user(self.uid)
-        Cgroups(self.name).reset()
+        (self.cgroups or Cgroups(self.name)).empty()
+        if os.path.ismount(self.dir):
+            try:
+                _libc_call("umount2", str(self.dir).encode(), 2)  # MNT_DETACH: drops every file at once
+            except OSError:
+                pass
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def prepare(self, memory_bytes: int, max_processes: int) -> set[str]:
-        """Make the private folders and cgroups; return the cgroup limits that hold."""
+    def prepare(self, memory_bytes: int, max_processes: int, disk_bytes: int = 0) -> set[str]:
+        """Make the private folders and cgroups; return the limits that hold (cgroups, disk).
+
+        As root the slot's folder is a tmpfs of `disk_bytes`: the kernel cannot fill the grader's
+        disk, and clearing the slot is one unmount instead of deleting every file it wrote.
+        """
+        done = set()
+        self.dir.mkdir(mode=0o700, exist_ok=True)
+        if self.uid is not None and disk_bytes > 0:
+            try:
+                _libc_call("mount", b"adoptkit-slot", str(self.dir).encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
+                           f"size={disk_bytes},mode=700,uid={self.uid},gid={self.uid}".encode())
+                done.add("disk")
+            except OSError:
+                pass
         for d in (self.dir, self.home, self.work):
             d.mkdir(mode=0o700, exist_ok=True)
             if self.uid is not None:
                 os.chown(d, self.uid, self.uid)
-        self.cgroups = Cgroups(self.name)
-        return self.cgroups.limit(memory_bytes, max_processes)
+        self.cgroups = self.cgroups or Cgroups(self.name)
+        self.oom_baseline = self.cgroups.oom_kills()
+        return done | self.cgroups.limit(memory_bytes, max_processes)
+
+    def oom_killed(self) -> bool:
+        return self.cgroups is not None and self.cgroups.oom_kills() > getattr(self, "oom_baseline", 0)
 
     def give(self, path: Path) -> None:
         """Hand a file or folder tree under the slot to the slot's uid."""
@@ -434,7 +451,7 @@ class Slot:
             memory_bytes=h.memory_bytes, memory_by_cgroup="memory" in cgroup_limits,
             cpu_seconds=h.cpu_seconds, max_processes=h.max_processes, max_file_bytes=h.max_file_bytes,
             isolate_network=h.isolate_network, hide_paths=hide_paths,
-            cgroup_procs=self.cgroups.procs_files() if self.cgroups and cgroup_limits else [],
+            cgroup_procs=self.cgroups.procs_files() if self.cgroups and cgroup_limits - {"disk"} else [],
         )
 
 

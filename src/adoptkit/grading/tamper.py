@@ -85,20 +85,32 @@ def read_submission(path: str) -> NotebookNode:
         raise SubmissionError(f"{name} has no nbformat version: not a Jupyter notebook file")
     if major > 4 or major < 3:
         raise SubmissionError(f"{name} uses nbformat {major}, which this grader cannot read (it reads 3 and 4)")
+    invalid: dict = {}
     try:
-        nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
-        nbformat.validate(nb)
-    except nbformat.ValidationError as err:
+        nb = nbformat.reads(raw.decode("utf-8"), as_version=4, capture_validation_error=invalid)
+    except Exception as err:  # noqa: BLE001 - nbformat raises several kinds; the schema says it better
+        try:
+            nbformat.validate(data, version=major)
+        except nbformat.ValidationError as schema_err:
+            raise SubmissionError(_format_problem(name, schema_err)) from None
+        raise SubmissionError(f"{name} could not be read as a notebook: {err}") from None
+    if "ValidationError" in invalid:  # try nbformat's own repairs (missing ids, stray keys) once
+        err = invalid["ValidationError"]
         try:
             _changes, fixed = nbformat.validator.normalize(nbformat.from_dict(data))
-            nb = nbformat.reads(json.dumps(fixed), as_version=4)
+            nb = nbformat.from_dict(fixed)
+            if nb.nbformat != 4:
+                nb = nbformat.convert(nb, 4)
             nbformat.validate(nb)
         except Exception:  # noqa: BLE001 - the original message is the useful one
-            where = "/".join(str(p) for p in err.absolute_path) or "top level"
-            raise SubmissionError(f"{name} does not follow the notebook format at {where}: {err.message}") from None
-    except Exception as err:  # noqa: BLE001 - nbformat raises several kinds
-        raise SubmissionError(f"{name} could not be read as a notebook: {err}") from None
+            raise SubmissionError(_format_problem(name, err)) from None
     return nb
+
+
+def _format_problem(name: str, err) -> str:
+    where = "/".join(str(p) for p in err.absolute_path) or "top level"
+    message = err.message if len(err.message) < 300 else err.message[:300] + "..."
+    return f"{name} does not follow the notebook format at {where}: {message}"
 
 
 class SafeNotebookExporter(NotebookExporter):

@@ -39,6 +39,7 @@ def _write_exit(path: str, status: int) -> None:
 def _child(req: dict) -> None:
     code = 1
     try:
+        signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()
         null = os.open(os.devnull, os.O_RDONLY)
@@ -82,14 +83,16 @@ def serve(preload: list[str]) -> None:
     out.write(json.dumps({"ready": True, "preload_failed": failed}) + "\n")
     out.flush()
     children: dict[int, str] = {}
-    signal.signal(signal.SIGCHLD, lambda *_: None)  # wakes select() so exits are reaped promptly
+    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(wake_w)  # a child's exit wakes select() at once, so its status is written at once
+    signal.signal(signal.SIGCHLD, lambda *_: None)
     stdin = sys.stdin.buffer
     try:
         while True:
-            try:
-                readable, _, _ = select.select([stdin], [], [], 0.05)
-            except InterruptedError:
-                readable = []
+            readable, _, _ = select.select([stdin, wake_r], [], [], 1.0)
+            if wake_r in readable:
+                os.read(wake_r, 512)
+                readable.remove(wake_r)
             while children:
                 pid, status = os.waitpid(-1, os.WNOHANG)
                 if pid == 0:
