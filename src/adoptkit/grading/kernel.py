@@ -41,10 +41,24 @@ def course_paths(config) -> list[str]:
     for step in ("release", "submitted", "autograded", "feedback", "solution"):
         paths.append(cd.format_path(getattr(cd, f"{step}_directory"), ".", "."))
     paths.append(reports_root(cd, Hardening(config=config)))
-    if cd.db_url.startswith("sqlite:///"):
-        paths.append(cd.db_url[len("sqlite:///"):])
+    paths += database_paths(cd.db_url)
     paths.append(config.get("Exchange", {}).get("root", "/srv/nbgrader/exchange"))
     return [os.path.normpath(os.path.abspath(p)) for p in paths]
+
+
+def database_paths(db_url: str) -> list[str]:
+    """Files through which a kernel could reach the gradebook: the SQLite file, or a local server's
+    Unix-socket folder (a TCP server is out of reach of the kernel's network namespace)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite":
+        return [url.database] if url.database else []
+    host = url.query.get("host") or url.host or ""
+    host = host[0] if isinstance(host, tuple) else host
+    if host.startswith("/"):
+        return [host]
+    return ["/run/postgresql", "/var/run/postgresql", "/run/mysqld", "/var/run/mysqld"] if not host else []
 
 
 def reports_root(cd, hardening: Hardening) -> str:
