@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from gradinglib import ASSIGNMENT, CONFIG, FIXTURES, MAX_SLOTS, OTHER, UID_BASE, make_course, nbgrader
 
 

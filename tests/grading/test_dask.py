@@ -6,10 +6,10 @@ import json
 
 import nbformat
 import pytest
-
-from adoptkit.grading import runner
 from corpus import CASES
 from gradinglib import ASSIGNMENT, OTHER, kernel_processes, needs_root, release, submit
+
+from adoptkit.grading import runner
 
 pytestmark = [pytest.mark.slow, needs_root]
 PICK = ["correct", "wrong", "deleted-test", "other-assignment"]

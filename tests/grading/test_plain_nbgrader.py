@@ -7,7 +7,6 @@ import sqlite3
 
 import nbformat
 import pytest
-
 from corpus import CASES
 from gradinglib import ASSIGNMENT, OTHER, kernel_processes, nbgrader, needs_root, release, submit
 

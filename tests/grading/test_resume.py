@@ -10,7 +10,6 @@ import sys
 import time
 
 import pytest
-
 from corpus import CASES
 from gradinglib import ASSIGNMENT, kernel_processes, needs_root, processes_matching, release, submit
 
@@ -69,7 +68,7 @@ def test_interrupt_and_kill_then_resume(course, tmp_path):
 
     third = subprocess.run([sys.executable, "-m", "adoptkit.cli", "grade", ASSIGNMENT, "-j", "2", "--no-feedback",
                             "--course-config", str(course / "nbgrader_config.py")],
-                           capture_output=True, text=True, timeout=600)
+                           capture_output=True, text=True, timeout=600, check=False)
     assert third.returncode == 0, third.stderr[-3000:]
     assert f"{len(after_kill)} learner(s) already graded and unchanged: skipped" in third.stderr
     final = done(course)
@@ -87,6 +86,6 @@ def test_interrupt_and_kill_then_resume(course, tmp_path):
     # --force regrades everyone
     forced = subprocess.run([sys.executable, "-m", "adoptkit.cli", "grade", ASSIGNMENT, "--force", "--no-feedback",
                              "--course-config", str(course / "nbgrader_config.py")],
-                            capture_output=True, text=True, timeout=600)
+                            capture_output=True, text=True, timeout=600, check=False)
     assert forced.returncode == 0 and "skipped" not in forced.stderr
     assert all(t != final[s] for s, t in done(course).items())

@@ -10,6 +10,7 @@ import time
 
 import nbformat
 import pytest
+from gradinglib import FIXTURES, needs_root
 from traitlets.config import Config
 
 from adoptkit.grading import harden
@@ -17,7 +18,6 @@ from adoptkit.grading.guard import bound_names
 from adoptkit.grading.pipeline import AUTOGRADE, EXPORTER
 from adoptkit.grading.sandbox import Slot, Spec, kill_user, spec_json
 from adoptkit.grading.tamper import SubmissionError, failing_line, gradebook_lock, hidden_lines, read_submission
-from gradinglib import FIXTURES, needs_root
 
 
 def write(tmp_path, content: bytes, name="hw.ipynb"):
@@ -36,8 +36,8 @@ def write(tmp_path, content: bytes, name="hw.ipynb"):
     (b'{"cells": [], "metadata": {}, "nbformat": 5, "nbformat_minor": 0}', "nbformat 5"),
     (b'{"cells": [{"cell_type": "code"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 4}',
      "does not follow the notebook format at cells/0: 'metadata' is a required property"),
-    (b'{"cells": [{"cell_type": "code", "metadata": {}, "source": "1", "outputs": "none", "execution_count": null}],'
-     b' "metadata": {}, "nbformat": 4, "nbformat_minor": 4}', "does not follow the notebook format at cells/0/outputs"),
+    ((b'{"cells": [{"cell_type": "code", "metadata": {}, "source": "1", "outputs": "none", "execution_count": null}],'
+      b' "metadata": {}, "nbformat": 4, "nbformat_minor": 4}'), "does not follow the notebook format at cells/0/outputs"),
 ])
 def test_unreadable_submissions_get_a_clear_reason(tmp_path, content, message):
     with pytest.raises(SubmissionError) as err:
@@ -80,7 +80,8 @@ def test_gradebook_lock_is_reentrant_and_excludes_other_processes(tmp_path):
     lock_file = str(tmp_path / "gradebook.db.adoptkit-lock")
 
     def other_process_sees():
-        return subprocess.run([sys.executable, "-c", probe, lock_file], capture_output=True, text=True).stdout.strip()
+        return subprocess.run([sys.executable, "-c", probe, lock_file], capture_output=True, text=True,
+                              check=True).stdout.strip()
 
     with gradebook_lock(url):
         with gradebook_lock(url):  # a step inside a step of the same grader
@@ -109,9 +110,10 @@ def test_launcher_confines_a_process(tmp_path):
             "       'fsize': resource.getrlimit(resource.RLIMIT_FSIZE)[0],\n"
             "       'ifaces': sorted(n for _, n in socket.if_nameindex())}\n"
             "try:\n    out['secret'] = open(%r).read()\nexcept OSError as e:\n    out['secret'] = type(e).__name__\n"
-            "print(json.dumps(out))\n" % str(hidden / "answers.txt"))
+            "print(json.dumps(out))\n").replace("%r", repr(str(hidden / "answers.txt")))
         proc = subprocess.run([sys.executable, "-m", "adoptkit.grading.sandbox", spec_json(spec), "--",
-                               sys.executable, "-c", probe], capture_output=True, text=True, cwd=slot.work, timeout=60)
+                               sys.executable, "-c", probe], capture_output=True, text=True, cwd=slot.work, timeout=60,
+                              check=True)
         seen = json.loads(proc.stdout)
         status = json.loads((slot.dir / "status.json").read_text())
         assert seen["uid"] == slot.uid and seen["nproc"] == 20 and seen["fsize"] == 2**20
@@ -129,7 +131,7 @@ def test_slots_are_exclusive_and_clear_what_a_previous_owner_left(tmp_path):
         assert a.uid != b.uid
         a.prepare(0, 0)
         # a leftover process of a's uid (what a crashed grader's fork storm would leave)
-        leftover = subprocess.Popen([sys.executable, "-c", "import os, time; os.setuid(%d); time.sleep(60)" % a.uid])
+        leftover = subprocess.Popen([sys.executable, "-c", f"import os, time; os.setuid({a.uid}); time.sleep(60)"])
         deadline = time.time() + 10
         while time.time() < deadline and not any(
                 os.stat(f"/proc/{leftover.pid}").st_uid == a.uid for _ in [0]):
@@ -144,3 +146,21 @@ def test_slots_are_exclusive_and_clear_what_a_previous_owner_left(tmp_path):
         assert c.uid == a.uid  # released slots are reused
     finally:
         c.release()
+
+
+def test_the_kubernetes_example_in_the_docs_is_well_formed():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "grading.md").read_text()
+    manifests = [m for block in re.findall(r"```yaml\n(.*?)```", doc, re.DOTALL) for m in yaml.safe_load_all(block)]
+    kinds = {m["kind"]: m for m in manifests}
+    assert set(kinds) == {"Deployment", "Service", "NetworkPolicy"}
+    assert all(m["apiVersion"] and m["metadata"]["name"] for m in manifests)
+    workers = next(m for m in manifests if m["metadata"]["name"] == "dask-grader")
+    command = workers["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert command[command.index("--nthreads") + 1] == "1"  # nbgrader converters are one learner per process
+    service = next(m for m in manifests if m["kind"] == "Service")
+    assert "tcp://dask-scheduler:8786" in command and service["spec"]["ports"][0]["port"] == 8786

@@ -16,13 +16,12 @@ from __future__ import annotations
 import math
 import signal
 import time
-
 from queue import Empty
 
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient.client import NotebookClient
-from nbclient.util import run_hook
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.util import run_hook
 from nbformat import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute

@@ -323,7 +323,7 @@ class KernelPool:
             for km in queue:
                 try:
                     run_sync(km.shutdown_kernel)(now=True)
-                except Exception:  # noqa: BLE001 - best effort at exit
+                except Exception:  # noqa: BLE001, S110 - best effort at exit; the slot is cleared when next claimed
                     pass
         self._ready.clear()
         if self.zygote is not None:

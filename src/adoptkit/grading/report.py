@@ -65,7 +65,7 @@ def read_report(path: Path) -> dict | None:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def record_failure(obj, resources: dict, reason: str) -> None:

@@ -74,8 +74,8 @@ _STATE: dict = {}
 def _share_engines() -> None:
     """One SQLAlchemy engine per gradebook URL in this process: nbgrader makes a new engine for every
     step, which re-compiles every query; sharing it keeps SQLAlchemy's statement cache warm."""
-    import nbgrader.api as api
     import sqlalchemy
+    from nbgrader import api
 
     if getattr(api.create_engine, "_adoptkit_shared", False):
         return
@@ -97,7 +97,7 @@ def _cache_metadata_schemas() -> None:
     import json
 
     import jsonschema
-    import nbgrader.nbgraderformat.common as common
+    from nbgrader.nbgraderformat import common
 
     if getattr(common.jsonschema, "_adoptkit_cached", False):
         return
@@ -155,7 +155,9 @@ class _Collect(logging.Handler):
 
     def emit(self, record):
         msg = record.getMessage().strip()
-        if msg and not msg.startswith("Traceback") and "see the" not in msg.lower():
+        if msg.startswith("Traceback"):  # the exception's own line says what went wrong
+            self.messages.append(msg.splitlines()[-1])
+        elif msg and not msg.startswith(("There was an error processing", "Please see")):
             self.messages.append(msg.splitlines()[-1])
 
 
@@ -235,8 +237,7 @@ def outcome_from_reports(cd, hardening, assignment: str, student: str, notebooks
     out = Outcome(student, "graded")
     label = (lambda nb: f"{nb}: ") if len(notebooks) > 1 else (lambda nb: "")
     if not notebooks:
-        return Outcome(student, "failed", reasons=["no notebook of this assignment was submitted "
-                                                    "(wrong file names?)"])
+        return Outcome(student, "failed", reasons=["no notebook of this assignment was submitted (wrong file names?)"])
     for nb in notebooks:
         report = read_report(report_path(cd, hardening, student, assignment, nb))
         if report is None:

@@ -59,7 +59,10 @@ _libc = None
 def _libc_call(name: str, *args) -> None:
     global _libc
     _libc = _libc or ctypes.CDLL(None, use_errno=True)
-    if getattr(_libc, name)(*args) != 0:
+    fn = getattr(_libc, name, None)
+    if fn is None:
+        raise OSError(errno.ENOSYS, f"{name}: not available on this system")
+    if fn(*args) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"{name}: {os.strerror(err)}")
 
@@ -371,7 +374,7 @@ class Slot:
         self.cgroups: Cgroups | None = None
 
     @classmethod
-    def claim(cls, root: str, uid_base: int | None, max_slots: int) -> "Slot":
+    def claim(cls, root: str, uid_base: int | None, max_slots: int) -> Slot:
         locks = "/tmp/adoptkit-slots" if uid_base is not None else f"/tmp/adoptkit-slots-{os.geteuid()}"
         for folder in (locks, root):
             os.makedirs(folder, mode=0o755, exist_ok=True)

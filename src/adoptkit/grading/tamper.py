@@ -18,7 +18,7 @@ import fcntl
 import json
 import os
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 import nbformat
 from nbconvert.exporters import NotebookExporter
@@ -65,7 +65,8 @@ def read_submission(path: str) -> NotebookNode:
     """The notebook at `path` as nbformat 4, or a SubmissionError saying what is wrong with the file."""
     name = os.path.basename(path)
     try:
-        raw = open(path, "rb").read()
+        with open(path, "rb") as f:
+            raw = f.read()
     except OSError as err:
         raise SubmissionError(f"{name} could not be read: {err.strerror}") from None
     if not raw.strip():
