@@ -87,7 +87,7 @@ class HardenedExecute(Execute):
         args = list(self.extra_arguments)
         if not any(a.startswith("--HistoryManager.hist_file") for a in args):
             args.append("--HistoryManager.hist_file=:memory:")
-        pool = current_pool()
+        pool = current_pool() if km is None else None
         if km is None:
             if pool is not None:
                 km = pool.take(kernel_name, args)

@@ -301,6 +301,8 @@ class KernelPool:
     def _start(self, kernel_name: str, extra_arguments: list[str]) -> SandboxKernelManager:
         self.warm()
         km = SandboxKernelManager(kernel_name=kernel_name, config=self.config, zygote=self.zygote)
+        if km.kernel_spec.argv[1:3] != ["-m", "ipykernel_launcher"]:
+            km.zygote = None  # not a Python kernel: started through the launcher instead
         run_sync(km.start_kernel)(extra_arguments=extra_arguments)
         return km
 

@@ -123,6 +123,13 @@ def _cache_metadata_schemas() -> None:
 
 def _worker(config_file: str) -> dict:
     if _STATE.get("config_file") != config_file:
+        import warnings
+
+        from sqlalchemy.exc import SAWarning
+
+        # nbgrader 0.9.6 on SQLAlchemy 2.x warns this for every learner's first submission (stock
+        # `nbgrader autograde` too); it is harmless and would scroll the progress bar away
+        warnings.filterwarnings("ignore", message="Object of type .* not in session", category=SAWarning)
         config = load_config(config_file)
         _share_engines()
         _cache_metadata_schemas()
