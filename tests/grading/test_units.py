@@ -109,6 +109,8 @@ def test_launcher_confines_a_process(tmp_path):
             "out = {'uid': os.getuid(), 'nproc': resource.getrlimit(resource.RLIMIT_NPROC)[0],\n"
             "       'fsize': resource.getrlimit(resource.RLIMIT_FSIZE)[0],\n"
             "       'ifaces': sorted(n for _, n in socket.if_nameindex())}\n"
+            "server = socket.create_server(('127.0.0.1', 0))  # its own loopback works (offline model, say)\n"
+            "out['loopback'] = socket.create_connection(server.getsockname(), timeout=2).getpeername()[0]\n"
             "try:\n    out['secret'] = open(%r).read()\nexcept OSError as e:\n    out['secret'] = type(e).__name__\n"
             "print(json.dumps(out))\n").replace("%r", repr(str(hidden / "answers.txt")))
         proc = subprocess.run([sys.executable, "-m", "adoptkit.grading.sandbox", spec_json(spec), "--",
@@ -117,7 +119,7 @@ def test_launcher_confines_a_process(tmp_path):
         seen = json.loads(proc.stdout)
         status = json.loads((slot.dir / "status.json").read_text())
         assert seen["uid"] == slot.uid and seen["nproc"] == 20 and seen["fsize"] == 2**20
-        assert seen["ifaces"] == ["lo"] and seen["secret"] != "42"
+        assert seen["ifaces"] == ["lo"] and seen["loopback"] == "127.0.0.1" and seen["secret"] != "42"
         assert {"user", "network", "hide_paths", "process_rlimit"} <= set(status["enforced"])
     finally:
         slot.release()

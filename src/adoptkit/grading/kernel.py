@@ -26,6 +26,7 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
 from jupyter_core.utils import run_sync
+from nbgrader.coursedir import CourseDirectory
 from traitlets import List, Unicode
 
 from .config import Hardening
@@ -34,8 +35,6 @@ from .sandbox import Slot, spec_json
 
 def course_paths(config) -> list[str]:
     """The course's folders and gradebook a kernel must not see (hidden tests, other learners, grades)."""
-    from nbgrader.coursedir import CourseDirectory
-
     cd = CourseDirectory(config=config)
     paths = [os.path.join(cd.root, cd.source_directory)]
     for step in ("release", "submitted", "autograded", "feedback", "solution"):
@@ -171,8 +170,8 @@ class SandboxKernelManager(AsyncKernelManager):
 
     env_keep = List(
         Unicode(),
-        ["PATH", "LANG", "LANGUAGE", "LC_*", "TZ", "PYTHONPATH", "PYTHONHASHSEED", "ADOPTKIT_DATA_*",
-         "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"],
+        ["PATH", "LANG", "LANGUAGE", "LC_*", "TZ", "PYTHONPATH", "PYTHONHASHSEED", "ADOPTKIT_CONFIG",
+         "ADOPTKIT_DATA_*", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"],
         help="environment variables the kernel inherits (glob patterns); everything else, "
         "including secrets such as database URLs and API keys, is dropped",
     ).tag(config=True)
@@ -210,6 +209,10 @@ class SandboxKernelManager(AsyncKernelManager):
         kw["cwd"] = str(self.slot.work)
         kw["env"] = {k: v for k, v in os.environ.items() if any(fnmatch.fnmatch(k, p) for p in self.env_keep)}
         kw["env"]["NBGRADER_EXECUTION"] = "autograde"
+        # the kernel runs outside the course folder, so point the kit's settings at the course's own file
+        course_settings = Path(CourseDirectory(config=self.config).root) / "_config.yml"
+        if "ADOPTKIT_CONFIG" not in kw["env"] and course_settings.is_file():
+            kw["env"]["ADOPTKIT_CONFIG"] = str(course_settings)
         kw["env"]["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # debugpy's frozen-modules warning, once per kernel
         cmd, kw = await super()._async_pre_start_kernel(**kw)
         self.slot.give(Path(self.connection_file))

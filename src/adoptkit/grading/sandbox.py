@@ -267,6 +267,25 @@ def _pids_of(uid: int) -> list[int]:
     return pids
 
 
+def _remove_owned(uid: int, folders: list[str]) -> None:
+    """Delete what a slot's uid left in the shared temporary folders (it shares the host's /tmp)."""
+    for folder in folders:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.stat(follow_symlinks=False).st_uid != uid:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+            except OSError:
+                pass
+
+
 class Cgroups:
     """Memory and pids cgroups for one slot, on cgroup v1 or v2, when the host lets us write them."""
 
@@ -398,6 +417,7 @@ class Slot:
     def _clear(self) -> None:
         if self.uid is not None:
             kill_user(self.uid)
+            _remove_owned(self.uid, ["/tmp", "/var/tmp", "/dev/shm"])
         (self.cgroups or Cgroups(self.name)).empty()
         if os.path.ismount(self.dir):
             try:
