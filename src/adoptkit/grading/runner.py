@@ -434,9 +434,11 @@ def grade_rows(cd: CourseDirectory, hardening: Hardening, assignment: str) -> li
     with Gradebook(cd.db_url, cd.course_id) as gb:
         for sub in sorted(gb.find_assignment(assignment).submissions, key=lambda s: s.student.id):
             st = sub.student
+            names = [nb.name for nb in sub.notebooks]
+            submitted = submitted_notebooks(cd, assignment, st.id, names)
             statuses = []
-            for nb in sub.notebooks:
-                rep = read_report(report_path(cd, hardening, st.id, assignment, nb.name))
+            for name in submitted:  # a notebook not handed in is scored 0 by nbgrader and listed as missing
+                rep = read_report(report_path(cd, hardening, st.id, assignment, name))
                 statuses.append(rep["status"] if rep else "not graded")
             status = next((s for s in ("failed", "not graded", "flagged") if s in statuses), "graded")
             penalty = sum(nb.late_submission_penalty or 0 for nb in sub.notebooks)
@@ -448,6 +450,7 @@ def grade_rows(cd: CourseDirectory, hardening: Hardening, assignment: str) -> li
                 "percent": round(100 * score / sub.max_score, 2) if sub.max_score else "",
                 "late_penalty": penalty, "needs_manual_grade": sub.needs_manual_grade,
                 "flagged": any(nb.flagged for nb in sub.notebooks), "status": status,
+                "missing_notebooks": ";".join(n for n in names if n not in submitted),
                 "submitted_at": sub.timestamp.isoformat() if sub.timestamp else "",
             })
     return rows
