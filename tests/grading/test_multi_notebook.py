@@ -10,7 +10,6 @@ import sys
 
 import nbformat
 import pytest
-
 from gradinglib import FIXTURES, make_course, nbgrader, needs_root
 
 pytestmark = [pytest.mark.slow, needs_root]

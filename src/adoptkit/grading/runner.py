@@ -162,9 +162,7 @@ class _Collect(logging.Handler):
 
     def emit(self, record):
         msg = record.getMessage().strip()
-        if msg.startswith("Traceback"):  # the exception's own line says what went wrong
-            self.messages.append(msg.splitlines()[-1])
-        elif msg and not msg.startswith(("There was an error processing", "Please see")):
+        if msg.startswith("Traceback") or msg and not msg.startswith(("There was an error processing", "Please see")):  # the exception's own line says what went wrong
             self.messages.append(msg.splitlines()[-1])
 
 
