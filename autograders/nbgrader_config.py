@@ -81,6 +81,14 @@ def _submitted_notebooks_first(assignment, student, notebooks):
 
 c.Autograde.pre_convert_hook = _submitted_notebooks_first
 
+# Hardened autograding (adoptkit.grading; docs/grading.md): output capped by bytes, wall-clock and cell
+# timeouts, memory/CPU/process limits, no network and its own uid for the kernel where the OS allows,
+# tampered grade cells restored and flagged, dead kernels still graded for what ran. Plain
+# `nbgrader autograde` gets it too; `adoptkit grade` runs it for a cohort in parallel.
+from adoptkit.grading import harden  # noqa: E402
+
+harden(c)
+
 # One line on stderr, so a grader sees which course nbgrader is working on (a wrong invocation
 # prints no such line).
 print(f"[adoptkit] nbgrader course root {ROOT}", file=sys.stderr)

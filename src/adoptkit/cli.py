@@ -233,6 +233,25 @@ def build(skip_book: bool) -> None:
 from .adoption_cli import register as _register_adoption  # noqa: E402
 
 _register_adoption(main)
+@main.command()
+@click.argument("assignment")
+@click.option("--course-config", type=click.Path(dir_okay=False), default=None,
+              help="nbgrader config (default: autograders/nbgrader_config.py of the project)")
+@click.option("-j", "--workers", type=click.IntRange(min=1), default=None, help="parallel workers (default: one per core)")
+@click.option("--force", is_flag=True, help="regrade every learner, not only what is left")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT", help="grade on a Dask cluster")
+@click.option("--no-feedback", is_flag=True, help="skip generating feedback")
+def grade(assignment: str, course_config: str | None, workers: int | None, force: bool, scheduler: str | None,
+          no_feedback: bool) -> None:
+    """Autograde every learner's ASSIGNMENT with nbgrader, in parallel and hardened; then feedback and CSVs.
+
+    Exits 0 when all is graded cleanly, 1 when something needs the grader's attention (flagged or failed
+    notebooks), 2 when it cannot start, 130 when interrupted (rerun to continue).
+    """
+    from .grading.console import grade_command
+
+    sys.exit(grade_command(assignment, course_config, workers, force, scheduler, not no_feedback))
+
 
 if __name__ == "__main__":
     main()

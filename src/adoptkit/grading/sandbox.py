@@ -1,0 +1,486 @@
+"""Put a kernel in a box before it runs: `python -m adoptkit.grading.sandbox SPEC -- KERNEL-COMMAND`.
+
+The grading process (as root where possible) prepares a *slot* (its own uid, private folder and
+cgroups) and starts the kernel through this launcher, which, in the kernel's process before exec:
+joins the slot's cgroups (memory and process count for the whole kernel, even for root), moves into
+new mount and network namespaces (course folders and gradebook hidden, only a private loopback),
+sets rlimits (CPU time, file size, process count, address space when no cgroup limits memory),
+drops to the slot's uid, and records what it could enforce in a status file the grader reports.
+
+Each measure is best effort: what the OS refuses is recorded, never silently skipped. This module
+imports nothing heavy because it runs once per kernel start.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import struct
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 4096, 16384, 1 << 18
+CGROUP_V1 = Path("/sys/fs/cgroup")
+KERNEL_USER = "adoptkit-kernel"
+
+
+@dataclass
+class Spec:
+    """What the launcher must do; built by the grader, passed as JSON on the command line."""
+
+    home: str
+    status_file: str
+    uid: int | None = None
+    memory_bytes: int = 0
+    memory_by_cgroup: bool = False
+    cpu_seconds: int = 0
+    max_processes: int = 0
+    max_file_bytes: int = 0
+    isolate_network: bool = True
+    hide_paths: list[str] = field(default_factory=list)
+    cgroup_procs: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- in the kernel's process (launcher)
+
+_libc = None
+
+
+def _libc_call(name: str, *args) -> None:
+    global _libc
+    _libc = _libc or ctypes.CDLL(None, use_errno=True)
+    fn = getattr(_libc, name, None)
+    if fn is None:
+        raise OSError(errno.ENOSYS, f"{name}: not available on this system")
+    if fn(*args) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{name}: {os.strerror(err)}")
+
+
+def _loopback_up() -> None:
+    # A fresh network namespace has only `lo`, and it is down; up, it serves the kernel's own
+    # 127.0.0.1 (which is not the host's).
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        ifreq = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(s, 0x8913, ifreq))[1]  # SIOCGIFFLAGS
+        fcntl.ioctl(s, 0x8914, struct.pack("16sH14x", b"lo", flags | 1))  # SIOCSIFFLAGS, IFF_UP
+
+
+def _hide(path: str) -> None:
+    if os.path.isdir(path):
+        _libc_call("mount", b"none", path.encode(), b"tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                   b"size=4k,mode=000")
+    elif os.path.exists(path):
+        _libc_call("mount", b"/dev/null", path.encode(), None, MS_BIND, None)
+
+
+def _enterable(folder: str, uid: int) -> bool:
+    st = os.stat(folder)
+    if st.st_uid == uid:
+        return bool(st.st_mode & 0o100)
+    if st.st_gid == uid:  # each slot's gid equals its uid, with no other groups
+        return bool(st.st_mode & 0o010)
+    return bool(st.st_mode & 0o001)
+
+
+def _blocked_ancestor(path: str, uid: int) -> tuple[str, str] | None:
+    """The first folder on `path` that `uid` cannot enter, and the name needed inside it."""
+    parts = os.path.abspath(path).split(os.sep)[1:]
+    here = "/"
+    for name in parts:
+        if not _enterable(here, uid):
+            return here, name
+        here = os.path.join(here, name)
+    return None
+
+
+def _expose(paths: list[str], uid: int) -> list[str]:
+    """Make `paths` reachable for an unprivileged uid inside our mount namespace.
+
+    Where a folder on the way is private (the interpreter under root's 0700 home, say), it is covered
+    by an empty, enterable tmpfs into which only the needed entries are bind-mounted back; the rest
+    of that folder stays out of sight.
+    """
+    exposed = []
+    for _ in range(8):  # a few levels of private folders at most
+        blocked: dict[str, set[str]] = {}
+        for p in paths:
+            hit = os.path.exists(p) and _blocked_ancestor(p, uid)
+            if hit:
+                blocked.setdefault(hit[0], set()).add(hit[1])
+        if not blocked:
+            return exposed
+        for folder, names in blocked.items():
+            fds = {n: os.open(os.path.join(folder, n), os.O_PATH | os.O_CLOEXEC) for n in names}
+            _libc_call("mount", b"none", folder.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=64k,mode=755")
+            for n, fd in fds.items():
+                target = os.path.join(folder, n)
+                if os.path.isdir(f"/proc/self/fd/{fd}"):
+                    os.mkdir(target)
+                else:
+                    open(target, "w").close()
+                _libc_call("mount", f"/proc/self/fd/{fd}".encode(), target.encode(), None, MS_BIND | MS_REC, None)
+                os.close(fd)
+                exposed.append(target)
+    return exposed
+
+
+def _interpreter_paths() -> list[str]:
+    return sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.realpath(sys.executable),
+                   *(p for p in sys.path if p and os.path.exists(p))})
+
+
+def _set_limit(kind: int, value: int, slack: int = 0) -> None:
+    resource.setrlimit(kind, (value, value + slack))
+
+
+def confine(spec: Spec) -> dict:
+    """Apply every measure we can to this process; return what was enforced and what was not."""
+    status: dict = {"enforced": [], "not_enforced": {}}
+
+    def attempt(name: str, fn) -> None:
+        try:
+            fn()
+            status["enforced"].append(name)
+        except (OSError, ValueError) as err:
+            status["not_enforced"][name] = str(err)
+
+    def join_cgroups():
+        for procs in spec.cgroup_procs:
+            Path(procs).write_text(str(os.getpid()))
+
+    if spec.cgroup_procs:
+        attempt("cgroup", join_cgroups)
+    flags = CLONE_NEWNS | (CLONE_NEWNET if spec.isolate_network else 0)
+    try:
+        _libc_call("unshare", flags)
+    except OSError as err:
+        for name in ("hide_paths", "network"):
+            status["not_enforced"][name] = f"could not create a namespace: {err}"
+    else:
+        def hide_all():
+            _libc_call("mount", b"none", b"/", None, MS_REC | MS_PRIVATE, None)
+            for path in spec.hide_paths:
+                _hide(path)
+        attempt("hide_paths", hide_all)
+        if spec.uid is not None:
+            attempt("interpreter_reachable", lambda: status.__setitem__("exposed", _expose(_interpreter_paths(), spec.uid)))
+        if spec.isolate_network:
+            attempt("network", _loopback_up)
+    if spec.memory_bytes > 0 and not spec.memory_by_cgroup:
+        attempt("memory_rlimit_as", lambda: _set_limit(resource.RLIMIT_AS, spec.memory_bytes))
+    if spec.cpu_seconds > 0:
+        attempt("cpu_seconds", lambda: _set_limit(resource.RLIMIT_CPU, spec.cpu_seconds, 5))
+    if spec.max_file_bytes > 0:
+        attempt("file_size", lambda: _set_limit(resource.RLIMIT_FSIZE, spec.max_file_bytes))
+    attempt("no_core_dumps", lambda: _set_limit(resource.RLIMIT_CORE, 0))
+    if spec.uid is not None:
+        if spec.max_processes > 0:  # counts processes per real uid, so only binds once we switch
+            attempt("process_rlimit", lambda: _set_limit(resource.RLIMIT_NPROC, spec.max_processes))
+
+        def drop():
+            os.setgroups([])
+            os.setresgid(spec.uid, spec.uid, spec.uid)
+            os.setresuid(spec.uid, spec.uid, spec.uid)
+        attempt("user", drop)
+    return status
+
+
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (a killed grader leaves no kernels)."""
+    try:
+        _libc_call("prctl", 1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def enter(spec: Spec) -> dict:
+    """Confine this process and set its environment; the kernel is started right after."""
+    status = confine(spec)
+    die_with_parent()  # after the uid change, which clears it
+    env = os.environ
+    env.update(HOME=spec.home, USER=KERNEL_USER, LOGNAME=KERNEL_USER, TMPDIR=os.path.join(spec.home, "tmp"),
+               IPYTHONDIR=os.path.join(spec.home, ".ipython"),
+               MPLCONFIGDIR=os.path.join(spec.home, ".config", "matplotlib"))
+    os.makedirs(env["TMPDIR"], exist_ok=True)
+    status["uid"], status["pid"] = os.getuid(), os.getpid()
+    tmp = spec.status_file + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(status, f)
+    os.replace(tmp, spec.status_file)
+    return status
+
+
+def launch(spec: Spec, cmd: list[str]) -> None:
+    enter(spec)
+    os.execvp(cmd[0], cmd)
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) < 3 or argv[1] != "--":
+        sys.exit("usage: python -m adoptkit.grading.sandbox SPEC-JSON -- KERNEL-COMMAND...")
+    launch(Spec(**json.loads(argv[0])), argv[2:])
+
+
+# ---------------------------------------------------------------- in the grader's process (slots)
+
+
+def kill_user(uid: int, rounds: int = 20) -> int:
+    """SIGKILL every process of `uid` (what a fork storm leaves behind); return how many were seen."""
+    seen = 0
+    for _ in range(rounds):
+        pids = [p for p in _pids_of(uid)]
+        if not pids:
+            return seen
+        seen = max(seen, len(pids))
+        child = os.fork()
+        if child == 0:  # kill(-1) as that uid reaches exactly its processes, including ones we cannot list yet
+            try:
+                os.setresuid(uid, uid, uid)
+                os.kill(-1, signal.SIGKILL)
+            finally:
+                os._exit(0)
+        os.waitpid(child, 0)
+        time.sleep(0.02)
+    return seen
+
+
+def _pids_of(uid: int) -> list[int]:
+    pids = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    pids.append(int(entry.name))
+            except FileNotFoundError:
+                pass
+    return pids
+
+
+def _remove_owned(uid: int, folders: list[str]) -> None:
+    """Delete what a slot's uid left in the shared temporary folders (it shares the host's /tmp)."""
+    for folder in folders:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.stat(follow_symlinks=False).st_uid != uid:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+            except OSError:
+                pass
+
+
+class Cgroups:
+    """Memory and pids cgroups for one slot, on cgroup v1 or v2, when the host lets us write them."""
+
+    def __init__(self, name: str):
+        self.dirs: dict[str, Path] = {}
+        v2 = CGROUP_V1 / "cgroup.controllers"
+        if os.geteuid() != 0:
+            return
+        if v2.exists():  # unified hierarchy: one folder, controllers enabled top-down
+            parent = CGROUP_V1 / "adoptkit"
+            try:
+                parent.mkdir(exist_ok=True)
+                for where in (CGROUP_V1, parent):
+                    (where / "cgroup.subtree_control").write_text("+memory +pids")
+                (parent / name).mkdir(exist_ok=True)
+                self.dirs = {"memory": parent / name, "pids": parent / name}
+            except OSError:
+                self.dirs = {}
+        else:
+            for ctl in ("memory", "pids"):
+                d = CGROUP_V1 / ctl / "adoptkit" / name
+                try:
+                    d.mkdir(parents=True, exist_ok=True)
+                    self.dirs[ctl] = d
+                except OSError:
+                    pass
+
+    @property
+    def v2(self) -> bool:
+        return any((d / "memory.max").exists() for d in self.dirs.values())
+
+    def limit(self, memory_bytes: int, max_processes: int) -> set[str]:
+        """Set the limits; return which ones hold."""
+        done = set()
+        mem, pids = self.dirs.get("memory"), self.dirs.get("pids")
+        try:
+            if mem and memory_bytes > 0:
+                if self.v2:
+                    (mem / "memory.max").write_text(str(memory_bytes))
+                    if (mem / "memory.swap.max").exists():
+                        (mem / "memory.swap.max").write_text("0")
+                else:
+                    (mem / "memory.limit_in_bytes").write_text(str(memory_bytes))
+                    if (mem / "memory.memsw.limit_in_bytes").exists():
+                        (mem / "memory.memsw.limit_in_bytes").write_text(str(memory_bytes))
+                done.add("memory")
+        except OSError:
+            pass
+        try:
+            if pids and max_processes > 0:
+                (pids / "pids.max").write_text(str(max_processes))
+                done.add("pids")
+        except OSError:
+            pass
+        return done
+
+    def procs_files(self) -> list[str]:
+        return sorted({str(d / "cgroup.procs") for d in self.dirs.values()})
+
+    def oom_kills(self) -> int:
+        """How many processes the OOM killer has killed in this cgroup so far (a running count)."""
+        mem = self.dirs.get("memory")
+        for name in ("memory.events", "memory.oom_control"):
+            try:
+                for line in ((mem / name).read_text().splitlines() if mem else []):
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill":
+                        return int(value)
+            except (OSError, ValueError):
+                pass
+        return 0
+
+    def empty(self) -> None:
+        """Kill every process inside (the folders stay, for the slot's next kernel)."""
+        for d in set(self.dirs.values()):
+            for _ in range(50):
+                try:
+                    pids = [int(p) for p in (d / "cgroup.procs").read_text().split()]
+                except OSError:
+                    break
+                if not pids:
+                    break
+                for pid in pids:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                time.sleep(0.02)
+
+
+class Slot:
+    """One kernel's place on this machine: a lock, a uid, a private folder, cgroups.
+
+    Slots are claimed with `flock` on a machine-wide lock per uid, so concurrent graders (the cohort
+    runner's workers, a plain `nbgrader autograde` next to it) never share a uid or a cgroup, and a
+    crashed grader's slot frees itself. Claiming a slot first clears whatever a previous owner left.
+    """
+
+    def __init__(self, root: str, index: int, uid: int | None, lock_fd: int):
+        self.root, self.index, self.uid, self._lock_fd = Path(root), index, uid, lock_fd
+        self.name = f"uid-{uid}" if uid is not None else f"user-{os.geteuid()}-{index}"
+        self.dir = self.root / self.name
+        self.home = self.dir / "home"
+        self.work = self.dir / "work"
+        self.cgroups: Cgroups | None = None
+
+    @classmethod
+    def claim(cls, root: str, uid_base: int | None, max_slots: int) -> Slot:
+        locks = "/tmp/adoptkit-slots" if uid_base is not None else f"/tmp/adoptkit-slots-{os.geteuid()}"
+        for folder in (locks, root):
+            os.makedirs(folder, mode=0o755, exist_ok=True)
+        os.chmod(root, 0o755)  # slot uids must traverse it; each slot folder is private
+        for i in range(max_slots):
+            key = f"uid-{uid_base + i}" if uid_base is not None else f"slot-{i}-{Path(root).name}"
+            fd = os.open(os.path.join(locks, f"{key}.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as err:
+                os.close(fd)
+                if err.errno in (errno.EAGAIN, errno.EACCES):
+                    continue
+                raise
+            slot = cls(root, i, None if uid_base is None else uid_base + i, fd)
+            slot._clear()
+            return slot
+        raise RuntimeError(f"all {max_slots} kernel slots are busy; raise c.Hardening.max_slots "
+                           "or run fewer graders at once")
+
+    def _clear(self) -> None:
+        if self.uid is not None:
+            kill_user(self.uid)
+            _remove_owned(self.uid, ["/tmp", "/var/tmp", "/dev/shm"])
+        (self.cgroups or Cgroups(self.name)).empty()
+        if os.path.ismount(self.dir):
+            try:
+                _libc_call("umount2", str(self.dir).encode(), 2)  # MNT_DETACH: drops every file at once
+            except OSError:
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def prepare(self, memory_bytes: int, max_processes: int, disk_bytes: int = 0) -> set[str]:
+        """Make the private folders and cgroups; return the limits that hold (cgroups, disk).
+
+        As root the slot's folder is a tmpfs of `disk_bytes`: the kernel cannot fill the grader's
+        disk, and clearing the slot is one unmount instead of deleting every file it wrote.
+        """
+        done = set()
+        self.dir.mkdir(mode=0o700, exist_ok=True)
+        if self.uid is not None and disk_bytes > 0:
+            try:
+                _libc_call("mount", b"adoptkit-slot", str(self.dir).encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
+                           f"size={disk_bytes},mode=700,uid={self.uid},gid={self.uid}".encode())
+                done.add("disk")
+            except OSError:
+                pass
+        for d in (self.dir, self.home, self.work):
+            d.mkdir(mode=0o700, exist_ok=True)
+            if self.uid is not None:
+                os.chown(d, self.uid, self.uid)
+        self.cgroups = self.cgroups or Cgroups(self.name)
+        self.oom_baseline = self.cgroups.oom_kills()
+        return done | self.cgroups.limit(memory_bytes, max_processes)
+
+    def oom_killed(self) -> bool:
+        return self.cgroups is not None and self.cgroups.oom_kills() > getattr(self, "oom_baseline", 0)
+
+    def give(self, path: Path) -> None:
+        """Hand a file or folder tree under the slot to the slot's uid."""
+        if self.uid is None:
+            return
+        for p in [path, *(path.rglob("*") if path.is_dir() else [])]:
+            os.lchown(p, self.uid, self.uid)
+
+    def release(self) -> None:
+        if self._lock_fd is None:
+            return
+        try:
+            self._clear()
+        finally:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def spec(self, h, hide_paths: list[str], cgroup_limits: set[str]) -> Spec:
+        return Spec(
+            home=str(self.home), status_file=str(self.dir / "sandbox-status.json"), uid=self.uid,
+            memory_bytes=h.memory_bytes, memory_by_cgroup="memory" in cgroup_limits,
+            cpu_seconds=h.cpu_seconds, max_processes=h.max_processes, max_file_bytes=h.max_file_bytes,
+            isolate_network=h.isolate_network, hide_paths=hide_paths,
+            cgroup_procs=self.cgroups.procs_files() if self.cgroups and cgroup_limits - {"disk"} else [],
+        )
+
+
+def spec_json(spec: Spec) -> str:
+    return json.dumps(asdict(spec))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,168 @@
+"""Fast checks of the grading pieces, no nbgrader run: reading, config, guard helpers, sandbox, locks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import nbformat
+import pytest
+from gradinglib import FIXTURES, needs_root
+from traitlets.config import Config
+
+from adoptkit.grading import harden
+from adoptkit.grading.guard import bound_names
+from adoptkit.grading.pipeline import AUTOGRADE, EXPORTER
+from adoptkit.grading.sandbox import Slot, Spec, kill_user, spec_json
+from adoptkit.grading.tamper import SubmissionError, failing_line, gradebook_lock, hidden_lines, read_submission
+
+
+def write(tmp_path, content: bytes, name="hw.ipynb"):
+    path = tmp_path / name
+    path.write_bytes(content)
+    return str(path)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "is empty"),
+    (b"   \n", "is empty"),
+    (b'{"cells": [', "not valid JSON (line 1"),
+    (b"\xff\xfe\x00", "is not text"),
+    (b"[1, 2]", "not a Jupyter notebook"),
+    (b'{"cells": []}', "no nbformat version"),
+    (b'{"cells": [], "metadata": {}, "nbformat": 5, "nbformat_minor": 0}', "nbformat 5"),
+    (b'{"cells": [{"cell_type": "code"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 4}',
+     "does not follow the notebook format at cells/0: 'metadata' is a required property"),
+    ((b'{"cells": [{"cell_type": "code", "metadata": {}, "source": "1", "outputs": "none", "execution_count": null}],'
+      b' "metadata": {}, "nbformat": 4, "nbformat_minor": 4}'), "does not follow the notebook format at cells/0/outputs"),
+])
+def test_unreadable_submissions_get_a_clear_reason(tmp_path, content, message):
+    with pytest.raises(SubmissionError) as err:
+        read_submission(write(tmp_path, content))
+    assert message in str(err.value)
+
+
+def test_a_readable_or_repairable_notebook_is_read(tmp_path):
+    nb = nbformat.read(FIXTURES / "fixture-hw" / "fixture-hw.ipynb", as_version=4)
+    assert len(read_submission(write(tmp_path, nbformat.writes(nb).encode())).cells) == len(nb.cells)
+    old = nbformat.v3.new_notebook(worksheets=[nbformat.v3.new_worksheet(cells=[nbformat.v3.new_code_cell("1")])])
+    converted = read_submission(write(tmp_path, nbformat.writes(old, version=3).encode(), "old.ipynb"))
+    assert converted.nbformat == 4 and converted.cells[0].source == "1"
+
+
+def test_harden_installs_the_pipeline_and_refuses_unknown_settings():
+    c = harden(Config(), cell_timeout=7, memory_bytes=123)
+    assert c.Autograde.autograde_preprocessors == AUTOGRADE and c.Autograde.exporter_class is EXPORTER
+    assert c.Execute.timeout == 7 and c.Hardening.memory_bytes == 123
+    with pytest.raises(TypeError, match="memory_byte.*known: .*memory_bytes"):
+        harden(Config(), memory_byte=1)
+
+
+def test_helpers_find_names_hidden_regions_and_failing_lines():
+    source = "import math as m, os\nfrom x import y\n\ndef check(a):\n    pass\nclass K: pass\nLIMIT = 3\n"
+    assert bound_names(source) == ["m", "os", "y", "check", "K", "LIMIT"]
+    assert bound_names("def broken(:") == []
+    test = "check(1)\n### BEGIN HIDDEN TESTS\ncheck(2)\ncheck(3)\n### END HIDDEN TESTS\n"
+    assert hidden_lines(test) == {3, 4}
+    error = {"traceback": ["\x1b[0;31mAssertionError\x1b[0m", "Cell \x1b[0;32mIn[7], line 3\x1b[0m", "Cell In[2], line 9"]}
+    assert failing_line(error) == 3
+    assert failing_line({"traceback": ["KernelDied: no frames"]}) is None
+
+
+def test_gradebook_lock_is_reentrant_and_excludes_other_processes(tmp_path):
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    probe = ("import fcntl, os, sys\nfd = os.open(sys.argv[1], os.O_RDWR)\n"
+             "try:\n    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n    print('free')\n"
+             "except OSError:\n    print('held')\n")
+    lock_file = str(tmp_path / "gradebook.db.adoptkit-lock")
+
+    def other_process_sees():
+        return subprocess.run([sys.executable, "-c", probe, lock_file], capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    with gradebook_lock(url):
+        with gradebook_lock(url):  # a step inside a step of the same grader
+            assert other_process_sees() == "held"
+        assert other_process_sees() == "held"
+    assert other_process_sees() == "free"
+    with gradebook_lock("postgresql+psycopg2://grader@db/course"):
+        pass  # a server database serialises itself
+
+
+@needs_root
+def test_launcher_confines_a_process(tmp_path):
+    slot = Slot.claim("/tmp/adoptkit-sandbox-test", 63900, 4)
+    try:
+        limits = slot.prepare(256 * 2**20, 20)
+        hidden = tmp_path / "secret"
+        hidden.mkdir()
+        (hidden / "answers.txt").write_text("42")
+        spec = Spec(home=str(slot.home), status_file=str(slot.dir / "status.json"), uid=slot.uid,
+                    memory_bytes=256 * 2**20, memory_by_cgroup="memory" in limits, cpu_seconds=5,
+                    max_processes=20, max_file_bytes=2**20, isolate_network=True, hide_paths=[str(hidden)],
+                    cgroup_procs=slot.cgroups.procs_files() if limits else [])
+        probe = (
+            "import os, resource, socket, json\n"
+            "out = {'uid': os.getuid(), 'nproc': resource.getrlimit(resource.RLIMIT_NPROC)[0],\n"
+            "       'fsize': resource.getrlimit(resource.RLIMIT_FSIZE)[0],\n"
+            "       'ifaces': sorted(n for _, n in socket.if_nameindex())}\n"
+            "server = socket.create_server(('127.0.0.1', 0))  # its own loopback works (offline model, say)\n"
+            "out['loopback'] = socket.create_connection(server.getsockname(), timeout=2).getpeername()[0]\n"
+            "try:\n    out['secret'] = open(%r).read()\nexcept OSError as e:\n    out['secret'] = type(e).__name__\n"
+            "print(json.dumps(out))\n").replace("%r", repr(str(hidden / "answers.txt")))
+        proc = subprocess.run([sys.executable, "-m", "adoptkit.grading.sandbox", spec_json(spec), "--",
+                               sys.executable, "-c", probe], capture_output=True, text=True, cwd=slot.work, timeout=60,
+                              check=True)
+        seen = json.loads(proc.stdout)
+        status = json.loads((slot.dir / "status.json").read_text())
+        assert seen["uid"] == slot.uid and seen["nproc"] == 20 and seen["fsize"] == 2**20
+        assert seen["ifaces"] == ["lo"] and seen["loopback"] == "127.0.0.1" and seen["secret"] != "42"
+        assert {"user", "network", "hide_paths", "process_rlimit"} <= set(status["enforced"])
+    finally:
+        slot.release()
+
+
+@needs_root
+def test_slots_are_exclusive_and_clear_what_a_previous_owner_left(tmp_path):
+    a = Slot.claim("/tmp/adoptkit-sandbox-test", 63900, 4)
+    b = Slot.claim("/tmp/adoptkit-sandbox-test", 63900, 4)
+    try:
+        assert a.uid != b.uid
+        a.prepare(0, 0)
+        # a leftover process of a's uid (what a crashed grader's fork storm would leave)
+        leftover = subprocess.Popen([sys.executable, "-c", f"import os, time; os.setuid({a.uid}); time.sleep(60)"])
+        deadline = time.time() + 10
+        while time.time() < deadline and not any(
+                os.stat(f"/proc/{leftover.pid}").st_uid == a.uid for _ in [0]):
+            time.sleep(0.05)
+        assert kill_user(a.uid) >= 1
+        assert leftover.wait(timeout=10) == -9
+    finally:
+        a.release()
+        b.release()
+    c = Slot.claim("/tmp/adoptkit-sandbox-test", 63900, 4)
+    try:
+        assert c.uid == a.uid  # released slots are reused
+    finally:
+        c.release()
+
+
+def test_the_kubernetes_example_in_the_docs_is_well_formed():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "grading.md").read_text()
+    manifests = [m for block in re.findall(r"```yaml\n(.*?)```", doc, re.DOTALL) for m in yaml.safe_load_all(block)]
+    kinds = {m["kind"]: m for m in manifests}
+    assert set(kinds) == {"Deployment", "Service", "NetworkPolicy"}
+    assert all(m["apiVersion"] and m["metadata"]["name"] for m in manifests)
+    workers = next(m for m in manifests if m["metadata"]["name"] == "dask-grader")
+    command = workers["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert command[command.index("--nthreads") + 1] == "1"  # nbgrader converters are one learner per process
+    service = next(m for m in manifests if m["kind"] == "Service")
+    assert "tcp://dask-scheduler:8786" in command and service["spec"]["ports"][0]["port"] == 8786
