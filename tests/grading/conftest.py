@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 from gradinglib import ASSIGNMENT, CONFIG, FIXTURES, MAX_SLOTS, OTHER, UID_BASE, make_course, nbgrader
+
+
+@pytest.fixture(scope="session", autouse=True)
+def clear_kernel_slots():
+    """After the session, clear the tests' kernel slots that a killed run left (mounts, folders)."""
+    yield
+    from adoptkit.grading.config import Hardening
+    from adoptkit.grading.sandbox import Slot
+
+    if os.geteuid() == 0:
+        Slot.sweep(Hardening().scratch(), UID_BASE, MAX_SLOTS)
+        Slot.sweep("/tmp/adoptkit-sandbox-test", 63900, 4)
 
 
 @pytest.fixture(scope="session")

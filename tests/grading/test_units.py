@@ -166,3 +166,14 @@ def test_the_kubernetes_example_in_the_docs_is_well_formed():
     assert command[command.index("--nthreads") + 1] == "1"  # nbgrader converters are one learner per process
     service = next(m for m in manifests if m["kind"] == "Service")
     assert "tcp://dask-scheduler:8786" in command and service["spec"]["ports"][0]["port"] == 8786
+
+
+@needs_root
+def test_sweep_clears_a_slot_a_killed_grader_left():
+    slot = Slot.claim("/tmp/adoptkit-sandbox-test", 63900, 4)
+    slot.prepare(0, 0, disk_bytes=1 << 20)
+    assert os.path.ismount(slot.dir)
+    os.close(slot._lock_fd)  # the grader dies: its lock goes, its mount and folder stay
+    slot._lock_fd = None
+    assert Slot.sweep("/tmp/adoptkit-sandbox-test", 63900, 4) == 1
+    assert not slot.dir.exists()

@@ -165,6 +165,9 @@ class ZygoteProvisioner(LocalProvisioner):
         await self.send_signal(signal.SIGTERM)
 
 
+_swept = False
+
+
 class SandboxKernelManager(AsyncKernelManager):
     """An AsyncKernelManager whose kernel runs boxed in its own slot."""
 
@@ -189,10 +192,14 @@ class SandboxKernelManager(AsyncKernelManager):
     # -- start
 
     async def _async_pre_start_kernel(self, **kw):
+        global _swept
         h = self.hardening
         root = h.scratch()
-        as_root = os.geteuid() == 0
-        self.slot = Slot.claim(root, h.uid_base if (as_root and h.sandbox_user) else None, h.max_slots)
+        uid_base = h.uid_base if (os.geteuid() == 0 and h.sandbox_user) else None
+        if not _swept:  # once per grading process: what a killed grader left in free slots
+            Slot.sweep(root, uid_base, h.max_slots)
+            _swept = True
+        self.slot = Slot.claim(root, uid_base, h.max_slots)
         cgroup_limits = self.slot.prepare(h.memory_bytes, h.max_processes, h.disk_bytes)
         keep = [sys.prefix, os.path.realpath(sys.executable), os.path.realpath(root)]
         hide = _hideable(course_paths(self.config) + list(h.hide_paths), keep)

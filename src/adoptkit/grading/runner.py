@@ -22,7 +22,7 @@ import logging
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 from multiprocessing.util import Finalize
 from pathlib import Path
@@ -479,6 +479,3 @@ def difficulty_rows(cd: CourseDirectory, hardening: Hardening, assignment: str, 
         })
     return sorted(rows, key=lambda r: (r["mean_percent"] if r["mean_percent"] != "" else 101))
 
-
-def outcome_dict(o: Outcome) -> dict:
-    return asdict(o)

@@ -392,27 +392,48 @@ class Slot:
         self.work = self.dir / "work"
         self.cgroups: Cgroups | None = None
 
+    @staticmethod
+    def _lock(root: str, uid_base: int | None, i: int) -> int | None:
+        """The slot's lock, held, or None when another grader holds it."""
+        locks = "/tmp/adoptkit-slots" if uid_base is not None else f"/tmp/adoptkit-slots-{os.geteuid()}"
+        os.makedirs(locks, mode=0o755, exist_ok=True)
+        key = f"uid-{uid_base + i}" if uid_base is not None else f"slot-{i}-{Path(root).name}"
+        fd = os.open(os.path.join(locks, f"{key}.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except OSError as err:
+            os.close(fd)
+            if err.errno in (errno.EAGAIN, errno.EACCES):
+                return None
+            raise
+
     @classmethod
     def claim(cls, root: str, uid_base: int | None, max_slots: int) -> Slot:
-        locks = "/tmp/adoptkit-slots" if uid_base is not None else f"/tmp/adoptkit-slots-{os.geteuid()}"
-        for folder in (locks, root):
-            os.makedirs(folder, mode=0o755, exist_ok=True)
+        os.makedirs(root, mode=0o755, exist_ok=True)
         os.chmod(root, 0o755)  # slot uids must traverse it; each slot folder is private
         for i in range(max_slots):
-            key = f"uid-{uid_base + i}" if uid_base is not None else f"slot-{i}-{Path(root).name}"
-            fd = os.open(os.path.join(locks, f"{key}.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as err:
-                os.close(fd)
-                if err.errno in (errno.EAGAIN, errno.EACCES):
-                    continue
-                raise
-            slot = cls(root, i, None if uid_base is None else uid_base + i, fd)
-            slot._clear()
-            return slot
+            fd = cls._lock(root, uid_base, i)
+            if fd is not None:
+                slot = cls(root, i, None if uid_base is None else uid_base + i, fd)
+                slot._clear()
+                return slot
         raise RuntimeError(f"all {max_slots} kernel slots are busy; raise c.Hardening.max_slots "
                            "or run fewer graders at once")
+
+    @classmethod
+    def sweep(cls, root: str, uid_base: int | None, max_slots: int) -> int:
+        """Clear every free slot that a killed grader left behind (processes, mount, folder)."""
+        cleared = 0
+        for i in range(max_slots):
+            slot_dir = Path(root) / (f"uid-{uid_base + i}" if uid_base is not None else f"user-{os.geteuid()}-{i}")
+            if not slot_dir.exists():
+                continue
+            fd = cls._lock(root, uid_base, i)
+            if fd is not None:
+                cls(root, i, None if uid_base is None else uid_base + i, fd).release()
+                cleared += 1
+        return cleared
 
     def _clear(self) -> None:
         if self.uid is not None:
