@@ -284,12 +284,12 @@ def test_autograde_scores_correct_wrong_and_broken(graded):
                           "test_classify_product": 0, "test_label_accuracy": 0, "reflection": 0}
     assert wrong.code_score == 4 and wrong.max_code_score == 12
 
-    # nbgrader 0.9.6 on invalid JSON: logs the error, grades the others, and exits 1 at the end. The
-    # broken submission is left in the gradebook with no autograde score (every cell awaits a manual
-    # grade) and no autograded notebook.
+    # Invalid JSON, with the course's hardened config: a clear per-student error, the others graded, exit
+    # 1 at the end. The broken submission is left in the gradebook with no autograde score (every cell
+    # awaits a manual grade) and no autograded notebook.
     assert ag.returncode == 1
     assert "There was an error processing assignment 'sales-crm' for student 'broken'" in ag.stderr
-    assert "JSONDecodeError" in ag.stderr
+    assert "sales-crm.ipynb is not valid JSON (line 1" in ag.stderr
     broken_at = ag.stderr.index("submitted/broken/")
     assert broken_at < ag.stderr.index("submitted/correct/") < ag.stderr.index("submitted/wrong/")
     broken = grades["broken"]

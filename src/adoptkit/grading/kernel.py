@@ -261,7 +261,7 @@ class SandboxKernelManager(AsyncKernelManager):
         if not source_dir or not os.path.isdir(source_dir) or self.slot is None:
             return
         for entry in os.scandir(source_dir):
-            if entry.name.endswith(".ipynb") or entry.name.startswith("."):
+            if entry.name.startswith(".") or (entry.name.endswith(".ipynb") and not _plain_notebook(entry.path)):
                 continue
             dest = self.slot.work / entry.name
             if entry.is_dir(follow_symlinks=False):
@@ -353,3 +353,17 @@ def install_pool(pool: KernelPool | None) -> None:
 
 def current_pool() -> KernelPool | None:
     return _POOL
+
+
+def _plain_notebook(path: str) -> bool:
+    """A notebook with no nbgrader cells (a teach-back lesson a checks notebook reads) may go beside the
+    kernel; a graded one may not, since its graded copy holds the instructor's hidden tests."""
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            cells = json.load(f).get("cells", [])
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(cells, list) and not any(isinstance(c, dict) and "nbgrader" in (c.get("metadata") or {})
+                                               for c in cells)

@@ -159,6 +159,8 @@ class RestoreCells(NbGraderPreprocessor):
             self.solutions = {c.name for c in source_nb.solution_cells}
             submitted = _ids(nb)
             known = {c[0] for c in self.cells}
+            if not known:  # the instructor's notebook has no nbgrader cells either (a teach-back lesson)
+                return nb, resources
             if not submitted:
                 raise self._fail(resources, f"{nb_id}.ipynb has no nbgrader cells at all (its metadata was "
                                  "stripped, or it was re-created as a new notebook); it cannot be graded "
