@@ -65,6 +65,7 @@ def _install(f: DataFile, dest: Path, fill) -> None:
     try:
         origin = fill(Path(tmp))
         _check(Path(tmp), f, origin)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the data is public, and graded kernels run as other users
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):
