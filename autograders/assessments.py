@@ -460,9 +460,9 @@ SECRET = {
               r"\b(?:\d{4}[ -]?){3}\d{4}\b", "4111 1111 1111 1111", "5500-0000-0000-0004", "4000056655665556"),
     "hr": ("employee ids (`EMP-` followed by 6 digits)", "[EMPLOYEE_ID]", r"\bEMP-\d{6}\b",
            "EMP-004512", "EMP-120033", "EMP-999999"),
-    "engineering": ("API keys (`sk-` followed by at least 20 letters or digits)", "[SECRET]",
-                    r"\bsk-[A-Za-z0-9]{20,}", "sk-abcdefghijklmnopqrstuvwx", "sk-A1b2C3d4E5f6G7h8I9j0K1",
-                    "sk-0000000000000000000000000000"),
+    "engineering": ("secret keys (`sk_` followed by at least 20 letters or digits)", "[SECRET]",
+                    r"\bsk_[A-Za-z0-9]{20,}", "sk_abcdefghijklmnopqrstuvwx", "sk_A1b2C3d4E5f6G7h8I9j0K1",
+                    "sk_0000000000000000000000000000"),
 }
 
 
