@@ -111,3 +111,28 @@ def execute(nb, folder: Path) -> dict:
                    resources={"metadata": {"path": str(folder)}}).execute()
     return {grade_id(c): [o for o in c.outputs if o.output_type == "error"] for c in nb.cells
             if c.cell_type == "code" and grade_id(c)}
+
+
+def run_cell(code: str, ns: dict) -> None:
+    """Run a notebook cell's code in `ns`, as the kernel would (for in-process checks of a source)."""
+    exec(compile(code, "<exercise cell>", "exec"), ns)
+
+
+def source(name: str, notebook: str | None = None):
+    """An assignment's source notebook (`exercises/<name>/<notebook or name>.ipynb`)."""
+    return nbformat.read(ROOT / "exercises" / name / f"{notebook or name}.ipynb", as_version=4)
+
+
+def quiz_options(quiz_nb) -> list[list[str]]:
+    """The options of each question of a quiz source (its QUESTIONS, without building the widget)."""
+    ns: dict = {}
+    run_cell(by_id(quiz_nb)["quiz"].source.split("quiz = Quiz(")[0], ns)
+    return [options for _, options in ns["QUESTIONS"]]
+
+
+def write_quiz_answers(folder: Path, quiz: str, answers) -> None:
+    """What a learner's clicks leave beside the notebook (adoptkit.widgets.Quiz's answer file)."""
+    import json
+
+    (folder / "quiz-answers").mkdir(parents=True, exist_ok=True)
+    (folder / "quiz-answers" / f"{quiz}.json").write_text(json.dumps({"quiz": quiz, "answers": answers}))

@@ -7,7 +7,6 @@ The data tests need the mirror (`ADOPTKIT_DATA_MIRROR`, e.g. ../shared/data) or 
 from __future__ import annotations
 
 import ast
-import json
 import re
 from types import SimpleNamespace
 
@@ -23,8 +22,12 @@ from nbgrader_harness import (
     fill,
     grades,
     nbgrader,
+    quiz_options,
+    run_cell,
     solutions,
+    source,
     submit,
+    write_quiz_answers,
 )
 
 from adoptkit.engage import teachback
@@ -112,20 +115,6 @@ def check_chunked(chunked):
 }
 
 
-def _run(code: str, ns: dict) -> None:
-    exec(compile(code, "<exercise cell>", "exec"), ns)
-
-
-def _source(name: str, notebook: str | None = None):
-    return nbformat.read(EXERCISES / name / f"{notebook or name}.ipynb", as_version=4)
-
-
-def _quiz_options(quiz_nb) -> list[list[str]]:
-    ns: dict = {}
-    _run(by_id(quiz_nb)["quiz"].source.split("quiz = Quiz(")[0], ns)  # QUESTIONS, without building the widget
-    return [options for _, options in ns["QUESTIONS"]]
-
-
 def _quiz_key(quiz_nb) -> list[str]:
     """The answer key, read from the hidden tests of the source."""
     cells = by_id(quiz_nb)
@@ -133,8 +122,7 @@ def _quiz_key(quiz_nb) -> list[str]:
 
 
 def _answers_file(folder, answers) -> None:
-    (folder / "quiz-answers").mkdir(parents=True, exist_ok=True)
-    (folder / "quiz-answers" / f"{QUIZ}.json").write_text(json.dumps({"quiz": QUIZ, "answers": answers}))
+    write_quiz_answers(folder, QUIZ, answers)
 
 
 def good_lesson():
@@ -241,7 +229,7 @@ def test_chapter_runs_under_nbval(chapter, tmp_path):
     (TEACHBACK, "checks", dict.fromkeys(CHECK_IDS, 1)),
 ])
 def test_sources_are_committed_clean_and_locked(name, notebook, points):
-    nb = _source(name, notebook)
+    nb = source(name, notebook)
     nbformat.validate(nb)
     assert all(c.outputs == [] and c.execution_count is None for c in nb.cells if c.cell_type == "code")
     cells = by_id(nb)
@@ -259,7 +247,7 @@ def test_sources_are_committed_clean_and_locked(name, notebook, points):
 
 
 def test_review_source_has_hidden_tests_everywhere_and_a_manual_reflection():
-    nb = _source(REVIEW)
+    nb = source(REVIEW)
     cells = by_id(nb)
     for gid in REVIEW_POINTS:
         assert "### BEGIN HIDDEN TESTS" in cells[gid].source, gid
@@ -271,7 +259,7 @@ def test_review_source_has_hidden_tests_everywhere_and_a_manual_reflection():
 
 @pytest.fixture(scope="module")
 def review():
-    return _source(REVIEW)
+    return source(REVIEW)
 
 
 @pytest.fixture(scope="module")
@@ -279,11 +267,11 @@ def solved(review):
     """A namespace with the setup cell and every correct part run, with all tests, hidden ones included."""
     ns: dict = {}
     cells = by_id(review)
-    _run(cells["setup"].source, ns)
+    run_cell(cells["setup"].source, ns)
     for part, code in solutions(review).items():
         if part != "reflection":
-            _run(code, ns)
-            _run(cells[f"test_{part}"].source, ns)  # raises if the source fails its own (hidden) tests
+            run_cell(code, ns)
+            run_cell(cells[f"test_{part}"].source, ns)  # raises if the source fails its own (hidden) tests
     return ns
 
 
@@ -292,24 +280,24 @@ def test_hidden_tests_catch_a_wrong_answer_that_passes_the_visible_ones(key, rev
     part = key.split("/")[0]
     test_cell = by_id(review)[f"test_{part}"].source
     ns = dict(solved)
-    _run(WRONG[key], ns)
-    _run(HIDDEN.sub("", test_cell), ns)  # the visible tests, as released: must pass
+    run_cell(WRONG[key], ns)
+    run_cell(HIDDEN.sub("", test_cell), ns)  # the visible tests, as released: must pass
     with pytest.raises(AssertionError) as caught:
-        _run(test_cell, ns)
+        run_cell(test_cell, ns)
     assert str(caught.value).strip(), "the hidden test that failed should tell the learner why"
 
 
 @pytest.mark.parametrize("part", list(VISIBLY_WRONG))
 def test_visible_tests_catch_the_assistants_query_and_an_empty_check(part, review, solved):
     ns = dict(solved)
-    _run(VISIBLY_WRONG[part], ns)
+    run_cell(VISIBLY_WRONG[part], ns)
     with pytest.raises(AssertionError):
-        _run(HIDDEN.sub("", by_id(review)[f"test_{part}"].source), ns)
+        run_cell(HIDDEN.sub("", by_id(review)[f"test_{part}"].source), ns)
 
 
 def test_quiz_key_is_hidden_and_names_one_option_of_each_question():
-    nb = _source(QUIZ)
-    options = _quiz_options(nb)
+    nb = source(QUIZ)
+    options = quiz_options(nb)
     key = [eval(k) for k in _quiz_key(nb)]  # string literals from the source
     assert len(options) == len(key) == len(QUIZ_IDS)
     assert all(answer in opts for answer, opts in zip(key, options))
@@ -330,7 +318,7 @@ def test_teachback_lesson_is_the_template_and_the_checks_cover_every_requirement
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("")]), tmp_path / "empty.ipynb")
     missed = set(teachback.problems(tmp_path / "empty.ipynb")) | set(teachback.problems(EXERCISES / TEACHBACK / "lesson.ipynb"))
     assert missed == set(REQUIREMENTS)
-    checks = by_id(_source(TEACHBACK, "checks"))
+    checks = by_id(source(TEACHBACK, "checks"))
     assert ast.literal_eval(re.search(r"^REQUIREMENTS = (\[.*\])$", checks["setup"].source, re.M).group(1)) == REQUIREMENTS
     assert "peer" in checks["review"].source.lower() or "colleague" in checks["review"].source.lower()
 
@@ -339,7 +327,7 @@ def test_teachback_lesson_is_the_template_and_the_checks_cover_every_requirement
 
 @pytest.mark.slow
 def test_quiz_and_teachback_sources_pass_their_own_tests_with_a_learners_answers(tmp_path):
-    quiz = _source(QUIZ)
+    quiz = source(QUIZ)
     (tmp_path / "quiz").mkdir()
     _answers_file(tmp_path / "quiz", [eval(k) for k in _quiz_key(quiz)])
     errors = execute(quiz, tmp_path / "quiz")  # the source, hidden tests included
@@ -347,7 +335,7 @@ def test_quiz_and_teachback_sources_pass_their_own_tests_with_a_learners_answers
 
     (tmp_path / "tb").mkdir()
     nbformat.write(good_lesson(), tmp_path / "tb" / "lesson.ipynb")
-    errors = execute(_source(TEACHBACK, "checks"), tmp_path / "tb")
+    errors = execute(source(TEACHBACK, "checks"), tmp_path / "tb")
     assert all(not errors[c] for c in CHECK_IDS), {c: e[0].evalue for c, e in errors.items() if e}
 
 
@@ -375,8 +363,8 @@ def graded(tmp_path_factory, review):
 
     # Quiz: every answer right; four right and two wrong; every question answered, every answer wrong.
     quiz_release = nbformat.read(released[QUIZ] / f"{QUIZ}.ipynb", as_version=4)
-    key = [eval(k) for k in _quiz_key(_source(QUIZ))]
-    wrong = [next(o for o in opts if o != k) for k, opts in zip(key, _quiz_options(quiz_release))]
+    key = [eval(k) for k in _quiz_key(source(QUIZ))]
+    wrong = [next(o for o in opts if o != k) for k, opts in zip(key, quiz_options(quiz_release))]
     quiz_answers = {"correct": key, "partly": key[:4] + wrong[4:], "hidden": wrong}
     for student, answers in quiz_answers.items():
         _answers_file(submit(course, QUIZ, student, {f"{QUIZ}.ipynb": quiz_release}), answers)

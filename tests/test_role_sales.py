@@ -8,7 +8,6 @@ test_book runs it. The data tests need the mirror (`ADOPTKIT_DATA_MIRROR`, e.g. 
 from __future__ import annotations
 
 import ast
-import json
 import re
 from types import SimpleNamespace
 
@@ -19,6 +18,7 @@ import test_book  # the book's own structure and nbval checks, reused for this p
 from myst_nb.core.read import read_myst_markdown_notebook
 from nbclient import NotebookClient
 from nbgrader_harness import HIDDEN, ROOT, by_id, course_copy, execute, grades, nbgrader, submit
+from nbgrader_harness import quiz_options, source, write_quiz_answers
 
 from adoptkit.engage import teachback
 
@@ -33,20 +33,6 @@ REQUIREMENTS = ["title", "sections", "filled", "objectives", "example", "exercis
 CHECK_IDS = [f"check_{name}" for name in REQUIREMENTS]
 
 
-def _run(code: str, ns: dict) -> None:
-    exec(compile(code, "<exercise cell>", "exec"), ns)
-
-
-def _source(name: str, notebook: str | None = None):
-    return nbformat.read(EXERCISES / name / f"{notebook or name}.ipynb", as_version=4)
-
-
-def _quiz_options(quiz_nb) -> list[list[str]]:
-    ns: dict = {}
-    _run(by_id(quiz_nb)["quiz"].source.split("quiz = Quiz(")[0], ns)  # QUESTIONS, without building the widget
-    return [options for _, options in ns["QUESTIONS"]]
-
-
 def _quiz_key(quiz_nb) -> list[str]:
     """The answer key, read from the hidden tests of the source."""
     cells = by_id(quiz_nb)
@@ -55,8 +41,7 @@ def _quiz_key(quiz_nb) -> list[str]:
 
 
 def _answers_file(folder, answers) -> None:
-    (folder / "quiz-answers").mkdir(parents=True, exist_ok=True)
-    (folder / "quiz-answers" / f"{QUIZ}.json").write_text(json.dumps({"quiz": QUIZ, "answers": answers}))
+    write_quiz_answers(folder, QUIZ, answers)
 
 
 def good_lesson():
@@ -190,7 +175,7 @@ def test_follow_ups_guardrails_and_redaction(chapter_outputs):
     (TEACHBACK, "checks", dict.fromkeys(CHECK_IDS, 1)),
 ])
 def test_sources_are_committed_clean_and_locked(name, notebook, points):
-    nb = _source(name, notebook)
+    nb = source(name, notebook)
     nbformat.validate(nb)
     assert all(c.outputs == [] and c.execution_count is None for c in nb.cells if c.cell_type == "code")
     cells = by_id(nb)
@@ -209,8 +194,8 @@ def test_sources_are_committed_clean_and_locked(name, notebook, points):
 
 
 def test_quiz_key_is_hidden_and_names_one_option_of_each_question():
-    nb = _source(QUIZ)
-    options = _quiz_options(nb)
+    nb = source(QUIZ)
+    options = quiz_options(nb)
     key = _quiz_key(nb)
     assert len(options) == len(key) == len(QUIZ_IDS)
     assert all(answer in opts for answer, opts in zip(key, options))
@@ -233,7 +218,7 @@ def test_teachback_lesson_is_the_template_and_the_checks_cover_every_requirement
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("")]), tmp_path / "empty.ipynb")
     missed = set(teachback.problems(tmp_path / "empty.ipynb")) | set(teachback.problems(EXERCISES / TEACHBACK / "lesson.ipynb"))
     assert missed == set(REQUIREMENTS)
-    checks = by_id(_source(TEACHBACK, "checks"))
+    checks = by_id(source(TEACHBACK, "checks"))
     assert ast.literal_eval(re.search(r"^REQUIREMENTS = (\[.*\])$", checks["setup"].source, re.M).group(1)) == REQUIREMENTS
     assert "submitted" in checks["setup"].source  # reads the submitted lesson while grading (order is not fixed)
     assert "peer" in checks["review"].source.lower()
@@ -243,7 +228,7 @@ def test_teachback_lesson_is_the_template_and_the_checks_cover_every_requirement
 
 @pytest.mark.slow
 def test_quiz_and_teachback_sources_pass_their_own_tests_with_a_learners_answers(tmp_path):
-    quiz = _source(QUIZ)
+    quiz = source(QUIZ)
     (tmp_path / "quiz").mkdir()
     _answers_file(tmp_path / "quiz", _quiz_key(quiz))
     errors = execute(quiz, tmp_path / "quiz")  # the source, hidden tests included
@@ -251,7 +236,7 @@ def test_quiz_and_teachback_sources_pass_their_own_tests_with_a_learners_answers
 
     (tmp_path / "tb").mkdir()
     nbformat.write(good_lesson(), tmp_path / "tb" / "lesson.ipynb")
-    errors = execute(_source(TEACHBACK, "checks"), tmp_path / "tb")
+    errors = execute(source(TEACHBACK, "checks"), tmp_path / "tb")
     assert all(not errors[c] for c in CHECK_IDS), {c: e[0].evalue for c, e in errors.items() if e}
 
 
@@ -267,8 +252,8 @@ def graded(tmp_path_factory):
 
     # Quiz: every answer right; four right and two wrong; every question answered (visible tests pass), all wrong.
     quiz_release = nbformat.read(released[QUIZ] / f"{QUIZ}.ipynb", as_version=4)
-    key = _quiz_key(_source(QUIZ))
-    wrong = [next(o for o in opts if o != k) for k, opts in zip(key, _quiz_options(quiz_release))]
+    key = _quiz_key(source(QUIZ))
+    wrong = [next(o for o in opts if o != k) for k, opts in zip(key, quiz_options(quiz_release))]
     quiz_answers = {"correct": key, "partly": key[:2] + wrong[2:4] + key[4:], "hidden": wrong}
     for student, answers in quiz_answers.items():
         _answers_file(submit(course, QUIZ, student, {f"{QUIZ}.ipynb": quiz_release}), answers)
