@@ -157,3 +157,52 @@ def test_real_nbgrader_gradebook_gives_levels_timings_statements_and_badges(tmp_
     monkeypatch.setenv(badges.KEY_ENV, str(badges.keygen(tmp_path / "key.pem")))
     awards = badges.issue_all(badge_facts(c, s), {"alice": "Alice Adams"}, tmp_path / "badges", s, pdf=False)
     assert sorted((a.learner, a.badge) for a in awards) == [("alice", "ai-practitioner"), ("alice", "safe-ai-user")]
+
+
+@pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")  # nbgrader's own API, known
+def test_gradebook_scores_are_nbgraders_own(tmp_path, monkeypatch):
+    """The plain SQL reads the score nbgrader itself gives each grade: manual over automatic, plus extra
+    credit, 0 when ungraded; names and submission times as nbgrader stores them."""
+    from nbgrader.api import Gradebook
+
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")  # `alembic`
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with Gradebook(url) as gb:
+        gb.add_assignment("sales-assessment-post")
+        gb.add_notebook("nb", "sales-assessment-post")
+        for cell, points in (("auto", 2), ("manual", 3), ("extra", 1), ("ungraded", 4)):
+            gb.add_grade_cell(cell, "nb", "sales-assessment-post", max_score=points, cell_type="code")
+        gb.add_student("ana", first_name="Ana", last_name="Lima")
+        gb.add_student("ben")  # no name: the id stands in
+        for student in ("ana", "ben"):
+            gb.add_submission("sales-assessment-post", student)
+        for student, cell, auto, manual, extra in (("ana", "auto", 2, None, None), ("ana", "manual", 1, 2.5, None),
+                                                   ("ana", "extra", 0, None, 0.5), ("ben", "auto", 1, None, None)):
+            grade = gb.find_grade(cell, "nb", "sales-assessment-post", student)
+            grade.auto_score, grade.manual_score, grade.extra_credit = auto, manual, extra
+        gb.db.commit()
+        expected = {(g.student.id, g.cell.name): g.score for g in gb.db.query(type(grade)).all()}
+        totals = {s: gb.find_submission("sales-assessment-post", s).score for s in ("ana", "ben")}
+    scores, students = assessment.gradebook_scores(url)
+    got = scores.set_index(["learner", "item"])["score"].to_dict()
+    assert got == expected and len(got) == 8
+    assert got[("ana", "manual")] == 2.5 and got[("ana", "extra")] == 0.5 and got[("ben", "ungraded")] == 0
+    assert scores.groupby("learner")["score"].sum().to_dict() == totals
+    assert set(scores["max_score"]) == {1.0, 2.0, 3.0, 4.0} and str(scores["submitted"].dtype).endswith("UTC]")
+    assert students.set_index("learner")["name"].to_dict() == {"ana": "Ana Lima", "ben": "ben"}
+
+
+def test_unreadable_gradebooks_and_source_notebooks_are_clear_errors(tmp_path):
+    with pytest.raises(assessment.GradebookError, match="no gradebook at .*--simulate"):
+        assessment.gradebook_scores(f"sqlite:///{tmp_path / 'none.db'}")
+    (tmp_path / "other.db").write_bytes(b"")
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "other.db") as conn:
+        conn.execute("CREATE TABLE t (a)")
+    with pytest.raises(assessment.GradebookError, match="cannot read the gradebook .*no such table.*nbgrader's"):
+        assessment.gradebook_scores(f"sqlite:///{tmp_path / 'other.db'}")
+    (tmp_path / "src" / "quiz").mkdir(parents=True)
+    (tmp_path / "src" / "quiz" / "quiz.ipynb").write_text('{"cells": [')
+    with pytest.raises(assessment.GradebookError, match=r"quiz\.ipynb is not a readable notebook"):
+        assessment.competency_map(tmp_path / "src")

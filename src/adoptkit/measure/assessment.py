@@ -7,11 +7,13 @@ other graded work still counts for points (leaderboards, badges) but not for com
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
-import nbformat
 import pandas as pd
+
+from . import sqlread
 
 ASSESSMENT = re.compile(r"^(?P<role>[a-z]+)-assessment-(?P<phase>pre|post)$")
 SCORE_COLUMNS = ["learner", "assignment", "notebook", "item", "score", "max_score", "submitted"]
@@ -25,17 +27,23 @@ def competency_map(source_dir: str | Path) -> pd.DataFrame:
     """(assignment, notebook, item, competency) for every autograded cell of every source notebook."""
     rows = []
     for path in sorted(Path(source_dir).glob("*/*.ipynb")):
-        nb = nbformat.read(str(path), as_version=4)
-        for cell in nb.cells:
-            nbg = cell.metadata.get("nbgrader", {})
+        # Only cell metadata is needed: plain JSON (nbformat's schema checks cost a report most of a second).
+        try:
+            cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+        except (ValueError, UnicodeDecodeError, AttributeError) as err:
+            raise GradebookError(f"source notebook {path} is not a readable notebook ({err}); the competency "
+                                 f"report maps graded cells to competencies from it. Fix or remove it.") from None
+        for cell in cells:
+            meta = cell.get("metadata", {}) if isinstance(cell, dict) else {}
+            nbg = meta.get("nbgrader", {})
             if nbg.get("grade"):
                 rows.append({"assignment": path.parent.name, "notebook": path.stem, "item": nbg.get("grade_id"),
-                             "competency": cell.metadata.get("adoptkit", {}).get("competency")})
+                             "competency": meta.get("adoptkit", {}).get("competency")})
     return pd.DataFrame(rows, columns=["assignment", "notebook", "item", "competency"])
 
 
-def _open(db_url: str):
-    from nbgrader.api import Gradebook
+def _engine(db_url: str):
+    """An engine on an existing nbgrader gradebook (reading never creates one, nor adds a row to it)."""
     import sqlalchemy
 
     if db_url.startswith("sqlite:///"):
@@ -45,46 +53,66 @@ def _open(db_url: str):
                 f"no gradebook at {path}. nbgrader creates it when assignments are generated and graded "
                 f"(adoptkit.measure.gradebook or ADOPTKIT_GRADEBOOK_URL names another). To try the report "
                 f"without one, add --simulate.")
-    try:
-        engine = sqlalchemy.create_engine(db_url)
-        with engine.connect() as conn:
-            course = conn.execute(sqlalchemy.text("SELECT id FROM course")).scalars().first()
-        engine.dispose()
-    except sqlalchemy.exc.SQLAlchemyError as err:
-        raise GradebookError(f"cannot read the gradebook {db_url}: {err.__class__.__name__}: {err}. "
-                             f"Is it nbgrader's gradebook?") from None
-    # Open with the gradebook's own course id, so reading never adds a course row.
-    return Gradebook(db_url, course or "default_course")
+    return sqlalchemy.create_engine(db_url)
+
+
+# nbgrader's schema (nbgrader.api), read with plain SQL: importing nbgrader costs a report almost a second.
+# A grade's score is nbgrader's `Grade.score`: the manual score over the automatic one, plus any extra
+# credit, and 0 when neither is set. tests/test_assessments.py checks this against nbgrader's own API.
+SCORES_SQL = """
+SELECT student.id, assignment.name, notebook.name, base_cell.name,
+       CASE WHEN grade.manual_score IS NOT NULL THEN grade.manual_score + COALESCE(grade.extra_credit, 0.0)
+            WHEN grade.auto_score IS NOT NULL THEN grade.auto_score + COALESCE(grade.extra_credit, 0.0)
+            ELSE 0.0 END,
+       grade_cells.max_score, submitted_assignment.timestamp
+FROM grade
+JOIN grade_cells ON grade.cell_id = grade_cells.id
+JOIN base_cell ON base_cell.id = grade_cells.id
+JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id
+JOIN submitted_assignment ON submitted_notebook.assignment_id = submitted_assignment.id
+JOIN student ON submitted_assignment.student_id = student.id
+JOIN notebook ON submitted_notebook.notebook_id = notebook.id
+JOIN assignment ON notebook.assignment_id = assignment.id
+"""
+STUDENTS_SQL = "SELECT id, first_name, last_name, email FROM student"
 
 
 def gradebook_scores(db_url: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(scores, students) from nbgrader's gradebook: one row per learner and autograded cell."""
-    from nbgrader.api import (Assignment, GradeCell, Grade, Notebook, Student, SubmittedAssignment,
-                              SubmittedNotebook)
+    import sqlalchemy
 
-    with _open(db_url) as gb:
-        q = (gb.db.query(Student.id, Assignment.name, Notebook.name, GradeCell.name, Grade.score,
-                         GradeCell.max_score, SubmittedAssignment.timestamp)
-             .select_from(Grade)
-             .join(GradeCell, Grade.cell_id == GradeCell.id)
-             .join(SubmittedNotebook, Grade.notebook_id == SubmittedNotebook.id)
-             .join(SubmittedAssignment, SubmittedNotebook.assignment_id == SubmittedAssignment.id)
-             .join(Student, SubmittedAssignment.student_id == Student.id)
-             .join(Notebook, SubmittedNotebook.notebook_id == Notebook.id)
-             .join(Assignment, Notebook.assignment_id == Assignment.id))
-        scores = pd.DataFrame(q.all(), columns=SCORE_COLUMNS)
-        students = pd.DataFrame([(s.id, " ".join(x for x in (s.first_name, s.last_name) if x) or s.id, s.email)
-                                 for s in gb.students], columns=["learner", "name", "email"])
-    scores["score"] = scores["score"].astype(float).fillna(0.0)  # ungraded (needs manual grade) counts 0
-    scores["max_score"] = scores["max_score"].astype(float)
-    scores["submitted"] = pd.to_datetime(scores["submitted"], utc=True)
+    engine = _engine(db_url)
+    try:
+        with sqlread.gc_paused():
+            scores = sqlread.query(engine, SCORES_SQL)
+            people = sqlread.query(engine, STUDENTS_SQL)
+    except sqlalchemy.exc.SQLAlchemyError as err:
+        raise GradebookError(f"cannot read the gradebook {db_url}: {err.__class__.__name__}: {err}. "
+                             f"Is it nbgrader's gradebook?") from None
+    except engine.dialect.loaded_dbapi.Error as err:
+        raise GradebookError(f"cannot read the gradebook {db_url}: {err.__class__.__name__}: {err}. "
+                             f"Is it nbgrader's gradebook?") from None
+    finally:
+        engine.dispose()
+    scores.columns = SCORE_COLUMNS
+    scores["score"] = pd.to_numeric(scores["score"]).astype(float).fillna(0.0)  # no grade yet counts 0
+    scores["max_score"] = pd.to_numeric(scores["max_score"]).astype(float)
+    scores["submitted"] = pd.to_datetime(scores["submitted"], utc=True, format="ISO8601")
+    for col in ("learner", "assignment", "notebook", "item"):
+        scores[col] = scores[col].astype(str)
+    people.columns = ["learner", "first_name", "last_name", "email"]
+    named = (people["first_name"].fillna("").astype(str) + " " + people["last_name"].fillna("").astype(str)).str.strip()
+    students = pd.DataFrame({"learner": people["learner"].astype(str),
+                             "name": named.where(named != "", people["learner"].astype(str)),
+                             "email": people["email"]})
     return scores, students
 
 
 def label(scores: pd.DataFrame, cmap: pd.DataFrame, known: list[str]) -> tuple[pd.DataFrame, list[str]]:
     """Add role, phase and competency to assessment rows; notes for cells that map to nothing known."""
-    parts = scores["assignment"].str.extract(ASSESSMENT)
-    out = scores.assign(role=parts["role"], phase=parts["phase"])
+    names = pd.Series(scores["assignment"].unique())  # a few assignments, many rows: match each name once
+    parts = names.str.extract(ASSESSMENT).set_index(names)
+    out = scores.assign(role=scores["assignment"].map(parts["role"]), phase=scores["assignment"].map(parts["phase"]))
     out = out.merge(cmap, on=["assignment", "notebook", "item"], how="left")
     notes = []
     assessed = out["phase"].notna()

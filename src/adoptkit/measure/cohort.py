@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..settings import Settings, current
-from . import assessment, reaction, timing, usage
+from . import assessment, reaction, sqlread, timing, usage
 
 ROSTER_COLUMNS = ["learner", "name", "role", "team", "cohort"]
 
@@ -99,8 +99,12 @@ def derive_roster(scores: pd.DataFrame, students: pd.DataFrame, log: pd.DataFram
     """Without a roster file: role from the assessments each learner took, cohort from the usage log."""
     taken = scores[scores["role"].notna()].sort_values("submitted")
     roles = taken.groupby("learner")["role"].first()
-    cohorts = (log.groupby(log["learner"].astype(str))["cohort"].agg(lambda s: s.astype(str).mode().iat[0])
-               if not log.empty else pd.Series(dtype=str))
+    cohorts = pd.Series(dtype=str)
+    if not log.empty:  # each learner's most frequent cohort in the log (a tie: the first by name)
+        counts = (log.groupby(["learner", "cohort"], observed=True).size().rename("n").reset_index()
+                  .astype({"learner": str, "cohort": str}))
+        top = counts.sort_values(["n", "cohort"], ascending=[False, True]).drop_duplicates("learner")
+        cohorts = top.set_index("learner")["cohort"]
     learners = sorted(set(students["learner"]) | set(scores["learner"]))
     names = students.set_index("learner")["name"] if not students.empty else pd.Series(dtype=str)
     return pd.DataFrame({
@@ -114,7 +118,11 @@ def derive_roster(scores: pd.DataFrame, students: pd.DataFrame, log: pd.DataFram
 
 def load(settings: Settings | None = None, *, usage_required: bool = False) -> Cohort:
     """The real records named in `adoptkit.measure`."""
-    s = settings or current()
+    with sqlread.gc_paused():  # millions of new objects, none in a cycle: see sqlread.gc_paused
+        return _load(settings or current(), usage_required)
+
+
+def _load(s: Settings, usage_required: bool) -> Cohort:
     notes: list[str] = []
     url = gradebook_url(s)
     raw, students = assessment.gradebook_scores(url)

@@ -17,7 +17,7 @@ from ..settings import CompetencyModel, Settings, current
 from . import html, usage
 from .cohort import Cohort
 
-PER_LEARNER_FIGURE_MAX = 30  # learners per role drawn in the per-learner heat map; all are in the CSV
+PER_LEARNER_FIGURE_MAX = 30  # learners per role shown in the per-learner heat map; all are in the CSV
 
 
 def levels(assessed: pd.DataFrame, model: CompetencyModel) -> pd.DataFrame:
@@ -87,20 +87,18 @@ def proficient_chart(lv: pd.DataFrame, model: CompetencyModel):
     return fig, share
 
 
-def _learner_heatmap(table: pd.DataFrame, role: str, model: CompetencyModel):
+def _learner_heatmap(table: pd.DataFrame, role: str, model: CompetencyModel) -> str:
+    """Per learner and competency: level before → after, coloured by the level after."""
     ids = model.ids()
     post = table[[f"{c} post" for c in ids]].to_numpy(dtype=float)
     pre = table[[f"{c} pre" for c in ids]].to_numpy(dtype=float)
-    fig, ax = html.subplots(figsize=(9, 0.8 + 0.28 * len(table)))
-    ax.imshow(post, cmap="YlGn", vmin=0, vmax=4, aspect="auto")
-    for (i, j), v in np.ndenumerate(post):
-        a = "–" if np.isnan(pre[i, j]) else f"{pre[i, j]:.0f}"
-        b = "–" if np.isnan(v) else f"{v:.0f}"
-        ax.text(j, i, f"{a}→{b}", ha="center", va="center", fontsize=7, color="white" if v >= 3 else "black")
-    ax.set_xticks(range(len(ids)), [c.name for c in model.competencies], rotation=30, ha="right")
-    ax.set_yticks(range(len(table)), table.index, fontsize=7)
-    ax.set_title(f"{role}: level before → after (colour: after)")
-    return fig
+
+    def level(v: float) -> str:
+        return "–" if np.isnan(v) else f"{v:.0f}"
+
+    cells = [[(f"{level(a)}→{level(b)}", b) for a, b in zip(pre_row, post_row)] for pre_row, post_row in zip(pre, post)]
+    return html.heat_table(cells, [str(i) for i in table.index], [c.name for c in model.competencies],
+                           f"{role}: level before → after (colour: after)")
 
 
 def usage_section(cohort: Cohort) -> str:
@@ -165,7 +163,7 @@ def report(cohort: Cohort, out_dir: str | Path, settings: Settings | None = None
         f"{PER_LEARNER_FIGURE_MAX} learners per role.</p>",
     ]
     for role, part in table[table["assessed"] == "yes"].groupby("role"):
-        body.append(html.figure(_learner_heatmap(part.sort_index().head(PER_LEARNER_FIGURE_MAX), role, model)))
+        body.append(_learner_heatmap(part.sort_index().head(PER_LEARNER_FIGURE_MAX), role, model))
     body.append(html.notes(cohort.notes))
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     page = html.page("AI competency: before and after", f"{cohort.label} · generated {stamp}", "".join(body),

@@ -17,6 +17,7 @@ h1{margin-bottom:.2em} .sub{color:#555;margin-top:0}
 .kpi b{display:block;font-size:1.8em} .kpi span{color:#555}
 table{border-collapse:collapse;margin:.5em 0} td,th{border:1px solid #ddd;padding:.3em .6em;text-align:right}
 th{background:#f5f5f5} td:first-child,th:first-child{text-align:left}
+table.heat td{text-align:center;font-size:.85em} table.heat caption{font-weight:600;text-align:left;margin:.8em 0 .3em}
 .grid{display:flex;flex-wrap:wrap;gap:.5em}.grid img{width:49%}
 img{max-width:100%} .notes{color:#555;font-size:.9em}
 @media print{.banner{border:1px solid #999}}
@@ -39,6 +40,27 @@ def figure(fig) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     return f'<img alt="figure" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+
+
+def heat_table(cells: list[list[tuple[str, float]]], rows: list[str], columns: list[str], title: str,
+               cmap: str = "YlGn", vmin: float = 0, vmax: float = 4) -> str:
+    """A heat map as an HTML table: each cell its text on a colour for its value (NaN: no colour). Cheaper
+    than a drawn figure for many rows, and its text can be searched, copied and read aloud."""
+    from matplotlib import colormaps
+    from matplotlib.colors import Normalize, to_hex
+
+    colour, norm = colormaps[cmap], Normalize(vmin, vmax)
+
+    def td(text: str, value: float) -> str:
+        if value != value:  # NaN
+            return f"<td>{esc(text)}</td>"
+        r, g, b, _ = colour(norm(value))
+        ink = "#fff" if 0.299 * r + 0.587 * g + 0.114 * b < 0.5 else "#000"
+        return f'<td style="background:{to_hex((r, g, b))};color:{ink}">{esc(text)}</td>'
+
+    head = "".join(f"<th>{esc(c)}</th>" for c in columns)
+    body = "".join(f"<tr><th>{esc(r)}</th>{''.join(td(t, v) for t, v in row)}</tr>" for r, row in zip(rows, cells))
+    return (f'<table class="heat"><caption>{esc(title)}</caption><tr><th></th>{head}</tr>{body}</table>')
 
 
 def kpis(items: list[tuple[str, str]]) -> str:

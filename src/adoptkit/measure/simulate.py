@@ -7,6 +7,10 @@ simulation, not findings; they are all here, in one place, so a reader can see t
 
 from __future__ import annotations
 
+import itertools
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -22,7 +26,7 @@ GAIN = (1.3, 0.7)  # mean, sd of the change the course makes (logits)
 TOOK_PRE, TOOK_POST = 0.97, 0.88  # shares of learners, and of pre-takers
 MINUTES_WITHOUT_AI = {"marketing": 9, "sales": 8, "hr": 10, "engineering": 12}  # median per paired task
 WITH_AI_FACTOR = (0.45, 0.3)  # median share of the time with AI, lognormal sd
-FEATURES = (["chat", "stream", "json", "tools"], [0.6, 0.2, 0.15, 0.05])
+FEATURES = (["chat", "stream", "embeddings", "redact"], [0.6, 0.2, 0.12, 0.08])  # as the gateway logs them
 STATUS = ([200, 429, 500], [0.97, 0.02, 0.01])
 DROP_OFF = 0.3  # share of learners who stop using the sandbox during the period
 RATINGS = [0.02, 0.05, 0.18, 0.45, 0.30]  # 1..5
@@ -141,3 +145,153 @@ def _timings(rng, ids, roles, took_post) -> pd.DataFrame:
         "seconds": np.round(np.concatenate([without, without * factor]), 1),
     })
     return out
+
+
+# --- the same cohort as real records ----------------------------------------------------------------
+
+def write_records(c: Cohort, root: str | Path) -> dict:
+    """Write a simulated cohort as the records the kit reads, into an empty course folder `root`.
+
+    nbgrader's gradebook (its own schema, so `nbgrader` and `Gradebook` read it), the source notebooks
+    whose graded cells carry the competencies, the gateway's `usage` table (its own schema), the learners'
+    timing and reaction-survey files in the submissions folder, and a roster. Returns the `adoptkit:`
+    section (a `measure:` part) that points the kit at them. For the benchmark and the tests that run the
+    real readers at scale; the folder is a throwaway course, and what it holds is still simulated.
+    """
+    root = Path(root)
+    if root.exists() and any(root.iterdir()):
+        raise FileExistsError(f"{root} is not empty: write_records writes a whole course folder")
+    (root / "_nbgrader").mkdir(parents=True)
+    gradebook = f"sqlite:///{root / '_nbgrader' / 'gradebook.db'}"
+    _write_sources(c.scores, root / "exercises")
+    _write_gradebook(c, gradebook)
+    usage_log = f"sqlite:///{root / '.cache' / 'gateway.db'}"
+    _write_usage(c.usage.frame, usage_log)
+    _write_submission_files(c, root / "_nbgrader" / "submitted")
+    c.roster.to_csv(root / "roster.csv", index=False)
+    return {"measure": {"gradebook": gradebook, "usage_log": usage_log, "submitted": "_nbgrader/submitted",
+                        "roster": "roster.csv", "records": "_nbgrader/adoptkit-records.db"}}
+
+
+def _write_sources(scores: pd.DataFrame, folder: Path) -> None:
+    """One source notebook per assignment: a graded cell per item, tagged with its competency."""
+    import nbformat
+
+    items = scores[["assignment", "item", "competency", "max_score"]].drop_duplicates(["assignment", "item"])
+    for assignment, part in items.groupby("assignment"):
+        nb = nbformat.v4.new_notebook()
+        for item, competency, points in part[["item", "competency", "max_score"]].itertuples(index=False):
+            cell = nbformat.v4.new_code_cell(f"# check {item}")
+            cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "grade_id": item,
+                                         "points": float(points), "schema_version": 3}
+            cell.metadata["adoptkit"] = {"competency": competency}
+            nb.cells.append(cell)
+        (folder / assignment).mkdir(parents=True)
+        nbformat.write(nb, folder / assignment / f"{assignment}.ipynb")
+
+
+def _write_gradebook(c: Cohort, url: str) -> None:
+    """Rows in nbgrader's own tables, in bulk (its ORM would take minutes for ten thousand learners)."""
+    import uuid
+
+    import sqlalchemy as sa
+    from nbgrader import api
+
+    def uid(*parts) -> str:
+        return uuid.uuid5(uuid.NAMESPACE_URL, "/".join(map(str, parts))).hex
+
+    engine = sa.create_engine(url)
+    api.Base.metadata.create_all(engine)
+    s = c.scores
+    cells = s[["assignment", "notebook", "item", "max_score"]].drop_duplicates(["assignment", "notebook", "item"])
+    subs = s.drop_duplicates(["learner", "assignment"])[["learner", "assignment", "submitted"]]
+    first_last = c.roster["name"].str.split(" ", n=1, expand=True).reindex(columns=[0, 1])
+    with engine.begin() as conn:
+        conn.execute(api.Course.__table__.insert(), [{"id": "adoptkit"}])
+        conn.execute(api.Assignment.__table__.insert(), [
+            {"id": uid("a", a), "name": a, "course_id": "adoptkit"} for a in cells["assignment"].unique()])
+        conn.execute(api.Notebook.__table__.insert(), [
+            {"id": uid("n", a, n), "name": n, "assignment_id": uid("a", a)}
+            for a, n in cells[["assignment", "notebook"]].drop_duplicates().itertuples(index=False)])
+        conn.execute(api.BaseCell.__table__.insert(), [
+            {"id": uid("c", a, n, i), "name": i, "notebook_id": uid("n", a, n), "type": "GradeCell"}
+            for a, n, i, _ in cells.itertuples(index=False)])
+        conn.execute(api.GradeCell.__table__.insert(), [
+            {"id": uid("c", a, n, i), "max_score": float(m), "cell_type": "code"}
+            for a, n, i, m in cells.itertuples(index=False)])
+        conn.execute(api.Student.__table__.insert(), [
+            {"id": learner, "first_name": first, "last_name": last}
+            for learner, first, last in zip(c.roster["learner"], first_last[0], first_last[1])])
+        conn.execute(api.SubmittedAssignment.__table__.insert(), [
+            {"id": uid("s", learner, a), "assignment_id": uid("a", a), "student_id": learner,
+             "timestamp": when.tz_convert("UTC").tz_localize(None).to_pydatetime()}
+            for learner, a, when in subs.itertuples(index=False)])
+        conn.execute(api.SubmittedNotebook.__table__.insert(), [
+            {"id": uid("sn", learner, a, n), "assignment_id": uid("s", learner, a), "notebook_id": uid("n", a, n),
+             "flagged": False}
+            for learner, a, n in s[["learner", "assignment", "notebook"]].drop_duplicates().itertuples(index=False)])
+        grade = api.Grade.__table__.insert()
+        rows = s[["learner", "assignment", "notebook", "item", "score"]].itertuples(index=False)
+        while batch := [{"id": uid("g", learner, a, n, i), "notebook_id": uid("sn", learner, a, n),
+                         "cell_id": uid("c", a, n, i), "auto_score": float(score), "needs_manual_grade": False}
+                        for learner, a, n, i, score in itertools.islice(rows, 50_000)]:
+            conn.execute(grade, batch)
+        # nbgrader records the schema's migration head when it creates a gradebook; so does this one.
+        conn.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+        conn.execute(sa.text("INSERT INTO alembic_version VALUES (:v)"), {"v": _alembic_head()})
+    engine.dispose()
+
+
+def _alembic_head() -> str:
+    """The head of nbgrader's migrations, read from its own alembic scripts (what `alembic heads` prints)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from nbgrader import api
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(api.__file__).parent / "alembic"))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def _write_usage(frame: pd.DataFrame, url: str) -> None:
+    """The gateway's `usage` table (adoptkit/gateway/db.py), as the gateway writes a row per request."""
+    from ..gateway import db
+
+    engine = db.connect(url)
+    feature = frame["feature"].astype(str)
+    status = frame["status"].to_numpy()
+    outcome = np.select([status == 429, status >= 500, status >= 400], ["rate_limited", "upstream_error", "error"],
+                        "ok")
+    rows = pd.DataFrame({
+        "ts": frame["ts"].dt.tz_convert("UTC").dt.tz_localize(None),
+        "learner": frame["learner"].astype(str), "cohort": frame["cohort"].astype(str), "key_id": "simulated",
+        "endpoint": feature.where(feature != "stream", "chat"), "model": frame["model"].astype(str),
+        "backend": "offline", "backend_model": frame["model"].astype(str), "stream": feature == "stream",
+        "prompt_tokens": frame["tokens_in"], "completion_tokens": frame["tokens_out"],
+        "latency_ms": frame["latency_ms"], "status": status, "outcome": outcome,
+        "redactions": frame["redactions"].map(lambda n: json.dumps({"EMAIL_ADDRESS": int(n)} if n else {})),
+        "flags": "[]", "error": None,
+    })
+    rows.to_sql("usage", engine, if_exists="append", index=False, chunksize=50_000)
+    engine.dispose()
+
+
+def _write_submission_files(c: Cohort, submitted: Path) -> None:
+    """Timing files as TaskTimer writes them, reaction answers as the survey's Quiz writes them."""
+    from ..widgets.quiz import ANSWER_DIR
+    from . import reaction, timing
+
+    for (learner, assignment, task), runs in c.timings.groupby(["learner", "assignment", "task"]):
+        folder = submitted / learner / assignment / timing.FOLDER
+        folder.mkdir(parents=True, exist_ok=True)
+        recorded = {mode: {"started": "", "finished": "", "seconds": float(sec)}
+                    for mode, sec in runs[["mode", "seconds"]].itertuples(index=False)}
+        (folder / f"{task}.json").write_text(json.dumps({"task": task, "runs": recorded}), encoding="utf-8")
+    questions = [q for q, _ in reaction.QUESTIONS]
+    for (learner, assignment), given in c.reactions.groupby(["learner", "assignment"]):
+        ratings = given.set_index("question")["rating"]
+        answers = [reaction.SCALE[int(ratings[q]) - 1] if q in ratings else None for q in questions]
+        folder = submitted / learner / assignment / ANSWER_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{reaction.NAME}.json").write_text(json.dumps({"quiz": reaction.NAME, "answers": answers}),
+                                                      encoding="utf-8")

@@ -32,11 +32,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import warnings
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from . import sqlread
 
 TABLE = "usage"
 # canonical column -> names accepted in a log (first match wins). Align with the gateway here.
@@ -85,6 +88,11 @@ def empty() -> pd.DataFrame:
 
 def read(source: str | Path) -> UsageLog:
     """Read a usage log (SQLite, CSV or JSON lines) into canonical columns; bad rows reported, not fatal."""
+    with sqlread.gc_paused():
+        return _read(source)
+
+
+def _read(source: str | Path) -> UsageLog:
     src = str(source)
     if "://" in src and not src.startswith("sqlite:///"):
         raw = _read_url(src)
@@ -119,12 +127,12 @@ def _select(columns: list[str]) -> str:
 
 def _read_sqlite(path: Path) -> pd.DataFrame:
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
             columns = [row[1] for row in conn.execute(f'PRAGMA table_info("{TABLE}")')]
             if not columns:
                 raise sqlite3.OperationalError(f"no such table: {TABLE}")
-            return pd.read_sql_query(_select(columns), conn)
-    except (sqlite3.Error, pd.errors.DatabaseError) as err:
+            return sqlread.rows(conn.cursor(), _select(columns))
+    except sqlite3.Error as err:
         raise UsageLogError(f"usage log {path}: cannot read table {TABLE!r} ({err}). Is it the gateway's "
                             f"usage database?") from None
 
@@ -137,8 +145,7 @@ def _read_url(url: str) -> pd.DataFrame:
         columns = [c["name"] for c in sqlalchemy.inspect(engine).get_columns(TABLE)]
         if not columns:
             raise UsageLogError(f"usage log {url.split('@')[-1]}: no table {TABLE!r}")
-        with engine.connect() as conn:
-            return pd.read_sql_query(sqlalchemy.text(_select(columns)), conn)
+        return sqlread.query(engine, _select(columns))
     except (sqlalchemy.exc.SQLAlchemyError, ImportError) as err:
         raise UsageLogError(f"usage log {url.split('@')[-1]}: cannot read table {TABLE!r} "
                             f"({err.__class__.__name__}: {str(err).splitlines()[0]})") from None
@@ -241,18 +248,19 @@ def normalise(raw: pd.DataFrame, source: str = "usage log") -> tuple[pd.DataFram
         bad |= _note(problems, f"{col} not a number", unreadable)
         bad |= _note(problems, f"{col} negative", values < 0)
         df[col] = values.fillna(DEFAULTS[col])
-    good = df[~bad]
+    dropped = bool(bad.any())
+    good = df[~bad] if dropped else df
     out = pd.DataFrame({
         "ts": good["ts"].astype("datetime64[ns, UTC]"),
-        "learner": _category(good["learner"]),
-        "cohort": _category(good["cohort"]),
-        "model": _category(good["model"]),
+        "learner": _category(good["learner"], dropped),
+        "cohort": _category(good["cohort"], dropped),
+        "model": _category(good["model"], dropped),
         "tokens_in": good["tokens_in"].astype("int64"),
         "tokens_out": good["tokens_out"].astype("int64"),
         "latency_ms": good["latency_ms"].astype("float64"),
         "redactions": good["redactions"].astype("int64"),
         "status": good["status"].astype("int64"),
-        "feature": _category(good["feature"]),
+        "feature": _category(good["feature"], dropped),
     }).reset_index(drop=True)
     return out, problems
 
@@ -278,9 +286,9 @@ def _counts(col: pd.Series) -> pd.Series:
 
 def _times(ts: pd.Series) -> pd.Series:
     """ISO 8601 strings (fast path) or epoch seconds; anything else is tried once more, leniently."""
-    numeric = pd.to_numeric(ts, errors="coerce")
-    if numeric.notna().mean() > 0.5:
-        return pd.to_datetime(numeric, unit="s", utc=True, errors="coerce")
+    sample = ts.dropna().head(1000)  # numbers or text: a sample decides, parsing all of it as numbers is slow
+    if len(sample) and pd.to_numeric(sample, errors="coerce").notna().mean() > 0.5:
+        return pd.to_datetime(pd.to_numeric(ts, errors="coerce"), unit="s", utc=True, errors="coerce")
     out = pd.to_datetime(ts, utc=True, errors="coerce", format="ISO8601")
     retry = out.isna() & ts.notna()
     if retry.any():
@@ -304,10 +312,14 @@ def _fill(col: pd.Series, default: str) -> pd.Series:
     return col.fillna(default)
 
 
-def _category(col: pd.Series) -> pd.Series:
+def _category(col: pd.Series, prune: bool = True) -> pd.Series:
+    """Text categories; `prune` drops the values only dropped rows had (not needed when none were)."""
+    if not len(col):
+        return col.astype(str).astype("category")
     col = col if isinstance(col.dtype, pd.CategoricalDtype) else col.astype(str).astype("category")
-    return col.cat.remove_unused_categories().cat.rename_categories(lambda c: str(c)) if len(col) else col.astype(
-        str).astype("category")
+    if prune:
+        col = col.cat.remove_unused_categories()
+    return col.cat.rename_categories(lambda c: str(c))
 
 
 def _note(problems: list[str], reason: str, mask: pd.Series) -> pd.Series:
