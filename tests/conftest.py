@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
 import subprocess
 import sys
+import tempfile
+import threading
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -83,3 +88,71 @@ def sales_glue() -> dict[str, str]:
         "top_fifth_share": f"{float(top_fifth):.0%}",
     }
 
+
+def _serve(handler):
+    """A local HTTP server in a thread on 127.0.0.1 (any free port); shut down and joined after the test."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, thread
+
+
+@pytest.fixture
+def lrs():
+    """A local LRS that checks the xAPI protocol: (statements URL, its handler class with store and posts)."""
+    from _adoption import LRSHandler
+
+    LRSHandler.store, LRSHandler.posts, LRSHandler.fail_first = {}, [], 0
+    server, thread = _serve(LRSHandler)
+    yield f"http://127.0.0.1:{server.server_address[1]}/xapi/", LRSHandler
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def receiver():
+    """A local Slack-compatible incoming webhook: (URL, its handler class with what it received)."""
+    from _adoption import WebhookReceiver
+
+    WebhookReceiver.received, WebhookReceiver.status = [], 200
+    server, thread = _serve(WebhookReceiver)
+    yield f"http://127.0.0.1:{server.server_address[1]}/hooks/T000/B000", WebhookReceiver
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def postgres():
+    """A throw-away PostgreSQL server on a Unix socket only (no TCP), with a database `gradebook`; yields
+    its SQLAlchemy URL and is stopped (by the pid in its data folder) and removed afterwards."""
+    if not shutil.which("initdb") or not shutil.which("pg_ctl"):
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    pytest.importorskip("psycopg2")
+    # pytest's folders are private to root, and PostgreSQL refuses to run as root: a folder of its own,
+    # owned by the postgres user when we are root.
+    base = Path(tempfile.mkdtemp(prefix="adoptkit-pg-"))
+    data, sockets = base / "data", base / "sock"
+    sockets.mkdir()
+    as_pg = []
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres")
+        shutil.chown(sockets, "postgres")
+        as_pg = ["runuser", "-u", "postgres", "--"]
+    subprocess.run(as_pg + ["initdb", "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"], check=True,
+                   capture_output=True, timeout=120)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    opts = f"-p {port} -k {sockets} -c listen_addresses=''"
+    subprocess.run(as_pg + ["pg_ctl", "-D", str(data), "-o", opts, "-l", str(base / "log"), "-w", "start"],
+                   check=True, capture_output=True, timeout=60)
+    try:
+        subprocess.run(as_pg + ["createdb", "-U", "postgres", "-h", str(sockets), "-p", str(port), "gradebook"],
+                       check=True, timeout=60)
+        yield f"postgresql+psycopg2://postgres@/gradebook?host={sockets}&port={port}"
+    finally:
+        subprocess.run(as_pg + ["pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop"], capture_output=True,
+                       check=False, timeout=60)
+        shutil.rmtree(base, ignore_errors=True)

@@ -1,9 +1,6 @@
 """Leaderboards, hackathon ranking, teach-back review, review cards and nudges."""
 
-import json
-import threading
 from datetime import date, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import nbformat
 import pandas as pd
@@ -244,33 +241,6 @@ def test_review_deck_widget_session_and_time_limit(tmp_path):
 
 
 # --- nudges -----------------------------------------------------------------------------------------------
-
-class _Receiver(BaseHTTPRequestHandler):
-    received: list = []
-    status = 200
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).received.append((self.headers["Content-Type"], json.loads(body)))
-        self.send_response(type(self).status)
-        self.end_headers()
-        self.wfile.write(b"ok" if type(self).status == 200 else b"invalid_payload")
-
-    def log_message(self, *a):
-        pass
-
-
-@pytest.fixture
-def receiver():
-    _Receiver.received, _Receiver.status = [], 200
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hooks/T000/B000", _Receiver
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
-
 
 def test_nudge_digest_names_who_is_due_and_only_counts_the_inactive(tmp_path, receiver, monkeypatch):
     url, rec = receiver

@@ -87,3 +87,19 @@ def test_write_records_refuses_a_folder_with_files(tmp_path):
     with pytest.raises(FileExistsError, match="not empty"):
         simulate.write_records(c, tmp_path)
     assert (tmp_path / "_config.yml").read_text() == "title: mine\n"
+
+
+@pytest.mark.slow
+def test_the_same_records_on_postgresql(postgres, tmp_path):
+    """Gradebook and usage log in PostgreSQL (a deployment past one machine) read back as on SQLite."""
+    c = simulate.cohort(30, 1500, seed=4, settings=settings.parse(ROI, root=tmp_path))
+    section = simulate.write_records(c, tmp_path / "course", gradebook=postgres, usage_log=postgres)
+    s = settings.parse({**ROI, **section}, root=tmp_path / "course")
+    back = cohort_mod.load(s)
+    assert back.notes == [] and "postgres@" not in back.usage.source  # the log's name never shows the login
+    keys = ["learner", "phase", "competency"]
+    before = _sorted(competency.levels(c.assessed, s.competency), keys)
+    after = _sorted(competency.levels(back.assessed, s.competency), keys)
+    pd.testing.assert_frame_equal(after[before.columns], before, check_dtype=False, check_categorical=False)
+    pd.testing.assert_frame_equal(usage.per_learner(back.usage.frame), usage.per_learner(c.usage.frame),
+                                  check_dtype=False)

@@ -134,3 +134,28 @@ def test_the_gateways_own_table_is_read_as_it_writes_it(tmp_path):
         assert list(f["redactions"]) == [0, 3, 0] and f.loc[0, "ts"] == pd.Timestamp("2026-03-02T09:30", tz="UTC")
         text = "\n".join(log.problems)
         assert "no learner (e.g. a request refused" in text and "redactions not a number" in text
+
+
+def test_bulk_reader_keeps_each_row_and_cell_as_the_driver_gave_it(tmp_path):
+    """sqlread.rows: one object column per SQL column; a cell that is a list (a PostgreSQL array) stays one cell."""
+    from adoptkit.measure import sqlread
+
+    with sqlite3.connect(tmp_path / "t.db") as conn:
+        conn.execute("CREATE TABLE t (a INTEGER, b TEXT, c REAL)")
+        conn.executemany("INSERT INTO t VALUES (?, ?, ?)", [(1, "x", 0.5), (None, "y", None)])
+        df = sqlread.rows(conn.cursor(), "SELECT a, b, c FROM t")
+        assert list(df.columns) == ["a", "b", "c"] and (df.dtypes == object).all()
+        assert df.to_dict("list") == {"a": [1, None], "b": ["x", "y"], "c": [0.5, None]}
+        assert sqlread.rows(conn.cursor(), "SELECT a FROM t WHERE a > 5").shape == (0, 1)
+
+    class ArrayCursor:  # what psycopg2 returns for an array column
+        description = [("id",), ("tags",)]
+
+        def execute(self, sql):
+            pass
+
+        def fetchall(self):
+            return [(1, ["a", "b"]), (2, ["c", "d"])]
+
+    df = sqlread.rows(ArrayCursor(), "SELECT id, tags FROM t")
+    assert df.shape == (2, 2) and df.loc[1, "tags"] == ["c", "d"]

@@ -1,8 +1,4 @@
-import base64
 import copy
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pandas as pd
 import pytest
@@ -100,61 +96,6 @@ def test_statements_from_records_are_valid_and_ids_are_deterministic(tmp_path):
     assert 0 <= st["result"]["score"]["scaled"] <= 1 and st["actor"]["account"]["homePage"] == s.xapi.account_homepage
     with pytest.raises(xapi.XAPIError, match="appears twice"):
         xapi.validate([a[0], a[0]])
-
-
-class LRSHandler(BaseHTTPRequestHandler):
-    """A minimal LRS that checks the xAPI REST protocol and keeps one statement per id."""
-    store: dict = {}
-    posts: list = []
-    fail_first: int = 0
-    user, password = "lrs-user", "s3cret"
-
-    def _reply(self, code, body=b""):
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_POST(self):
-        cls = type(self)
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        cls.posts.append(len(json.loads(body)))
-        if self.path != "/xapi/statements":
-            return self._reply(404, b'{"error": "not found"}')
-        if self.headers.get("X-Experience-API-Version", "")[:4] != "1.0.":
-            return self._reply(400, b'{"error": "missing or wrong X-Experience-API-Version"}')
-        expected = "Basic " + base64.b64encode(f"{cls.user}:{cls.password}".encode()).decode()
-        if self.headers.get("Authorization") != expected:
-            return self._reply(401, b'{"error": "unauthorised"}')
-        if self.headers.get("Content-Type") != "application/json":
-            return self._reply(400, b'{"error": "content type"}')
-        if cls.fail_first > 0:
-            cls.fail_first -= 1
-            return self._reply(503, b'{"error": "busy"}')
-        batch = json.loads(body)
-        if not isinstance(batch, list) or any(xapi_rules.problems(st) for st in batch):
-            return self._reply(400, b'{"error": "invalid statement"}')
-        for st in batch:
-            if st["id"] in cls.store and cls.store[st["id"]] != st:
-                return self._reply(409, json.dumps({"error": f"conflict {st['id']}"}).encode())
-        for st in batch:
-            cls.store[st["id"]] = st
-        self._reply(200, json.dumps([st["id"] for st in batch]).encode())
-
-    def log_message(self, *a):
-        pass
-
-
-@pytest.fixture
-def lrs():
-    LRSHandler.store, LRSHandler.posts, LRSHandler.fail_first = {}, [], 0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), LRSHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/xapi/", LRSHandler
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
 
 
 def test_send_batches_retries_and_never_duplicates(tmp_path, lrs):

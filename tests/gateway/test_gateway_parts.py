@@ -6,12 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -229,47 +227,21 @@ def test_sqlite_is_wal_and_survives_a_kill_mid_write(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not shutil.which("initdb") or not shutil.which("pg_ctl"), reason="PostgreSQL is not installed")
-def test_postgresql_by_url():
-    """A throwaway PostgreSQL cluster on a free port: keys and usage rows round-trip."""
-    # pytest's tmp folders are private to root, and PostgreSQL refuses to run as root: use a folder
-    # of its own under the system temp directory, owned by the postgres user when we are root.
-    home = Path(tempfile.mkdtemp(prefix="adoptkit-pg-"))
-    data = home / "pg"
-    data.mkdir()
-    runas = []
-    if os.geteuid() == 0:
-        shutil.chown(home, "postgres")
-        shutil.chown(data, "postgres")
-        runas = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*runas, "initdb", "-D", str(data), "-U", "kit", "--auth=trust", "--no-sync"], check=True,
-                   capture_output=True, timeout=120)
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    opts = f"-p {port} -k {home} -c listen_addresses=127.0.0.1"
-    subprocess.run([*runas, "pg_ctl", "-D", str(data), "-o", opts, "-l", str(home / "log"), "-w", "start"],
-                   check=True, capture_output=True, timeout=60)
-    try:
-        url = f"postgresql+psycopg2://kit@127.0.0.1:{port}/postgres"
-        engine = db.connect(url)
-        store, log = KeyStore(engine), UsageLog(engine)
-        key, _ = store.issue("pat", "pg")
-        who = store.lookup(key)
-        row = UsageRow("chat", prompt_tokens=7, redactions={"EMAIL_ADDRESS": 2}, flags=["prompt_injection:conceal"])
-        row.who(who)
-        log.record(row.finish(200, "ok"))
-        log.flush()
-        got = log.recent("pat")
-        assert got[0]["redactions"] == {"EMAIL_ADDRESS": 2} and got[0]["flags"] == ["prompt_injection:conceal"]
-        assert log.admitted_today() == [("pat", "pg", 1, 7)]
-        log.close()
-        engine.dispose()
-    finally:  # pg_ctl stops the server by the pid in its data folder, and waits
-        subprocess.run([*runas, "pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop"],
-                       capture_output=True, timeout=60)
-        shutil.rmtree(home, ignore_errors=True)
+def test_postgresql_by_url(postgres):
+    """A throwaway PostgreSQL server (the `postgres` fixture): keys and usage rows round-trip."""
+    engine = db.connect(postgres)
+    store, log = KeyStore(engine), UsageLog(engine)
+    key, _ = store.issue("pat", "pg")
+    who = store.lookup(key)
+    row = UsageRow("chat", prompt_tokens=7, redactions={"EMAIL_ADDRESS": 2}, flags=["prompt_injection:conceal"])
+    row.who(who)
+    log.record(row.finish(200, "ok"))
+    log.flush()
+    got = log.recent("pat")
+    assert got[0]["redactions"] == {"EMAIL_ADDRESS": 2} and got[0]["flags"] == ["prompt_injection:conceal"]
+    assert log.admitted_today() == [("pat", "pg", 1, 7)]
+    log.close()
+    engine.dispose()
 
 
 # ---- open mode ------------------------------------------------------------------------------------
@@ -312,7 +284,6 @@ def test_usage_row_values_are_plain_json():
 
 def test_server_socket_says_tcp_so_asyncio_turns_nagle_off(tmp_path):
     """With proto 0, asyncio leaves Nagle on and every kept-alive response waits ~40 ms (see bench/)."""
-    import socket
 
     s = settings_mod.parse({"gateway": {"db_url": "sqlite:///gw.db", "redaction": {"enabled": False}}}, root=tmp_path)
     server = BackgroundServer(settings=s)

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 import pytest
 from corpus import CASES
@@ -15,39 +12,6 @@ from gradinglib import ASSIGNMENT, nbgrader, needs_root, release, submit, venv_e
 
 pytestmark = [pytest.mark.slow, needs_root]
 PICK = ["correct", "correct-too", "wrong", "deleted-test", "exit-halfway", "invalid-json"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def postgres():
-    """A throw-away PostgreSQL server listening on a Unix socket only (no TCP), stopped afterwards."""
-    if not shutil.which("initdb") or not shutil.which("pg_ctl"):
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-    pytest.importorskip("psycopg2")
-    base = Path(tempfile.mkdtemp(prefix="adoptkit-pg-"))  # outside pytest's root-only folder: postgres runs it
-    data, sockets = base / "data", base / "sock"
-    sockets.mkdir()
-    shutil.chown(base, "postgres")
-    shutil.chown(sockets, "postgres")
-    as_pg = ["runuser", "-u", "postgres", "--"]
-    subprocess.run(as_pg + ["initdb", "-D", str(data), "-A", "trust", "-U", "postgres"], check=True,
-                   capture_output=True)
-    port = free_port()
-    opts = f"-p {port} -k {sockets} -c listen_addresses=''"
-    subprocess.run(as_pg + ["pg_ctl", "-D", str(data), "-o", opts, "-l", str(base / "log"), "-w", "start"],
-                   check=True, capture_output=True)
-    try:
-        subprocess.run(as_pg + ["createdb", "-h", str(sockets), "-p", str(port), "gradebook"], check=True)
-        yield f"postgresql+psycopg2://postgres@/gradebook?host={sockets}&port={port}"
-    finally:
-        subprocess.run(as_pg + ["pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop"], capture_output=True,
-                       check=False)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_parallel_grading_on_a_postgresql_gradebook(course_template, tmp_path, postgres):

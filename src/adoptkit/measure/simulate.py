@@ -149,23 +149,25 @@ def _timings(rng, ids, roles, took_post) -> pd.DataFrame:
 
 # --- the same cohort as real records ----------------------------------------------------------------
 
-def write_records(c: Cohort, root: str | Path) -> dict:
+def write_records(c: Cohort, root: str | Path, gradebook: str | None = None, usage_log: str | None = None) -> dict:
     """Write a simulated cohort as the records the kit reads, into an empty course folder `root`.
 
     nbgrader's gradebook (its own schema, so `nbgrader` and `Gradebook` read it), the source notebooks
     whose graded cells carry the competencies, the gateway's `usage` table (its own schema), the learners'
     timing and reaction-survey files in the submissions folder, and a roster. Returns the `adoptkit:`
-    section (a `measure:` part) that points the kit at them. For the benchmark and the tests that run the
-    real readers at scale; the folder is a throwaway course, and what it holds is still simulated.
+    section (a `measure:` part) that points the kit at them. `gradebook` and `usage_log` (SQLAlchemy URLs,
+    e.g. PostgreSQL) put those two elsewhere; by default they are SQLite files in the folder. For the
+    benchmark and the tests that run the real readers at scale; the folder is a throwaway course, and what
+    it holds is still simulated.
     """
     root = Path(root)
     if root.exists() and any(root.iterdir()):
         raise FileExistsError(f"{root} is not empty: write_records writes a whole course folder")
     (root / "_nbgrader").mkdir(parents=True)
-    gradebook = f"sqlite:///{root / '_nbgrader' / 'gradebook.db'}"
+    gradebook = gradebook or f"sqlite:///{root / '_nbgrader' / 'gradebook.db'}"
     _write_sources(c.scores, root / "exercises")
     _write_gradebook(c, gradebook)
-    usage_log = f"sqlite:///{root / '.cache' / 'gateway.db'}"
+    usage_log = usage_log or f"sqlite:///{root / '.cache' / 'gateway.db'}"
     _write_usage(c.usage.frame, usage_log)
     _write_submission_files(c, root / "_nbgrader" / "submitted")
     c.roster.to_csv(root / "roster.csv", index=False)

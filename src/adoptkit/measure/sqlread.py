@@ -36,8 +36,22 @@ def rows(cursor, sql: str) -> pd.DataFrame:
         cursor.execute(sql)
         names = [d[0] for d in cursor.description]
         fetched = cursor.fetchall()
-        block = np.array(fetched, dtype=object) if fetched else None
+        block = _block(fetched, len(names)) if fetched else None
     return pd.DataFrame(block, columns=names, dtype=object, copy=False)
+
+
+def _block(fetched: list, width: int) -> np.ndarray:
+    try:
+        block = np.array(fetched, dtype=object)
+        if block.shape == (len(fetched), width):
+            return block
+    except ValueError:
+        pass
+    # A cell that is itself a sequence (a PostgreSQL array or JSON list) would nest: one column at a time.
+    block = np.empty((len(fetched), width), dtype=object)
+    for j in range(width):
+        block[:, j] = [row[j] for row in fetched]
+    return block
 
 
 def query(engine, sql: str) -> pd.DataFrame:
