@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from contextlib import contextmanager
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
@@ -89,12 +90,18 @@ def sales_glue() -> dict[str, str]:
     }
 
 
-def _serve(handler):
-    """A local HTTP server in a thread on 127.0.0.1 (any free port); shut down and joined after the test."""
+@contextmanager
+def _serving(handler):
+    """A local HTTP server in a thread on 127.0.0.1 (any free port): yields its base URL; shut down after."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    return server, thread
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 @pytest.fixture
@@ -103,11 +110,8 @@ def lrs():
     from _adoption import LRSHandler
 
     LRSHandler.store, LRSHandler.posts, LRSHandler.fail_first = {}, [], 0
-    server, thread = _serve(LRSHandler)
-    yield f"http://127.0.0.1:{server.server_address[1]}/xapi/", LRSHandler
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with _serving(LRSHandler) as base:
+        yield f"{base}/xapi/", LRSHandler
 
 
 @pytest.fixture
@@ -116,11 +120,8 @@ def receiver():
     from _adoption import WebhookReceiver
 
     WebhookReceiver.received, WebhookReceiver.status = [], 200
-    server, thread = _serve(WebhookReceiver)
-    yield f"http://127.0.0.1:{server.server_address[1]}/hooks/T000/B000", WebhookReceiver
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with _serving(WebhookReceiver) as base:
+        yield f"{base}/hooks/T000/B000", WebhookReceiver
 
 
 @pytest.fixture
