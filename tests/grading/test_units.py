@@ -177,3 +177,44 @@ def test_sweep_clears_a_slot_a_killed_grader_left():
     slot._lock_fd = None
     assert Slot.sweep("/tmp/adoptkit-sandbox-test", 63900, 4) == 1
     assert not slot.dir.exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_process_whose_parent_died_before_it_asked_to_die_with_it_ends():
+    """The race a kill -9 of the grader can hit: the zygote dies between forking a kernel and the kernel's
+    prctl. Linux then never sends the signal, so die_with_parent(parent) must end the orphan itself."""
+    from adoptkit.grading.sandbox import die_with_parent
+
+    go_r, go_w = os.pipe()
+    ready_r, ready_w = os.pipe()
+    result_r, result_w = os.pipe()
+    middle = os.fork()
+    if middle == 0:  # the "zygote": starts a "kernel", waits until it knows its parent, then dies
+        if os.fork() == 0:
+            try:
+                parent = os.getppid()
+                os.write(ready_w, b"r")
+                os.read(go_r, 1)  # the test says go once the parent is gone
+                try:
+                    die_with_parent(parent)
+                    os.write(result_w, b"alive")
+                except BaseException as err:  # noqa: BLE001 - any way of not being killed is a failure
+                    os.write(result_w, repr(err).encode())
+            finally:
+                os._exit(0)
+        os.read(ready_r, 1)
+        os._exit(0)
+    os.waitpid(middle, 0)
+    for fd in (ready_r, ready_w, result_w, go_r):
+        os.close(fd)
+    os.write(go_w, b"g")
+    os.close(go_w)
+    got = b""
+    deadline = time.time() + 10
+    while time.time() < deadline:  # EOF once the orphan has ended (every write end of the pipe closed)
+        chunk = os.read(result_r, 16)
+        if not chunk:
+            break
+        got += chunk
+    os.close(result_r)
+    assert got == b"", "the orphan outlived its parent"

@@ -145,12 +145,12 @@ def _worker(config_file: str) -> dict:
     return _STATE
 
 
-def _init_process(config_file: str) -> None:
+def _init_process(config_file: str, runner_pid: int) -> None:
     import signal
 
     from .sandbox import die_with_parent
 
-    die_with_parent()  # the runner killed (even -9) takes its workers, zygotes and kernels with it
+    die_with_parent(runner_pid)  # the runner killed (even -9) takes its workers, zygotes and kernels with it
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle
     _worker(config_file)["pool"].warm()
 
@@ -309,7 +309,7 @@ class CohortResult:
 class _LocalPool:
     def __init__(self, config_file: str, workers: int):
         self.executor = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork"),
-                                            initializer=_init_process, initargs=(config_file,))
+                                            initializer=_init_process, initargs=(config_file, os.getpid()))
 
     def submit(self, fn, *args):
         return self.executor.submit(fn, *args)

@@ -49,6 +49,7 @@ class Spec:
     isolate_network: bool = True
     hide_paths: list[str] = field(default_factory=list)
     cgroup_procs: list[str] = field(default_factory=list)
+    parent_pid: int | None = None  # the process that starts the kernel: the kernel dies with it
 
 
 # ---------------------------------------------------------------- in the kernel's process (launcher)
@@ -196,18 +197,25 @@ def confine(spec: Spec) -> dict:
     return status
 
 
-def die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (a killed grader leaves no kernels)."""
+def die_with_parent(parent: int | None = None) -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (a killed grader leaves no kernels).
+
+    `parent` is the pid that started this process. A parent that died before the request was made sends
+    no signal (this process was already handed to another parent), so then it ends at once, as the signal
+    would have ended it.
+    """
     try:
         _libc_call("prctl", 1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
     except OSError:
-        pass
+        return
+    if parent is not None and os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def enter(spec: Spec) -> dict:
     """Confine this process and set its environment; the kernel is started right after."""
     status = confine(spec)
-    die_with_parent()  # after the uid change, which clears it
+    die_with_parent(spec.parent_pid)  # after the uid change, which clears it
     env = os.environ
     env.update(HOME=spec.home, USER=KERNEL_USER, LOGNAME=KERNEL_USER, TMPDIR=os.path.join(spec.home, "tmp"),
                IPYTHONDIR=os.path.join(spec.home, ".ipython"),
@@ -496,6 +504,7 @@ class Slot:
             cpu_seconds=h.cpu_seconds, max_processes=h.max_processes, max_file_bytes=h.max_file_bytes,
             isolate_network=h.isolate_network, hide_paths=hide_paths,
             cgroup_procs=self.cgroups.procs_files() if self.cgroups and cgroup_limits - {"disk"} else [],
+            parent_pid=os.getpid(),  # the grading worker starts the launcher (the zygote puts its own pid)
         )
 
 

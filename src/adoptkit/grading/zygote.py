@@ -107,6 +107,7 @@ def serve(preload: list[str]) -> None:
                 return
             try:
                 req = json.loads(line)
+                req["spec"]["parent_pid"] = os.getpid()  # the kernel dies with this zygote
                 pid = os.fork()
             except Exception as err:  # noqa: BLE001 - one bad request must not end the zygote
                 out.write(json.dumps({"error": str(err)}) + "\n")
