@@ -45,13 +45,13 @@ def test_malformed_rows_are_dropped_counted_and_located(tmp_path):
     lines.append(json.dumps({**GOOD[0], "ts": "yesterday-ish"}))
     lines.append(json.dumps({**GOOD[0], "learner": ""}))
     lines.append(json.dumps({**GOOD[0], "tokens_in": -5}))
-    lines.append(json.dumps({**GOOD[0], "latency_ms": "fast"}))
+    lines.append(json.dumps({**GOOD[0], "status": "fine"}))
     (tmp_path / "bad.jsonl").write_text("\n".join(lines))
     log = usage.read(tmp_path / "bad.jsonl")
     assert len(log.frame) == 4 and log.dropped == 5 and log.rows_read == 9
     text = "\n".join(log.problems)
     for reason in ("broken line", "time missing or unreadable", "no learner", "tokens_in negative",
-                   "latency_ms not a number"):
+                   "status not a number"):
         assert reason in text
     assert "line(s) [2]" in text  # where the broken line is
 
@@ -130,10 +130,11 @@ def test_the_gateways_own_table_is_read_as_it_writes_it(tmp_path):
     for source in (url, tmp_path / "gateway.db"):
         log = usage.read(source)
         f = log.frame
-        assert list(f["learner"]) == ["ana", "ana", "ben"] and list(f["feature"]) == ["chat", "stream", "embeddings"]
-        assert list(f["redactions"]) == [0, 3, 0] and f.loc[0, "ts"] == pd.Timestamp("2026-03-02T09:30", tz="UTC")
-        text = "\n".join(log.problems)
-        assert "no learner (e.g. a request refused" in text and "redactions not a number" in text
+        assert list(f["learner"]) == ["ana", "ana", "ben", "ben"]
+        assert list(f["feature"]) == ["chat", "stream", "embeddings", "chat"]
+        assert f.loc[0, "ts"] == pd.Timestamp("2026-03-02T09:30", tz="UTC") and f["tokens_in"].sum() == 48
+        assert log.problems == ["1 row(s) dropped: no learner (e.g. a request refused before a key was recognised), "
+                                "e.g. data row(s) [4]"]
 
 
 def test_bulk_reader_keeps_each_row_and_cell_as_the_driver_gave_it(tmp_path):

@@ -122,11 +122,8 @@ def _usage(rng, ids, cohorts, took_post, events: int, weeks: int, t0: pd.Timesta
         "ts": t0 + pd.to_timedelta(seconds, unit="s"),
         "learner": pd.Categorical(ids[who]),
         "cohort": pd.Categorical(cohorts[who]),
-        "model": pd.Categorical(np.full(events, "adoptkit-offline")),
         "tokens_in": rng.lognormal(5, 0.7, events).astype("int64"),
         "tokens_out": rng.lognormal(4.5, 0.8, events).astype("int64"),
-        "latency_ms": rng.lognormal(6, 0.5, events),
-        "redactions": rng.poisson(0.05, events).astype("int64"),
         "status": rng.choice(status_codes, size=events, p=status_p).astype("int64"),
         "feature": pd.Categorical(rng.choice(feature_names, size=events, p=feature_p)),
     })
@@ -256,22 +253,25 @@ def _alembic_head() -> str:
 
 
 def _write_usage(frame: pd.DataFrame, url: str) -> None:
-    """The gateway's `usage` table (adoptkit/gateway/db.py), as the gateway writes a row per request."""
+    """The gateway's `usage` table (adoptkit/gateway/db.py), as the gateway writes a row per request; the
+    columns the kit does not read (latency, redactions) get plausible made-up values."""
     from ..gateway import db
 
     engine = db.connect(url)
+    rng = np.random.default_rng(len(frame))
     feature = frame["feature"].astype(str)
     status = frame["status"].to_numpy()
     outcome = np.select([status == 429, status >= 500, status >= 400], ["rate_limited", "upstream_error", "error"],
                         "ok")
+    redacted = rng.poisson(0.05, len(frame))
     rows = pd.DataFrame({
         "ts": frame["ts"].dt.tz_convert("UTC").dt.tz_localize(None),
         "learner": frame["learner"].astype(str), "cohort": frame["cohort"].astype(str), "key_id": "simulated",
-        "endpoint": feature.where(feature != "stream", "chat"), "model": frame["model"].astype(str),
-        "backend": "offline", "backend_model": frame["model"].astype(str), "stream": feature == "stream",
+        "endpoint": feature.where(feature != "stream", "chat"), "model": "course-default",
+        "backend": "offline", "backend_model": "adoptkit-offline", "stream": feature == "stream",
         "prompt_tokens": frame["tokens_in"], "completion_tokens": frame["tokens_out"],
-        "latency_ms": frame["latency_ms"], "status": status, "outcome": outcome,
-        "redactions": frame["redactions"].map(lambda n: json.dumps({"EMAIL_ADDRESS": int(n)} if n else {})),
+        "latency_ms": rng.lognormal(6, 0.5, len(frame)), "status": status, "outcome": outcome,
+        "redactions": np.where(redacted > 0, [json.dumps({"EMAIL_ADDRESS": int(n)}) for n in redacted], "{}"),
         "flags": "[]", "error": None,
     })
     rows.to_sql("usage", engine, if_exists="append", index=False, chunksize=50_000)
