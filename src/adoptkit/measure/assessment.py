@@ -83,13 +83,9 @@ def gradebook_scores(db_url: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     engine = _engine(db_url)
     try:
-        with sqlread.gc_paused():
-            scores = sqlread.query(engine, SCORES_SQL)
-            people = sqlread.query(engine, STUDENTS_SQL)
-    except sqlalchemy.exc.SQLAlchemyError as err:
-        raise GradebookError(f"cannot read the gradebook {db_url}: {err.__class__.__name__}: {err}. "
-                             f"Is it nbgrader's gradebook?") from None
-    except engine.dialect.loaded_dbapi.Error as err:
+        scores = sqlread.query(engine, SCORES_SQL)
+        people = sqlread.query(engine, STUDENTS_SQL)
+    except (sqlalchemy.exc.SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as err:
         raise GradebookError(f"cannot read the gradebook {db_url}: {err.__class__.__name__}: {err}. "
                              f"Is it nbgrader's gradebook?") from None
     finally:

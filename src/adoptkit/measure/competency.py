@@ -17,7 +17,7 @@ from ..settings import CompetencyModel, Settings, current
 from . import html, usage
 from .cohort import Cohort
 
-PER_LEARNER_FIGURE_MAX = 30  # learners per role shown in the per-learner heat map; all are in the CSV
+PER_LEARNER_MAP_MAX = 30  # learners per role shown in the per-learner heat map; all are in the CSV
 
 
 def levels(assessed: pd.DataFrame, model: CompetencyModel) -> pd.DataFrame:
@@ -160,10 +160,10 @@ def report(cohort: Cohort, out_dir: str | Path, settings: Settings | None = None
         usage_section(cohort),
         f"<h2>Per learner</h2><p>All {len(table):,} learners are in <code>competency-learners.csv</code> "
         f"(levels before and after, blank where not assessed). The maps below show up to "
-        f"{PER_LEARNER_FIGURE_MAX} learners per role.</p>",
+        f"{PER_LEARNER_MAP_MAX} learners per role.</p>",
     ]
     for role, part in table[table["assessed"] == "yes"].groupby("role"):
-        body.append(_learner_heatmap(part.sort_index().head(PER_LEARNER_FIGURE_MAX), role, model))
+        body.append(_learner_heatmap(part.sort_index().head(PER_LEARNER_MAP_MAX), role, model))
     body.append(html.notes(cohort.notes))
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     page = html.page("AI competency: before and after", f"{cohort.label} · generated {stamp}", "".join(body),

@@ -82,11 +82,6 @@ def empty() -> pd.DataFrame:
 
 def read(source: str | Path) -> UsageLog:
     """Read a usage log (SQLite, CSV or JSON lines) into canonical columns; bad rows reported, not fatal."""
-    with sqlread.gc_paused():
-        return _read(source)
-
-
-def _read(source: str | Path) -> UsageLog:
     src = str(source)
     if "://" in src and not src.startswith("sqlite:///"):
         raw = _read_url(src)
