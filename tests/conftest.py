@@ -6,7 +6,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 from contextlib import contextmanager
@@ -19,12 +18,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def jupyter_book_cmd() -> list[str]:
-    """The `jupyter-book` next to this interpreter (the venv's), else the one on PATH."""
-    beside = Path(sys.executable).with_name("jupyter-book")
-    exe = str(beside) if beside.is_file() else shutil.which("jupyter-book")
-    if exe is None:
-        pytest.fail("jupyter-book is not installed in this environment (pip install -e '.[test]')")
-    return [exe]
+    """The `jupyter-book` the kit itself would run (the venv's, found from this interpreter)."""
+    from adoptkit import tools
+
+    try:
+        return [tools.find("jupyter-book")]
+    except tools.ToolMissing as err:
+        pytest.fail(str(err))
 
 
 @pytest.fixture(scope="session")

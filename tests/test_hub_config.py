@@ -161,3 +161,19 @@ def test_instructor_config_refuses_a_missing_course_config(monkeypatch, tmp_path
     with pytest.raises(FileNotFoundError, match="ADOPTKIT_COURSE_CONFIG"):
         nbgrader_config("instructor", monkeypatch, ADOPTKIT_EXCHANGE_DIR=str(tmp_path),
                         ADOPTKIT_COURSE_CONFIG=str(tmp_path / "missing.py"))
+
+
+def test_rendering_does_not_depend_on_what_is_installed(tmp_path):
+    """The proxy's path is written as configured, whether or not it is installed (or a link) yet."""
+    (tmp_path / "_config.yml").write_text("adoptkit: {}\n")
+    s = hub_settings(tmp_path)
+    out = tmp_path / pilot.DEFAULT_OUT
+    before = pilot.render(s, out)
+    real = tmp_path / ".cache/chp/node_modules/configurable-http-proxy/bin/configurable-http-proxy"
+    real.parent.mkdir(parents=True)
+    real.write_text("#!/bin/sh\n")
+    (tmp_path / ".cache/chp/node_modules/.bin").mkdir()
+    (tmp_path / ".cache/chp/node_modules/.bin/configurable-http-proxy").symlink_to(real)
+    assert pilot.render(s, out) == before
+    assert "ROOT / '.cache/chp/node_modules/.bin/configurable-http-proxy'" in before
+    assert str(tmp_path) not in before, "the committed rendering must hold no path of this machine"

@@ -178,9 +178,9 @@ def _rss_mb(pid: int) -> dict[str, float]:
 
 @pytest.fixture
 def pilot(tmp_path):
-    if not CHP.is_file():
-        pytest.fail(f"configurable-http-proxy is not installed at {CHP}; from the repository run "
-                    "`npm install --prefix .cache/chp configurable-http-proxy@5.3.0` (.ci/run does)")
+    from adoptkit.hub.pilot import install_proxy
+
+    assert install_proxy(REPO) == CHP  # the README's test command needs no other set-up: npm, once
     port, hub_port, proxy_api_port, sandbox = free_ports(4)
     ports = {"port": port, "hub_port": hub_port, "proxy_api_port": proxy_api_port, "sandbox": sandbox}
     admin_token = os.urandom(16).hex()

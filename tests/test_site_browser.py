@@ -7,54 +7,23 @@ chromium through plain Playwright (never `playwright install`: no browser downlo
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from browser import launch, needs_chromium, serve
 
-CHROMIUM = Path("/usr/bin/chromium")
 SALES_PAGE = "book/roles/sales/crm-automation.html"  # relative to _build/html
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    # Every name but ours fails to resolve: a CDN dependency shows up as a broken page *and* as a
-    # recorded request, and Chromium's own Google look-ups never leave the machine.
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost",
-]
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent (Debian: apt-get install chromium)"),
-]
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 
 @pytest.fixture(scope="module")
 def site_url(built_site: Path):
     """Serve the built site on a free loopback port; stop the server (by its pid) afterwards."""
-    # Port 0: the server picks a free port itself and prints it, so there is no pick-then-bind race.
-    server = subprocess.Popen(
-        [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", str(built_site)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        line = server.stdout.readline()  # "Serving HTTP on 127.0.0.1 port 43567 (http://...) ..."
-        if " port " not in line:
-            pytest.fail(f"http.server did not start for {built_site}: {line!r}")
-        port = int(line.split(" port ")[1].split()[0])
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with serve(built_site) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +33,7 @@ def sales_visit(site_url: str):
 
     requests: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch(pw)
         try:
             page = browser.new_page()
             page.on("request", lambda request: requests.append(request.url))

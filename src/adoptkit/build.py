@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from . import settings as settings_mod
+from . import tools
 
 
 def _step(title: str) -> float:
@@ -59,7 +60,7 @@ def run(skip_book: bool = False) -> None:
             install_vendor(root, root / ".cache")  # the site's own copies of its browser scripts
         except VendorError as err:
             raise RuntimeError(str(err)) from None
-        _run(["jupyter-book", "build", str(root), "-W", "--keep-going"], cwd=root)
+        _run([tools.find("jupyter-book"), "build", str(root), "-W", "--keep-going"], cwd=root)
         click.echo(f"    built in {time.monotonic() - t:.1f} s")
 
     t = _step("release the exercises (student versions)")

@@ -187,6 +187,19 @@ def hub_config(out: str | None) -> None:
         click.secho(f"  before `adoptkit hub start`: {problem}", fg="yellow")
 
 
+@hub.command("install-proxy")
+def hub_install_proxy() -> None:
+    """Install JupyterHub's proxy (configurable-http-proxy, from npm) where hub.proxy_command expects it."""
+    from .hub import pilot
+    from .tools import ToolMissing
+
+    s, _ = _hub_settings()
+    try:
+        click.echo(f"configurable-http-proxy: {pilot.install_proxy(s.root)}")
+    except (pilot.HubError, ToolMissing) as err:
+        _fail(str(err))
+
+
 @hub.command("start")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="where the rendered config goes (default deploy/pilot/jupyterhub_config.py)")
@@ -230,7 +243,7 @@ def build(skip_book: bool) -> None:
 
 
 # Assess, gamify, sustain, measure: report, leaderboard, badges, hackathon, review, microlearning, nudge, xapi.
-from .adoption_cli import register as _register_adoption  # noqa: E402
+from .adoption_cli import register as _register_adoption
 
 _register_adoption(main)
 @main.command()

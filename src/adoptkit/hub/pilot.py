@@ -12,17 +12,21 @@ import os
 import pprint
 import shutil
 import socket
+import subprocess
 import sys
 from importlib.resources import files
 from pathlib import Path
 from string import Template
 
 from .. import settings as settings_mod
+from .. import tools
 from ..settings import Settings
 from . import wiring
 
 DEFAULT_OUT = "deploy/pilot/jupyterhub_config.py"
-CHP_INSTALL = "npm install --prefix .cache/chp configurable-http-proxy@5.3.0"
+CHP_VERSION = "5.3.0"
+CHP_PREFIX = ".cache/chp"  # the default hub.proxy_command lives under it
+CHP_INSTALL = f"npm install --prefix {CHP_PREFIX} configurable-http-proxy@{CHP_VERSION}"
 ROLES = ("common", "learner", "instructor")
 # LocalProcessSpawner's own env_keep (JupyterHub 6.1.1); setting the list replaces it, so repeat it.
 _SPAWNER_ENV_KEEP = ["CONDA_DEFAULT_ENV", "CONDA_ROOT", "JUPYTERHUB_SINGLEUSER_APP", "LANG", "LC_ALL",
@@ -34,14 +38,20 @@ class HubError(RuntimeError):
 
 
 def out_path(settings: Settings, out: str | os.PathLike | None = None) -> Path:
-    return Path(out).resolve() if out else settings.path(DEFAULT_OUT)
+    return Path(os.path.abspath(out)) if out else _lexical(settings, DEFAULT_OUT)
 
 
-def _path_expr(settings: Settings, value: str) -> str:
+def _lexical(settings: Settings, value: str | os.PathLike) -> Path:
+    """A setting's path made absolute without following links, so that the rendering is the same
+    whether or not what it names exists yet (a link such as node_modules/.bin stays a link)."""
+    return Path(os.path.normpath(os.path.join(os.path.abspath(settings.root), os.fspath(value))))
+
+
+def _path_expr(settings: Settings, value: str | os.PathLike) -> str:
     """A setting's path as Python source: under ROOT when it lies in the course folder, else absolute."""
-    p = settings.path(value)
+    p, root = _lexical(settings, value), Path(os.path.abspath(settings.root))
     try:
-        rel = p.relative_to(settings.root.resolve()).as_posix()
+        rel = p.relative_to(root).as_posix()
         return "ROOT" if rel == "." else f"ROOT / {rel!r}"
     except ValueError:
         return f"Path({str(p)!r})"
@@ -68,8 +78,8 @@ def _groups(settings: Settings) -> dict[str, dict[str, list[str]]]:
 
 def render(settings: Settings, out: Path, source: Path | None = None) -> str:
     hub = settings.hub
-    out = Path(out).resolve()
-    config = Path(source or settings.root / settings_mod.CONFIG_NAME).resolve()
+    out = Path(os.path.abspath(out))
+    config = _lexical(settings, source or settings_mod.CONFIG_NAME)
     groups = _groups(settings)
     args = ["--allow-root"]  # the pilot hub often runs as root; a Jupyter server refuses root without it
     if hub.idle_timeout:
@@ -78,7 +88,7 @@ def render(settings: Settings, out: Path, source: Path | None = None) -> str:
     values = {
         "source": os.path.relpath(config, out.parent),
         "config": _path_expr(settings, str(config)),
-        "root": repr(Path(os.path.relpath(settings.root.resolve(), out.parent)).as_posix()),
+        "root": repr(Path(os.path.relpath(os.path.abspath(settings.root), out.parent)).as_posix()),
         "data_dir": _path_expr(settings, hub.data_dir),
         "exchange_dir": _path_expr(settings, hub.exchange_dir),
         "course_dir": _path_expr(settings, hub.course_dir),
@@ -114,6 +124,23 @@ def write(settings: Settings, out: Path, source: Path | None = None) -> bool:
     return True
 
 
+def install_proxy(root: Path) -> Path:
+    """Install JupyterHub's proxy (configurable-http-proxy, from the npm registry) under the course folder,
+    where the default `hub.proxy_command` points; a no-op when it is there. Returns the command's path."""
+    exe = Path(root) / CHP_PREFIX / "node_modules" / ".bin" / "configurable-http-proxy"
+    if exe.is_file():
+        return exe
+    npm = tools.find("npm")
+    proc = subprocess.run([npm, "install", "--silent", "--no-audit", "--no-fund", "--prefix",
+                           str(Path(root) / CHP_PREFIX), f"configurable-http-proxy@{CHP_VERSION}"],
+                          capture_output=True, text=True)
+    if proc.returncode != 0 or not exe.is_file():
+        raise HubError(f"`{CHP_INSTALL}` failed (exit {proc.returncode}); npm said:\n"
+                       f"{(proc.stderr or proc.stdout).strip()[-2000:]}\nIt needs the npm registry: run it where "
+                       "the registry is reachable, or point hub.proxy_command at an installed proxy.")
+    return exe
+
+
 def _port_free(host: str, port: int) -> bool:
     with socket.socket() as s:
         try:
@@ -129,7 +156,8 @@ def preflight(settings: Settings) -> list[str]:
     chp = hub.proxy_command
     if ("/" in chp and not settings.path(chp).is_file()) or ("/" not in chp and not shutil.which(chp)):
         problems.append(f"configurable-http-proxy not found at {chp!r} (hub.proxy_command). Install it from "
-                        f"the course folder with `{CHP_INSTALL}`, or point hub.proxy_command at yours.")
+                        f"the course folder with `adoptkit hub install-proxy` (that is `{CHP_INSTALL}`), or "
+                        "point hub.proxy_command at yours.")
     if hub.authenticator == "shared-password" and not (
             os.environ.get("ADOPTKIT_HUB_PASSWORD") or os.environ.get("ADOPTKIT_HUB_ADMIN_PASSWORD")):
         problems.append("nobody could log in: set ADOPTKIT_HUB_PASSWORD (8+ characters, for learners and "
