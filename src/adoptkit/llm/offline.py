@@ -112,6 +112,8 @@ def _labels(instruction: str) -> list[str] | None:
     for m in re.finditer(r"(?:one of|labels?|categor(?:y|ies)|classes|options|choose from)\s*(?:\(|:|\[)?\s*(.+)",
                          instruction, re.I):
         tail = re.split(r"\n|\.\s|\?", m.group(1))[0]
+        # "one of these labels: A, B" names its list after the colon (the words before it are not a label)
+        tail = re.sub(r"^[^:\"'`]{0,40}:\s*", "", tail)
         quoted = re.findall(r'["\'`]([^"\'`]{1,60})["\'`]', tail)
         items = quoted or [t.strip(" .[]()") for t in re.split(r",|\bor\b|\|", tail)]
         items = [i for i in items if i and len(i) <= 60]
