@@ -144,8 +144,9 @@ def _allowed_values(instruction: str, key: str) -> list[str] | None:
                   instruction, re.I)
     if not m:
         return None
-    quoted = re.findall(r'["\'`]([^"\'`]{1,60})["\'`]', m.group(1))
-    items = quoted or [t.strip(" .[]") for t in re.split(r",|\bor\b|\|", m.group(1))]
+    tail = re.split(r"\.\s", m.group(1))[0]  # the list ends with its sentence (an example may follow)
+    quoted = re.findall(r'["\'`]([^"\'`]{1,60})["\'`]', tail)
+    items = quoted or [t.strip(" .[]") for t in re.split(r",|\bor\b|\|", tail)]
     return [i for i in items if i] or None
 
 

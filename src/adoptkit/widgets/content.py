@@ -90,7 +90,9 @@ def _records_from_data(dataset: str, id_column: str, ids: tuple, text_column: st
     for col in (id_column, text_column, expected_column):
         if col and col not in df.columns:
             raise ContentError(f"dataset {dataset!r} has no column {col!r}")
-    rows = df[df[id_column].astype(str).isin([str(i) for i in ids])].set_index(df[id_column].astype(str))
+    keys = df[id_column].astype(str)
+    rows = df[keys.isin([str(i) for i in ids])]
+    rows = rows.set_index(rows[id_column].astype(str))
     missing = [i for i in ids if str(i) not in rows.index]
     if missing:
         raise ContentError(f"dataset {dataset!r} has no record with {id_column} {missing}: the sample names records "
