@@ -178,6 +178,16 @@ def prompt(part_id: str, key: dict, criteria: list[str], points: float) -> float
             else:
                 rule = rules[name]
                 ok, detail = _criterion(rule, text)
+                if ok and rule.get("check") == "no_personal_data" and "sample" in key:
+                    # Leaving data out is a skill only in a prompt that does the job: an empty or vague prompt
+                    # holds no personal data either. At least half its replies must be usable.
+                    try:
+                        share, _ = _output_share(text, key)
+                    except content.ContentError:
+                        share = 1.0  # the sample is the course's problem, not the learner's
+                    if share < 0.5:
+                        ok, detail = False, (f"it does not do the task yet: {share:.0%} of its replies on the sample "
+                                             f"are usable, and a privacy point needs a prompt that works")
                 if ok:
                     earned += each
                     lines.append(f"✓ {rule.get('title', name)}")
