@@ -178,16 +178,12 @@ def prompt(part_id: str, key: dict, criteria: list[str], points: float) -> float
             else:
                 rule = rules[name]
                 ok, detail = _criterion(rule, text)
-                if ok and rule.get("check") == "no_personal_data" and "sample" in key:
-                    # Leaving data out is a skill only in a prompt that does the job: an empty or vague prompt
-                    # holds no personal data either. At least half its replies must be usable.
-                    try:
-                        share, _ = _output_share(text, key)
-                    except content.ContentError:
-                        share = 1.0  # the sample is the course's problem, not the learner's
-                    if share < 0.5:
-                        ok, detail = False, (f"it does not do the task yet: {share:.0%} of its replies on the sample "
-                                             f"are usable, and a privacy point needs a prompt that works")
+                if ok and rule.get("check") == "no_personal_data":
+                    # Leaving data out is shown only by a real attempt at the task: a vague prompt holds no personal
+                    # data either. It must meet at least one of the task's other properties.
+                    others = [r for r in rules.values() if r.get("check") != "no_personal_data"]
+                    if others and not any(_criterion(r, text)[0] for r in others):
+                        ok, detail = False, "your prompt does not attempt the task yet (none of its other checks is met)"
                 if ok:
                     earned += each
                     lines.append(f"✓ {rule.get('title', name)}")
