@@ -1,6 +1,7 @@
 """The item bank of the pre- and post-assessments, and the generator of their nbgrader source notebooks.
 
-One place for all eight notebooks (`exercises/<role>-assessment-pre|post/`), as otter-grader keeps question,
+One place for the six notebooks of marketing, HR and engineering (`exercises/<role>-assessment-pre|post/`;
+sales has no code at all: its assessments come from `content/sales-assessment-*.yml`, docs/no-code.md), as otter-grader keeps question,
 solution and tests together: edit the bank here, then run
 
     python autograders/assessments.py          # rewrites exercises/<role>-assessment-*/ (outputs stripped)
@@ -23,7 +24,7 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
-ROLES = ("marketing", "sales", "hr", "engineering")
+ROLES = ("marketing", "hr", "engineering")  # sales: no code at all, from content/sales-assessment-*.yml
 FORMS = ("pre", "post")
 COMPETENCIES = ("prompting", "grounding", "evaluating", "privacy", "automation", "coding")
 
@@ -41,14 +42,6 @@ CONTEXT = {
         keys=["product", "audience", "channel"],
         texts=["Hi team, we'd love to feature your savings account in our personal-finance podcast next month.",
                "Your last mailing arrived three times and I asked to unsubscribe in May. Please stop."],
-        record="cfpb_complaints",
-    ),
-    "sales": dict(
-        title="Sales", dataset="online_retail",
-        labels=["pricing question", "order problem", "new lead", "cancellation"],
-        keys=["company", "contact", "budget"],
-        texts=["We run 40 gift shops in Ireland and want a wholesale quote for ceramic mugs.",
-               "Order 581475 arrived with two broken teapots; can you send replacements?"],
         record="cfpb_complaints",
     ),
     "hr": dict(
@@ -70,62 +63,130 @@ CONTEXT = {
 }
 
 # --- quiz questions (one per competency and form; the first option listed is NOT always right) -------
+# Options are balanced in length and form (tests/test_choice_balance.py: neither "always the longest" nor
+# "always the first" beats chance by more than 10 points); WHY gives each option's one-line explanation,
+# printed in the feedback by adoptkit.widgets.grading.choice.
 
 QUIZ = {
     "pre": {
         "prompting": ("You want a model to sort messages into four categories. What makes its answer easiest "
                       "to use in code?",
-                      ["Ask it to 'categorise this'",
-                       "List the four labels and ask for exactly one of them, nothing else",
-                       "Ask for a detailed explanation first", "Use a higher temperature"], 1),
+                      ["Ask it to categorise each message as it sees fit",
+                       "List the four labels; ask for one label only",
+                       "Ask for a detailed explanation before the label",
+                       "Use a higher temperature for more varied answers"], 1),
         "grounding": ("A manager asks the model for last quarter's conversion rate. What should you do?",
-                      ["Trust the model's figure",
-                       "Compute the figure from the data and give it to the model as context",
-                       "Ask the model twice and average the answers", "Ask for a more confident answer"], 1),
+                      ["Trust the figure the model gives, as it is",
+                       "Compute it from data; put it in the prompt",
+                       "Ask the model twice and average the answers",
+                       "Ask the model for a more confident answer"], 1),
         "evaluating": ("Before using a model to label 5,000 tickets, you should first...",
-                       ["Run it on all 5,000 and spot-check one",
-                        "Ask the model how accurate it is",
-                        "Compare its labels with a small hand-labelled sample and measure accuracy",
-                        "Use the longest prompt possible"], 2),
+                       ["Run it on all 5,000 and spot-check one label",
+                        "Ask the model how accurate its labels are",
+                        "Compare it with a hand-labelled sample",
+                        "Use the longest prompt that you can write"], 2),
         "privacy": ("Which of these may go into a prompt to an external model service without checking your policy?",
                     ["A customer's email address and phone number",
-                     "An employee's performance review",
-                     "An API key, for testing",
-                     "An aggregated, anonymised figure such as a monthly conversion rate"], 3),
+                     "An employee's latest performance review",
+                     "An API key, so that the model can test it",
+                     "A monthly conversion rate, in aggregate"], 3),
         "automation": ("Your script calls the model for each row and one answer is not one of the labels. "
                        "What is the best handling?",
-                       ["Stop the whole run", "Retry forever until it matches",
-                        "Map it to 'other' and count how often that happens", "Silently drop the row"], 2),
+                       ["Stop the whole run at the first bad answer",
+                        "Retry the same row until the answer matches",
+                        "Route it to a person and count the failures",
+                        "Map it to 'other' so the run finishes quietly"], 2),
         "coding": ("An assistant wrote a function for you. Before relying on it you should...",
-                   ["Test it on examples with known answers, including edge cases",
-                    "Use it if it runs without an error", "Ask the assistant whether it is correct",
-                    "Rename its variables"], 0),
+                   ["Test it on known answers and edge cases",
+                    "Use it as long as it runs without an error",
+                    "Ask the assistant whether the code is right",
+                    "Rename its variables so that it reads better"], 0),
     },
     "post": {
         "prompting": ("To get fields out of a text reliably, the prompt should...",
-                      ["Ask for a summary",
-                       "Name every key and ask for JSON only, with null for missing values",
-                       "Ask for bullet points", "Say 'be accurate'"], 1),
+                      ["Ask for a short summary of the whole text",
+                       "Name the keys; JSON only, null when missing",
+                       "Ask for the fields as a list of bullet points",
+                       "Say 'be accurate' and 'do not make mistakes'"], 1),
         "grounding": ("The model's answer quotes a number that is not in the facts you gave it. What does that suggest?",
-                      ["The model found better data",
-                       "Nothing: models know more than the prompt",
-                       "The answer is not grounded: check it, and ask again to use only the facts given",
-                       "Round the number"], 2),
+                      ["The model found better data than you gave it",
+                       "Nothing: models know more than their prompt",
+                       "Not grounded: check it; ask for only facts",
+                       "The number should be rounded before use"], 2),
         "evaluating": ("A label is rare (5% of cases) and the model's accuracy is 95%. What else should you look at?",
-                       ["Nothing, 95% is good", "The length of the prompt",
-                        "The response time", "Precision and recall for the rare label"], 3),
+                       ["Nothing more, as 95% is already a good score",
+                        "The length of the prompt that was used for it",
+                        "How quickly the model answers each request",
+                        "Precision and recall for the rare label"], 3),
         "privacy": ("A colleague wants to paste customers' card numbers into the sandbox to test a prompt. You...",
-                    ["Mask the card numbers first, or use synthetic data",
-                     "Allow it: the sandbox is internal",
-                     "Allow it if they delete the chat afterwards", "Suggest pasting only half the rows"], 0),
+                    ["Ask for masked numbers or synthetic test data",
+                     "Allow it, since the sandbox is an internal tool",
+                     "Allow it if the chat is deleted afterwards",
+                     "Suggest pasting only half of the rows instead"], 0),
         "automation": ("One of 2,000 model answers is not valid JSON. Your extraction loop should...",
-                       ["Crash so that you notice",
-                        "Record an empty row for it, keep going, and report how many failed",
-                        "Skip the rest of the file", "Guess the values"], 1),
+                       ["Crash at once, so that somebody notices it",
+                        "Log an empty row, go on, report the count",
+                        "Skip the rest of the file and start again",
+                        "Guess the missing values from other rows"], 1),
         "coding": ("An AI-written function passes the example in its docstring. Is it correct?",
-                   ["Yes", "Yes, if the code is short",
-                    "Not necessarily: test edge cases (zero, empty, boundaries) too",
-                    "Only if it has comments"], 2),
+                   ["Yes, passing its own example shows it works",
+                    "Yes, as long as the code is short and clear",
+                    "Not yet: test zero, empty, boundaries",
+                    "Only if every line of it has a comment"], 2),
+    },
+}
+WHY = {
+    "pre": {
+        "prompting": ["Without the labels named, the model invents its own categories.",
+                      "A closed list and a bare answer give replies code can compare and count.",
+                      "Reasoning around the label makes the reply harder to parse; ask for it separately.",
+                      "More randomness makes answers less consistent, not easier to use."],
+        "grounding": ["The model has no access to your figures; it may invent one.",
+                      "Figures come from the data; the model only words what it is given.",
+                      "Averaging two invented numbers gives an invented number.",
+                      "Confidence is a tone, not a source."],
+        "evaluating": ["One label says nothing about how often the labels are right.",
+                       "A model's view of its own accuracy is not a measurement.",
+                       "A hand-labelled sample measures accuracy before the mistakes spread.",
+                       "Length is not accuracy; only a comparison with known labels says."],
+        "privacy": ["Contact details are personal data; they need a policy check.",
+                    "Performance reviews are confidential personal data.",
+                    "A key is a secret; it never goes into a prompt.",
+                    "An aggregated, anonymised figure identifies no one."],
+        "automation": ["One bad answer should not throw away the good ones.",
+                       "Retrying without limit can loop forever and hides the failure rate.",
+                       "A failure is routed to a person and measured, never hidden.",
+                       "'Other' hides the failure; the sales path's crm-automation chapter says it must never happen."],
+        "coding": ["Known answers, including edge cases, are what show it is right.",
+                   "Running without an error is not the same as the right result.",
+                   "The assistant's say-so is not a test.",
+                   "Names change readability, not correctness."],
+    },
+    "post": {
+        "prompting": ["A summary is prose, not fields.",
+                      "Named keys, JSON only and null for gaps give replies code can load.",
+                      "Bullet points are text, not fields a program can read.",
+                      "Appeals to accuracy do not name the fields or the format."],
+        "grounding": ["The model only had what you gave it; a new number was invented.",
+                      "A grounded answer uses only the facts given.",
+                      "An ungrounded number is checked against the facts, and the prompt says 'only these facts'.",
+                      "Rounding an invented number does not make it true."],
+        "evaluating": ["Never predicting the rare label would also score 95%.",
+                       "Prompt length says nothing about the rare label.",
+                       "Speed says nothing about which labels are right.",
+                       "Precision and recall on the rare label show what accuracy hides."],
+        "privacy": ["Masked or synthetic data tests the prompt without exposing customers.",
+                    "Internal or not, card numbers are never needed to test a prompt.",
+                    "Deleting the chat does not undo sending the data.",
+                    "Half the rows still hold real card numbers."],
+        "automation": ["One bad answer should not stop the other 1,999.",
+                       "An empty row, a running count and a report keep the loop going and the failure visible.",
+                       "Skipping the rest throws away good answers.",
+                       "Guessed values are invented data in the CRM."],
+        "coding": ["Its own example is the case it was written for; edge cases are where bugs live.",
+                   "Short code can be wrong as easily as long code.",
+                   "Edge cases (zero, empty, boundaries) with known answers show whether it is right.",
+                   "Comments describe intent, not behaviour."],
     },
 }
 
@@ -236,39 +297,6 @@ GROUNDING = {
             _best = max(_rows, key=_rows.get)
             _truth = {"best_month": _best, "conversion": round(_rows[_best], 3)}''',
         question="When should we schedule the next campaign?"),
-    ("sales", "pre"): dict(
-        ask="""`facts()` returns the three countries with the highest revenue (revenue = `Quantity * UnitPrice`,
-        over all rows) in the online retail data, each rounded to 2 decimals: `{country: revenue, ...}`.""",
-        solve='''
-            revenue = (df["Quantity"] * df["UnitPrice"]).groupby(df["Country"], observed=True).sum()
-            return {str(k): round(float(v), 2) for k, v in revenue.nlargest(3).items()}''',
-        keys=None,
-        truth='''
-            _rev = {}
-            for _c, _q, _p in zip(df["Country"], df["Quantity"], df["UnitPrice"]):
-                _rev[str(_c)] = _rev.get(str(_c), 0.0) + float(_q) * float(_p)
-            _truth = {k: round(v, 2) for k, v in sorted(_rev.items(), key=lambda kv: -kv[1])[:3]}''',
-        question="Where should the sales team focus next quarter?"),
-    ("sales", "post"): dict(
-        ask="""`facts()` returns the average order value (revenue = `Quantity * UnitPrice` summed per
-        `InvoiceNo`, then averaged over invoices) for the United Kingdom and for all other countries,
-        rounded to 2 decimals: `{"United Kingdom": ..., "other countries": ...}`.""",
-        solve='''
-            orders = df.assign(revenue=df["Quantity"] * df["UnitPrice"], uk=df["Country"] == "United Kingdom")
-            per_invoice = orders.groupby(["uk", "InvoiceNo"])["revenue"].sum()
-            aov = per_invoice.groupby(level="uk").mean()
-            return {"United Kingdom": round(float(aov[True]), 2), "other countries": round(float(aov[False]), 2)}''',
-        keys='{"United Kingdom", "other countries"}',
-        truth='''
-            _inv = {}
-            for _i, _c, _q, _p in zip(df["InvoiceNo"], df["Country"], df["Quantity"], df["UnitPrice"]):
-                _k = (_c == "United Kingdom", _i)
-                _inv[_k] = _inv.get(_k, 0.0) + float(_q) * float(_p)
-            _uk = [v for (u, _), v in _inv.items() if u]
-            _other = [v for (u, _), v in _inv.items() if not u]
-            _truth = {"United Kingdom": round(sum(_uk) / len(_uk), 2),
-                      "other countries": round(sum(_other) / len(_other), 2)}''',
-        question="Are export orders worth a dedicated account manager?"),
     ("hr", "pre"): dict(
         ask="""`facts()` returns the number of occupations in the O*NET data and how many of them have
         "manager" in their `Title` (any case): `{"occupations": ..., "manager titles": ...}`.""",
@@ -456,8 +484,6 @@ def evaluating(role: str, form: str):
 SECRET = {
     "marketing": ("card numbers (16 digits, possibly in groups of 4 separated by spaces or dashes)", "[CARD]",
                   r"\b(?:\d{4}[ -]?){3}\d{4}\b", "4111 1111 1111 1111", "5500-0000-0000-0004", "4000056655665556"),
-    "sales": ("card numbers (16 digits, possibly in groups of 4 separated by spaces or dashes)", "[CARD]",
-              r"\b(?:\d{4}[ -]?){3}\d{4}\b", "4111 1111 1111 1111", "5500-0000-0000-0004", "4000056655665556"),
     "hr": ("employee ids (`EMP-` followed by 6 digits)", "[EMPLOYEE_ID]", r"\bEMP-\d{6}\b",
            "EMP-004512", "EMP-120033", "EMP-999999"),
     "engineering": ("secret keys (`sk_` followed by at least 20 letters or digits)", "[SECRET]",
@@ -531,7 +557,8 @@ def automation(role: str, form: str):
         **Automation (3 points).** Write `label_all(texts, client, model)`: for each text, ask the model once
         (with `client.chat.completions.create(model=model, messages=triage_messages(text))`) and collect
         its label. Clean each answer (ignore case, surrounding spaces and a final full stop) and map it to
-        the matching entry of `LABELS`; anything else becomes `"other"`. Return the list of labels.
+        the matching entry of `LABELS`; anything else becomes `"needs review"` (a person looks at it: an unknown
+        answer is never filed as a label). Return the list of labels.
         The checks use a model that replays fixed answers, so they never depend on a live model.
         One check is below; two more are hidden."""
         solution = '''
@@ -542,7 +569,7 @@ def automation(role: str, form: str):
             for text in texts:
                 reply = client.chat.completions.create(model=model, messages=triage_messages(text))
                 answer = (reply.choices[0].message.content or "").strip().rstrip(".").strip().lower()
-                out.append(known.get(answer, "other"))
+                out.append(known.get(answer, "needs review"))
             return out
             ### END SOLUTION'''
         checks = [
@@ -553,7 +580,7 @@ def automation(role: str, form: str):
             '''
             from adoptkit.llm.replay import replay_client
             _c = replay_client([f" {LABELS[2].upper()}.", "I am not sure", LABELS[3]])
-            assert label_all(["a", "b", "c"], _c, "m-1") == [LABELS[2], "other", LABELS[3]]''',
+            assert label_all(["a", "b", "c"], _c, "m-1") == [LABELS[2], "needs review", LABELS[3]]''',
             '''
             from adoptkit.llm.replay import replay_client
             _c = replay_client([LABELS[0]] * 3)
@@ -562,7 +589,7 @@ def automation(role: str, form: str):
             assert "third" in json.dumps(_c.requests[2]["messages"]), "send each text with its own request"''',
         ]
         card = ("Your loop gets a model answer that is not one of the labels. What do you do?",
-                "Map it to 'other', keep going, and count how often it happens.")
+                "Mark it 'needs review' for a person, keep going, and count how often it happens.")
     else:
         prompt = """
         **Automation (3 points).** Write `extract_all(texts, client, model)`: ask the model once per text
@@ -646,44 +673,6 @@ CODING = {
         checks=['assert click_rates([5, 10], [100, 400]) == [0.05, 0.025]',
                 'assert click_rates([0, 3], [0, 7]) == [0.0, 0.4286]',
                 'assert click_rates([], []) == []']),
-    ("sales", "pre"): dict(
-        story="`discounted_total(prices, discount_pct)` should return the total after a percentage discount, "
-              "rounded to 2 decimals, and raise `ValueError` unless `0 <= discount_pct <= 100`.",
-        buggy='''
-            def discounted_total(prices, discount_pct):
-                return round(sum(prices) - discount_pct, 2)''',
-        fixed='''
-            def discounted_total(prices, discount_pct):
-                ### BEGIN SOLUTION
-                if not 0 <= discount_pct <= 100:
-                    raise ValueError("discount must be between 0 and 100 percent")
-                return round(sum(prices) * (1 - discount_pct / 100), 2)
-                ### END SOLUTION''',
-        checks=['assert discounted_total([100, 50], 10) == 135.0',
-                'assert discounted_total([19.99, 5.01], 0) == 25.0 and discounted_total([80], 100) == 0.0',
-                '''
-                for _d in (-5, 120):
-                    try:
-                        discounted_total([10], _d)
-                    except ValueError:
-                        pass
-                    else:
-                        raise AssertionError(f"discount {_d} must raise ValueError")''']),
-    ("sales", "post"): dict(
-        story="`commission(amount)` should pay 5% on the first 10,000 of a sale and 8% on the part above "
-              "10,000, rounded to 2 decimals.",
-        buggy='''
-            def commission(amount):
-                rate = 0.08 if amount > 10_000 else 0.05
-                return round(amount * rate, 2)''',
-        fixed='''
-            def commission(amount):
-                ### BEGIN SOLUTION
-                return round(min(amount, 10_000) * 0.05 + max(amount - 10_000, 0) * 0.08, 2)
-                ### END SOLUTION''',
-        checks=['assert commission(20_000) == 1300.0',
-                'assert commission(10_000) == 500.0 and commission(10_001) == 500.08',
-                'assert commission(0) == 0.0 and commission(2_500.5) == 125.03']),
     ("hr", "pre"): dict(
         story="`tenure_years(start, end)` should return the number of whole years completed between two "
               "`datetime.date`s (a year is complete on the anniversary).",
@@ -862,7 +851,9 @@ def notebook(role: str, form: str) -> nbformat.NotebookNode:
         cells.append(_test(f"{comp}-quiz", comp, f"""
         assert quiz.answers[{i}] is not None, "answer question {i + 1} in the quiz above"
         ### BEGIN HIDDEN TESTS
-        assert quiz.answers[{i}] == {options[right]!r}
+        from adoptkit.widgets import grading
+        grading.choice(quiz.answers[{i}], {{"answer": {options[right]!r}, "why": {dict(zip(options, WHY[form][comp]))!r}}},
+                       question={i + 1})
         ### END HIDDEN TESTS""", hidden=False))
     cells.append(_md("## Part B: tasks (18 points)", **_nbg(f"{name}-tasks-intro", locked=True)))
     for comp in COMPETENCIES:

@@ -112,6 +112,8 @@ def _labels(instruction: str) -> list[str] | None:
     for m in re.finditer(r"(?:one of|labels?|categor(?:y|ies)|classes|options|choose from)\s*(?:\(|:|\[)?\s*(.+)",
                          instruction, re.I):
         tail = re.split(r"\n|\.\s|\?", m.group(1))[0]
+        # "one of these labels: A, B" names its list after the colon (the words before it are not a label)
+        tail = re.sub(r"^[^:\"'`]{0,40}:\s*", "", tail)
         quoted = re.findall(r'["\'`]([^"\'`]{1,60})["\'`]', tail)
         items = quoted or [t.strip(" .[]()") for t in re.split(r",|\bor\b|\|", tail)]
         items = [i for i in items if i and len(i) <= 60]
@@ -130,7 +132,7 @@ def _keys(instruction: str, schema: dict | None) -> list[str]:
             return keys
     m = re.search(r"(?:keys?|fields?|properties)\s*[:\-]?\s*(.+)", instruction, re.I)
     if m:
-        tail = m.group(1).split("\n")[0]
+        tail = re.split(r"\.\s", m.group(1).split("\n")[0])[0]  # the list ends with its sentence
         keys = re.findall(r'["\'`]([A-Za-z_][\w ]{0,40})["\'`]', tail) or \
             [k.strip(" .") for k in re.split(r",|\band\b", tail) if re.fullmatch(r"\s*[A-Za-z_]\w*\s*\.?", k)]
         return keys
@@ -142,8 +144,9 @@ def _allowed_values(instruction: str, key: str) -> list[str] | None:
                   instruction, re.I)
     if not m:
         return None
-    quoted = re.findall(r'["\'`]([^"\'`]{1,60})["\'`]', m.group(1))
-    items = quoted or [t.strip(" .[]") for t in re.split(r",|\bor\b|\|", m.group(1))]
+    tail = re.split(r"\.\s", m.group(1))[0]  # the list ends with its sentence (an example may follow)
+    quoted = re.findall(r'["\'`]([^"\'`]{1,60})["\'`]', tail)
+    items = quoted or [t.strip(" .[]") for t in re.split(r",|\bor\b|\|", tail)]
     return [i for i in items if i] or None
 
 

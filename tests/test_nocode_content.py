@@ -1,0 +1,38 @@
+"""The committed no-code notebooks and learner copies match their content files, and the drafts' numbers match
+the real records they describe (a sound sentence's figures are in the record; a planted wrong number is not)."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from adoptkit.widgets import author, content
+
+ROOT = Path(__file__).resolve().parents[1]
+FILES = sorted((ROOT / "content").glob("*.yml"))
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_committed_outputs_match_the_content(path):
+    for out, text in author.build(path, root=ROOT).items():
+        assert out.read_text(encoding="utf-8") == text, f"{out} is stale: python -m adoptkit.widgets.author {path.relative_to(ROOT)}"
+
+
+def _numbers(text):
+    return {n.replace(",", "") for n in re.findall(r"\d[\d,]*\.\d\d", text)}
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_drafts_numbers_are_checked_against_their_real_record(path):
+    for part in yaml.safe_load(path.read_text())["parts"]:
+        ev = part.get("evidence") or {}
+        if part["kind"] != "check" or "dataset" not in ev:
+            continue
+        record = content.records({**ev, "ids": [ev["id"]]})[0][0].text
+        in_record = _numbers(record)
+        for s in part["sentences"]:
+            if s.get("fault") == "number differs from the record":
+                assert not _numbers(s["text"]) <= in_record, f"{s['id']}: the planted number is in the record"
+            elif not s.get("fault"):
+                assert _numbers(s["text"]) <= in_record, f"{s['id']}: a number of a sound sentence is not in the record"

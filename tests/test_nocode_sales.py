@@ -1,0 +1,153 @@
+"""The sales track without code, graded by real nbgrader with the course's hardened config.
+
+A knowledgeable non-coder's answers (written through the widgets' own API, as their clicks would be) get full
+marks on the no-code assignment; three plausible wrong answers lose exactly their parts (a prompt without the
+label set, flagging every sentence, a customer's email pasted into the prompt). On the rebuilt assessments the
+same learner reaches level 3+ in every competency in the competency report, and two guessers (always the first
+option shown, always the longest) stay at level 1 or below.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+from nbgrader_harness import ROOT, course_copy, grades, nbgrader
+
+from adoptkit.llm.replay import replay_client
+from adoptkit.widgets import CheckWork, Decide, PromptTask, content
+
+pytestmark = pytest.mark.slow
+NOCODE, PRE, POST = "sales-nocode", "sales-assessment-pre", "sales-assessment-post"
+LABELS = ("Credit reporting, Debt collection, Bank account, Credit card, Mortgage, Student loan, Vehicle loan, "
+          "Money transfer, Personal loan")
+GOOD = {
+    "label-complaints": f"You file customer complaints in our CRM. Classify the complaint into exactly one of these "
+                        f"labels: {LABELS}. Answer with only the label, nothing else. If no label fits or you are not "
+                        f"sure, answer needs review.",
+    "pre-label": f"Classify the complaint into exactly one of these labels: {LABELS}. Answer with only the label, "
+                 f"nothing else. If you are not sure, answer needs review.",
+    "crm-fields": f"Return only a JSON object with the keys product, sentiment and issue_summary. product must be one of: "
+                  f"{LABELS}, needs review. sentiment must be one of: negative, neutral, positive. issue_summary is one "
+                  f'sentence. Example: {{"product": "Mortgage", "sentiment": "negative", "issue_summary": "The servicer '
+                  f'misapplied a payment."}}',
+    "post-fields": f"Return only a JSON object with the keys product and sentiment. product must be one of: {LABELS}. "
+                   f"If you are not sure of the product, use needs review. sentiment must be one of: negative, "
+                   f"neutral, positive.",
+}
+VAGUE = "Please sort these customer complaints into the right categories for me."
+
+
+def spec(name):
+    return yaml.safe_load((ROOT / "content" / f"{name}.yml").read_text())
+
+
+def learner_part(name, part_id):
+    return content.part(ROOT / "exercises" / name / "tasks.yml", part_id)
+
+
+def answer(folder: Path, name: str, student: str, prompts=None, flags="right", choose="right", first=None):
+    """Do the assignment through the widgets, as clicks would: prompts {part: [versions run]}, flags
+    (right | all | half), choose (right | first | longest)."""
+    for p in spec(name)["parts"]:
+        part = learner_part(name, p["id"])
+        if p["kind"] == "prompt":
+            versions = (prompts or {}).get(p["id"], [VAGUE, GOOD[p["id"]]])
+            task = PromptTask(part, folder=folder, client=replay_client(["(a replayed reply)"] * 50))
+            for text in versions:
+                task.write(text)
+                task.run()
+        elif p["kind"] == "check":
+            work = CheckWork(part, folder=folder)
+            for i, s in enumerate(p["sentences"]):
+                if flags == "right" and s.get("fault"):
+                    work.flag(s["id"], s["fault"])
+                elif flags == "all" or (flags == "half" and i % 2 == 0):
+                    work.flag(s["id"], p["reasons"][0] if flags == "all" else max(p["reasons"], key=len))
+        else:
+            d = Decide(part, folder=folder, learner=student)
+            for it in p["items"]:
+                pick = {"right": it["answer"], "first": d.order(it["id"])[0],
+                        "longest": max(it["options"], key=lambda o: len(o["text"]))["id"]}[choose]
+                d.choose(it["id"], pick)
+
+
+def nb_copy(course, name):
+    return (course / "_nbgrader" / "release" / name / f"{name}.ipynb").read_text()
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    course = course_copy(tmp_path_factory.mktemp("sales-nocode-course"))
+    gen = nbgrader(course, "generate_assignment", "sales-[an]*", "--force")
+    assert gen.returncode == 0, gen.stderr[-3000:]
+    plan = {
+        NOCODE: {"expert": {}, "nolabels": {"prompts": {"label-complaints": [
+                     VAGUE, "File the complaint under one product. Answer with only the label, nothing else. If you are "
+                            "not sure, answer needs review."]}},
+                 "flagall": {"flags": "all"},
+                 "email": {"prompts": {"label-complaints": [VAGUE, GOOD["label-complaints"] + " Example: 'From Jordan "
+                           "Avery (jordan.avery@example.com): the collector rang me four times' -> Debt collection"]}}},
+        PRE: {"expert": {}, "first": {"prompts": {"pre-label": [VAGUE]}, "flags": "all", "choose": "first"},
+              "longest": {"prompts": {"pre-label": [VAGUE]}, "flags": "half", "choose": "longest"}},
+        POST: {"expert": {}, "first": {"prompts": {"post-fields": [VAGUE]}, "flags": "all", "choose": "first"},
+               "longest": {"prompts": {"post-fields": [VAGUE]}, "flags": "half", "choose": "longest"}},
+    }
+    for name, students in plan.items():
+        for student, how in students.items():
+            folder = course / "_nbgrader" / "submitted" / student / name
+            folder.mkdir(parents=True)
+            (folder / f"{name}.ipynb").write_text(nb_copy(course, name))
+            answer(folder, name, student, **how)
+    auto = nbgrader(course, "autograde", "sales-[an]*")
+    return SimpleNamespace(course=course, auto=auto,
+                           scores={name: grades(course, name, list(students)) for name, students in plan.items()})
+
+
+def test_release_has_no_key_and_the_learner_copy_of_the_tasks(graded):
+    for name in (NOCODE, PRE, POST):
+        folder = graded.course / "_nbgrader" / "release" / name
+        text = (folder / f"{name}.ipynb").read_text() + (folder / "tasks.yml").read_text()
+        for secret in ("KEY =", "BEGIN HIDDEN", '"faults"', "why:", "answer:", "rubric"):
+            assert secret not in text, (name, secret)
+        assert not (folder / "quiz-answers").exists()
+
+
+def test_a_no_code_learner_gets_full_marks_and_wrong_answers_lose_their_parts(graded):
+    assert graded.auto.returncode == 0, graded.auto.stderr[-3000:]
+    s = graded.scores[NOCODE]
+    full = s["expert"]
+    assert full.code_score == full.max_code_score == 23 and not full.needs_manual_grade, full.auto
+    lost = {who: {k: v for k, v in s[who].auto.items() if v != full.auto[k]} for who in ("nolabels", "flagall", "email")}
+    assert lost["nolabels"] == {"label-complaints-labels": 0, "label-complaints-output": 0}
+    assert lost["flagall"] == {"check-note-facts": 0, "check-note-sources": 0, "check-note-privacy": 0}
+    assert lost["email"] == {"label-complaints-privacy": 0}
+
+
+def test_feedback_explains_in_the_learners_words(graded):
+    nbgrader(graded.course, "generate_feedback", NOCODE)
+    page = (graded.course / "_nbgrader" / "feedback" / "flagall" / NOCODE / f"{NOCODE}.html").read_text()
+    assert "flagging sentences that are sound costs as much as finding faults earns" in page
+    assert "precision 50%" in page  # 5 faults among 10 flags
+
+
+def test_competency_levels_knowledgeable_non_coder_and_guessers(graded, monkeypatch):
+    from adoptkit.measure import assessment, competency
+    from adoptkit.settings import current
+
+    for name in (PRE, POST):
+        assert graded.scores[name]["expert"].code_score == 24, graded.scores[name]["expert"].auto
+    scores, _ = assessment.gradebook_scores(f"sqlite:///{graded.course / '_nbgrader' / 'gradebook.db'}")
+    model = current().competency
+    labelled, notes = assessment.label(scores, assessment.competency_map(graded.course / "exercises"), model.ids())
+    assert not notes
+    lv = competency.levels(labelled[labelled["phase"].notna()], model)
+    table = lv.pivot_table(index=["learner", "phase"], columns="competency", values="level")
+    print(table.to_string())
+    assert len(table.columns) == 6
+    assert (table.loc["expert"] >= 3).all().all()
+    for guesser in ("first", "longest"):
+        assert (table.loc[guesser] <= 1).all().all(), table.loc[guesser]
