@@ -142,13 +142,33 @@ def grammar(response_format):
         if not isinstance(schema, dict):
             raise APIError(400, "`response_format.json_schema.schema` must be a JSON schema object",
                            param="response_format")
+        text = json.dumps(schema)
+        if len(text) > MAX_SCHEMA_CHARS or _largest_bound(schema) > MAX_SCHEMA_BOUND:
+            raise APIError(400, f"This JSON schema is too large for the local model's grammar (at most "
+                                f"{MAX_SCHEMA_CHARS:,} characters, and length or item bounds up to {MAX_SCHEMA_BOUND}).",
+                           param="response_format")
         try:
-            return LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+            return LlamaGrammar.from_json_schema(text, verbose=False)
         except Exception as err:  # the converter's own message names the construct
             raise APIError(400, f"llama.cpp cannot turn this JSON schema into a grammar ({type(err).__name__}: "
                                 f"{str(err)[:200]}). Simplify the schema (plain objects, arrays, strings, numbers, "
                                 "enums and required keys work).", param="response_format") from None
     raise APIError(400, "`response_format.type` must be text, json_object or json_schema", param="response_format")
+
+
+MAX_SCHEMA_CHARS, MAX_SCHEMA_BOUND = 50_000, 1_000  # a grammar grows with minItems, maxLength...: keep it small
+
+
+_BOUNDS = {f"{end}{what}" for end in ("min", "max") for what in ("Items", "Length", "Properties", "Contains")}
+
+
+def _largest_bound(node) -> int:
+    if isinstance(node, dict):
+        own = [v for k, v in node.items() if k in _BOUNDS and isinstance(v, int)]
+        return max([0, *own, *(_largest_bound(v) for v in node.values())])
+    if isinstance(node, list):
+        return max([0, *(_largest_bound(v) for v in node)])
+    return 0
 
 
 class _Job:
