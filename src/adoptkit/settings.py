@@ -225,15 +225,41 @@ class Price(_Section):
     output_per_mtok: float = Field(ge=0)
 
 
+class LocalModel(_Section):
+    """The `local` backend: real models on the gateway's own machine (gateway/local.py). Chat: llama.cpp
+    serving one GGUF file (the pinned SmolLM2-135M-Instruct unless `path` names another); embeddings:
+    all-MiniLM-L6-v2. `pip install 'adoptkit[local]'` brings llama.cpp; `adoptkit models fetch` the weights."""
+
+    path: str | None = None  # a GGUF the organisation side-loads (relative to the config file's folder)
+    sha256: str | None = None  # that file's sha256: checked at load when given (the default model is pinned)
+    name: str | None = None  # the model id learners see (default: the file's name without .gguf)
+    threads: int | None = Field(default=None, ge=1, le=256)  # llama.cpp threads (default: half the cores, 1-4)
+    context: int = Field(default=2048, ge=256, le=131072)  # tokens of prompt + answer per request
+    max_tokens: int = Field(default=512, ge=1)  # the most a request may generate (a longer ask is cut to this)
+    queue: int = Field(default=16, ge=0, le=10_000)  # requests waiting behind the one generating; more get 503
+    wait_seconds: float = Field(default=120.0, gt=0)  # a request waiting longer for its turn gets 503
+
+    @field_validator("sha256")
+    @classmethod
+    def _sha(cls, v):
+        if v is not None and not re.fullmatch(r"[0-9a-f]{64}", v):
+            raise ValueError("must be the file's sha256: 64 lowercase hex digits (`sha256sum FILE`)")
+        return v
+
+
 class Gateway(_Section):
     # `adoptkit sandbox serve` answers only learners with a key; the in-process server that
     # `llm.client()` starts for one notebook on 127.0.0.1 always runs open (see gateway/keys.py).
     require_keys: bool = True
     db_url: str = "sqlite:///.cache/gateway.db"  # a relative SQLite path is taken from the config's folder
     max_body_bytes: int = Field(default=2_000_000, gt=0)
+    # course-embed: real embeddings on this machine (the hashed stand-in answers, and says so, where the
+    # MiniLM weights are not fetched); course-local: the local backend's chat model (gateway/local.py).
     aliases: dict[str, str] = {"course-default": "offline:adoptkit-offline",
-                               "course-embed": "offline:adoptkit-offline-embed"}
+                               "course-embed": "local:all-MiniLM-L6-v2",
+                               "course-local": "local:default"}
     upstreams: dict[str, Upstream] = {}
+    local: LocalModel = LocalModel()
     limits: GatewayLimits = GatewayLimits()
     redaction: Redaction = Redaction()
     policy: Policy = Policy()
@@ -243,9 +269,9 @@ class Gateway(_Section):
     @field_validator("upstreams")
     @classmethod
     def _names(cls, v: dict[str, Upstream]) -> dict[str, Upstream]:
-        bad = [n for n in v if n == "offline" or not re.fullmatch(r"[A-Za-z0-9_.-]+", n)]
+        bad = [n for n in v if n in ("offline", "local") or not re.fullmatch(r"[A-Za-z0-9_.-]+", n)]
         if bad:
-            raise ValueError(f"upstream name(s) {bad}: use letters, digits, '_.-', and not 'offline'")
+            raise ValueError(f"upstream name(s) {bad}: use letters, digits, '_.-', and not 'offline' or 'local'")
         return v
 
     @field_validator("aliases")
@@ -259,7 +285,7 @@ class Gateway(_Section):
     def model_post_init(self, _ctx) -> None:
         for alias, target in self.aliases.items():
             backend = target.split(":", 1)[0]
-            if backend != "offline" and backend not in self.upstreams:
+            if backend not in ("offline", "local") and backend not in self.upstreams:
                 raise ValueError(f"alias {alias!r} -> {target!r}: no upstream named {backend!r} "
                                  f"(upstreams: {sorted(self.upstreams) or 'none'})")
 # --- Adoption: assess, gamify, sustain, measure (issue 6) -------------------------------------------

@@ -53,7 +53,7 @@ class Gateway:
         self.budgets = Budgets(g.limits, self.usage.admitted_today(), enforce=self.require_keys)
         self.redactor = Redactor(g.redaction, self.settings.root) if g.redaction.enabled else None
         self.policy = PolicyCheck(g.policy)
-        self.router = Router(g)
+        self.router = Router(g, root=self.settings.root)
 
     def redacts(self, backend) -> bool:
         return self.redactor is not None and (backend.name != "offline" or self.settings.gateway.redaction.offline)

@@ -5,16 +5,19 @@ course to a real model by editing one line."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..settings import Gateway
 from .backends import OfflineBackend
 from .errors import APIError
+from .local import LocalBackend
 from .upstreams import UpstreamBackend
 
 
 class Router:
-    def __init__(self, cfg: Gateway, offline: OfflineBackend | None = None):
+    def __init__(self, cfg: Gateway, offline: OfflineBackend | None = None, root: Path = Path(".")):
         self.aliases = dict(cfg.aliases)
-        self.backends = {"offline": offline or OfflineBackend()}
+        self.backends = {"offline": offline or OfflineBackend(), "local": LocalBackend(cfg.local, root)}
         self.backends.update({name: UpstreamBackend(name, up) for name, up in cfg.upstreams.items()})
 
     def models(self) -> list[dict]:

@@ -101,7 +101,12 @@ def banner(settings: Settings | None = None) -> str:
     described = getattr(models.get(asked), "description", None) or ""
     target = described.removeprefix("alias for ") if described.startswith("alias for ") else asked
     standin = target in (offline.MODEL_ID, f"offline:{offline.MODEL_ID}")
-    note = f"{offline.DESCRIPTION}; answers are rule-based" if standin else "a configured model"
+    if standin:
+        note = f"{offline.DESCRIPTION}; answers are rule-based"
+    elif target.startswith("local:"):
+        note = "a real language model running on this machine"
+    else:
+        note = "a configured model"
     return f"LLM endpoint {url}; model '{asked}' -> {target} ({note})"
 
 
