@@ -56,8 +56,9 @@ class CourseSpawner(LocalProcessSpawner):
 
     def make_preexec_fn(self, name):
         home, pw = str(self._home()), self._account
-        if pw is None:
-            return lambda: os.chdir(home)
+        if pw is None:  # an instructor's terminal opens in the course folder they work in
+            start_in = self.format_string(self.notebook_dir) if self.notebook_dir else home
+            return lambda: os.chdir(start_in)
         gids = os.getgrouplist(pw.pw_name, pw.pw_gid)
         needed = [p for p in [*self.reachable, home, *sandbox._interpreter_paths(), sys.executable]
                   if p and os.path.exists(p)]
