@@ -180,6 +180,25 @@ print(len(df), "|", df.attrs["citation"])
 """
 
 
+# What a curious learner might try from their kernel: read what is not theirs, stop another's server.
+PROBE_CELL = """
+import json, os, signal
+seen = {{}}
+for path in {paths!r}:
+    try:
+        open(path, "rb").read(1) if os.path.isfile(path) or not os.path.isdir(path) else os.listdir(path)
+        seen[path] = "read"
+    except OSError as err:
+        seen[path] = type(err).__name__
+try:
+    os.kill({pid}, 0)
+    seen["signal"] = "sent"
+except OSError as err:
+    seen["signal"] = type(err).__name__
+print(json.dumps(seen))
+"""
+
+
 def _rss_mb(pid: int) -> dict[str, float]:
     info = psutil.Process(pid).memory_full_info()
     return {"rss": info.rss / 2**20, "pss": info.pss / 2**20}
@@ -268,6 +287,19 @@ def test_pilot_hub_from_release_to_feedback(pilot: PilotHub, capsys):
     with sa.create_engine(resolve_url(gw.gateway.db_url, gw.root)).connect() as conn:
         logged = conn.execute(sa.text("SELECT learner, cohort, status FROM usage WHERE endpoint LIKE '%chat%'")).all()
     assert [tuple(r) for r in logged] == [(L1, "pilot", 200)], logged
+    # Each learner's server runs under their own account (the instructor's under the hub's); a learner
+    # cannot read another's home, the exercises' sources, the gradebook or the hub's state, nor signal
+    # another learner's server.
+    hub_settings = pilot_settings(course)
+    assert psutil.Process(hub.server_pid(L1)).uids().real == pwd.getpwnam(L1).pw_uid
+    assert psutil.Process(hub.server_pid(L2)).uids().real == pwd.getpwnam(L2).pw_uid
+    assert psutil.Process(hub.server_pid(TEACHER)).uids().real == os.geteuid()
+    data_dir = hub_settings.path(hub_settings.hub.data_dir)
+    private = [data_dir / "home" / L2, course / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
+               course / "_nbgrader" / "gradebook.db", data_dir / "jupyterhub.sqlite", data_dir / "jupyterhub_cookie_secret"]
+    denied = json.loads(learner1.run(kernel, PROBE_CELL.format(paths=[str(p) for p in private],
+                                                               pid=hub.server_pid(L2))).strip().splitlines()[-1])
+    assert denied == {str(p): "PermissionError" for p in private} | {"signal": "PermissionError"}, denied
     rows, citation = learner1.run(kernel, CHAPTER_CELL, timeout=180).strip().splitlines()[-1].split(" | ", 1)
     assert int(rows) > 0 and citation.startswith("Data: ")
     hub.remember()
@@ -326,10 +358,18 @@ def test_pilot_hub_from_release_to_feedback(pilot: PilotHub, capsys):
     t_stop = time.monotonic() - t_stop
     assert leftovers == [], f"processes outlived the hub: {leftovers}"
     assert [p for p in sorted(ports) if listening(p)] == []
+
+    # Started again right away (what an admin does after changing _config.yml), it comes up.
+    t_restart = time.monotonic()
+    hub.log = hub.log.with_name("hub-restart.log")
+    hub.start()
+    t_restart = time.monotonic() - t_restart
+    assert hub.api("GET", f"/users/{L1}")["name"] == L1  # the same hub state
+    assert hub.stop() == []
     with capsys.disabled():
         kernels = ", ".join(f"{k['rss']:.0f} MiB RSS / {k['pss']:.0f} MiB PSS" for k in kernel_mem)
         print(f"\n[pilot hub] ready in {t_ready:.1f} s (incl. book build), whole run {time.monotonic() - t0:.1f} s, "
-              f"stopped in {t_stop:.1f} s; learner server idle {idle_server['rss']:.0f} MiB RSS / "
+              f"stopped in {t_stop:.1f} s, restarted in {t_restart:.1f} s; learner server idle {idle_server['rss']:.0f} MiB RSS / "
               f"{idle_server['pss']:.0f} MiB PSS, after a session {busy_server['rss']:.0f} MiB RSS / "
               f"{busy_server['pss']:.0f} MiB PSS, its kernel {kernels}; shared: "
               + ", ".join(f"{k} {v:.0f} MiB RSS" for k, v in sorted(fixed.items())))
