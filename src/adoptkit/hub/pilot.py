@@ -103,7 +103,8 @@ def render(settings: Settings, out: Path, source: Path | None = None) -> str:
         "oidc": _oidc_block(settings),
         "admins": _set_literal(hub.admins),
         "allowed": _set_literal(set(groups["instructors"]["users"]) | set(groups["learners"]["users"])),
-        "groups": pprint.pformat(groups, width=100, sort_dicts=False),
+        "load_groups": ("# Groups come from the identity provider at each login (manage_groups, below)." if hub.oidc
+                        else f"c.JupyterHub.load_groups = {pprint.pformat(groups, width=100, sort_dicts=False)}"),
         "server_args": repr(args),
         "env_keep": repr(_SPAWNER_ENV_KEEP + [k for k in wiring.SERVER_ENV_KEEP if k not in _SPAWNER_ENV_KEEP]),
         "learner_environment": "\n".join(f"    {k!r}: {v!r}," for k, v in wiring.learner_environment(settings).items()),
