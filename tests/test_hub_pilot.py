@@ -1,8 +1,12 @@
-"""The pilot hub end to end, on loopback: `adoptkit hub start` with the shared-password authenticator,
-an instructor and two learners made through the REST API, an assignment released, fetched, answered
-through the contents API, a cell calling the sandbox gateway (a hub service) through the kernel,
-submitted, collected, autograded, feedback returned and seen by the learner; and the book's launch
-button followed into the hub. Every process the hub started is gone at the end."""
+"""The pilot hub end to end, on loopback, run as root: `adoptkit hub start` with the shared-password
+authenticator, an instructor and two learners made through the REST API (each learner's server under an
+OS account of their own), an assignment released, fetched, answered through the contents API, a cell
+calling the sandbox gateway (a hub service) through the kernel, a learner's kernel refused what is not
+theirs, submitted, collected (each submission owned by its learner); in chromium the instructor opens the
+Formgrader panel in JupyterLab, grades in a terminal with `adoptkit grade`, generates and releases
+feedback, and another site cannot frame the panel; learners see their feedback; the book's launch
+button followed into the hub; the hub stopped, started again right away, stopped. Every process the
+hub started is gone at the end, and every account is removed."""
 
 from __future__ import annotations
 

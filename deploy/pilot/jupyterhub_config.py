@@ -1,6 +1,6 @@
 # Rendered by `adoptkit hub config` from ../../_config.yml.
 # Do not edit: change `adoptkit: hub:` in that file and render again (`adoptkit hub start` renders
-# before it starts). Site additions (single sign-on, TLS) go in the file `hub.extra_config` names.
+# before it starts). Site additions (TLS, anything else) go in the file `hub.extra_config` names.
 """The course's JupyterHub on one machine: learners, instructors, nbgrader's exchange and the sandbox
 gateway (book/deploy.md). Run it with `adoptkit hub start`, or `jupyterhub -f` this file."""
 
