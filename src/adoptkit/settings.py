@@ -90,6 +90,29 @@ _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]*$")
 _GROUP = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
+class OidcSettings(_Section):
+    """Single sign-on with OpenID Connect for the pilot hub (`hub.authenticator: oidc`; book/deploy.md).
+    The client secret is read from OAUTH_CLIENT_SECRET in the hub's environment, never from this file."""
+
+    issuer: str  # the provider's issuer URL; its /.well-known/openid-configuration is read at hub start
+    client_id: str
+    callback_url: str | None = None  # default http://<hub.ip>:<hub.port>/hub/oauth_callback
+    scopes: list[str] = ["openid", "profile", "email"]
+    username_claim: str = "preferred_username"  # becomes the hub user name (and the learner's account)
+    groups_claim: str = "groups"  # a list of the person's groups at the provider
+    instructor_groups: list[str] = ["instructors"]  # provider groups whose members are instructors
+    learner_groups: list[str] = ["learners"]  # provider groups whose members are learners
+    admin_groups: list[str] = []  # provider groups whose members are hub admins
+    cohort_claim: str | None = "cohort"  # a claim naming the learner's cohort (groups cohort-<name> count too)
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, v: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError("must be the provider's http(s) issuer URL, e.g. https://login.example.com/realms/acme")
+        return v.rstrip("/")
+
+
 class HubSettings(_Section):
     """The pilot JupyterHub on one machine (`adoptkit hub config|start`; book/deploy.md)."""
 
@@ -106,6 +129,7 @@ class HubSettings(_Section):
     # "shared-password" (passwords from ADOPTKIT_HUB_PASSWORD / ADOPTKIT_HUB_ADMIN_PASSWORD) for a pilot,
     # or any JupyterHub authenticator (an entry-point name or import path) configured in `extra_config`.
     authenticator: str = "shared-password"
+    oidc: OidcSettings | None = None  # with authenticator "oidc": the organisation's OpenID provider
     extra_config: str | None = None  # a Python file loaded after the rendered config (SSO, overrides)
     admins: list[str] = []
     instructors: list[str] = []
@@ -135,6 +159,11 @@ class HubSettings(_Section):
         ports = {"port": self.port, "hub_port": self.hub_port, "proxy_api_port": self.proxy_api_port}
         if len(set(ports.values())) < len(ports):
             raise ValueError(f"the hub's ports must differ: {ports}")
+        if (self.authenticator == "oidc") != (self.oidc is not None):
+            raise ValueError("single sign-on needs both `authenticator: oidc` and the `oidc:` section "
+                             "(issuer, client_id); give both or neither")
+
+
 class Upstream(_Section):
     """A real model provider the gateway forwards to. Its key is read from `api_key_env` in the gateway's
     own environment, so it never reaches a notebook."""
