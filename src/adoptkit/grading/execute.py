@@ -26,7 +26,7 @@ from nbformat import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute
 
-from . import guard
+from . import files, guard, reach
 from .config import Hardening
 from .kernel import SandboxKernelManager, current_pool
 from .record import cell_name, flag, note, section
@@ -94,7 +94,12 @@ class HardenedExecute(Execute):
             else:
                 km = SandboxKernelManager(kernel_name=kernel_name, config=self.config)
                 run_sync(km.start_kernel)(extra_arguments=args)
-        km.stage((resources or {}).get("metadata", {}).get("path"))
+        folder = (resources or {}).get("metadata", {}).get("path")
+        refused = files.read_refusals(folder) if folder else []
+        refused += km.stage(folder)
+        if refused:
+            flag(nb, "refused_file", "files handed in were not given to the kernel nor copied on: "
+                 + files.describe(refused))
 
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
@@ -107,6 +112,10 @@ class HardenedExecute(Execute):
                 self.nb.metadata["language_info"] = info["content"]["language_info"]
                 section(self.nb)["sandbox"] = km.sandbox_status()
                 self._run_cells(km, h)
+            written = km.collect_outputs(folder)
+            if written:
+                flag(self.nb, "refused_file", "files the notebook wrote were not copied beside the graded "
+                     "notebook: " + files.describe(written))
         finally:
             try:
                 if self.kc is not None:
@@ -163,10 +172,25 @@ class HardenedExecute(Execute):
         self._guard = guard.new_name()
         if not self._guard_install():
             flag(self.nb, "guard", "the grading guard could not be installed; test machinery is unprotected")
+        instructor = section(self.nb).get("instructor", {})
+        self._keep = list(instructor.get("solution_binds", []))
+        locked_sources = [c.source for c in self.nb.cells if c.cell_type == "code" and utils.is_locked(c)]
+        modules = reach.imported_modules(locked_sources)
+        protected = {n for src in locked_sources for n in guard.bound_names(src)} - set(self._keep)
+        known = km.importable()
         for index, cell in enumerate(self.nb.cells):
             if cell.cell_type != "code" or not cell.source.strip():
                 continue
             name = cell_name(cell, index)
+            if not utils.is_locked(cell):
+                found = reach.problems(cell.source, modules, protected, known=known)
+                if found:  # never run: what it would have changed is not there to undo
+                    cell.outputs = [_error("NotRun", "this cell was not run for grading: it reaches into the "
+                                           "grading machinery (" + "; ".join(found[:5]) + ")")]
+                    cell.execution_count = None
+                    flag(self.nb, "machinery", f"{name} reaches into the grading machinery and was not run: "
+                         + "; ".join(found[:5]), name)
+                    continue
             if stop is None and deadline is not None and time.monotonic() >= deadline:
                 stop = f"the notebook used up its time limit of {h.notebook_timeout} s"
                 flag(self.nb, "notebook_timeout", stop, name)
@@ -176,7 +200,7 @@ class HardenedExecute(Execute):
                 continue
             try:
                 if utils.is_grade(cell):
-                    stop = self._guard_check(name, [])
+                    stop = self._guard_check(name, [], test_cell=True)
                     if stop is not None:
                         cell.outputs = [_error("NotRun", f"this cell was not run because {stop}")]
                         continue
@@ -196,8 +220,10 @@ class HardenedExecute(Execute):
                     note(self.nb, "output_cut", self._cut["text"], name)
                 if any(o.get("ename") == "CellTimeoutError" for o in cell.outputs):
                     note(self.nb, "cell_timeout", f"{name} was stopped at its time limit", name)
-                if utils.is_locked(cell) and not utils.is_grade(cell):
-                    stop = self._guard_check(name, guard.bound_names(cell.source))
+                if utils.is_grade(cell):
+                    self._ask(guard.restore_expression(self._guard, guard.new_challenge()))
+                elif utils.is_locked(cell):
+                    stop = self._guard_check(name, [n for n in guard.bound_names(cell.source) if n not in self._keep])
             except DeadKernelError:
                 stop = death_reason(km, h.memory_bytes)
                 cell.outputs.append(_error("KernelDied", f"{stop}, while running this cell"))
@@ -227,17 +253,28 @@ class HardenedExecute(Execute):
         self._ask(f"exec({guard.install_code(self._guard)!r})")
         return guard.parse_reply(self._ask(guard.check_expression(self._guard, challenge, [])), challenge) is not None
 
-    def _guard_check(self, name: str, protect: list[str]) -> str | None:
-        """Run the guard; flag what it undid. Return a stop reason if the guard no longer answers."""
+    def _guard_check(self, name: str, protect: list[str], test_cell: bool = False) -> str | None:
+        """Run the guard; flag what it undid. Return a stop reason if the guard no longer answers, or
+        if it found something it could not undo (the later test cells then score 0: never an inflated
+        score standing beside a flag)."""
         challenge = guard.new_challenge()
-        problems = guard.parse_reply(self._ask(guard.check_expression(self._guard, challenge, protect)), challenge)
+        expression = guard.check_expression(self._guard, challenge, protect, test_cell, self._keep)
+        problems = guard.parse_reply(self._ask(expression), challenge)
         if problems is None:
             # Reinstalling would take the tampered state as the new normal: stop trusting this kernel.
             reason = "the submission removed or broke the grading guard, so its test cells could not be trusted"
             flag(self.nb, "guard", f"before {name}: {reason}; the remaining test cells scored 0", name)
             return reason
+        stuck = [p for p in problems if p.startswith("could not undo")]
         for problem in problems:
-            flag(self.nb, "tamper_runtime", f"before {name}: {problem}; undone for grading", name)
+            if not problem.startswith("could not undo"):
+                flag(self.nb, "tamper_runtime", f"before {name}: {problem}; "
+                     + ("it could not all be undone" if stuck else "undone for grading"), name)
+        if stuck:
+            reason = "the submission changed the test machinery in a way the grader could not undo"
+            flag(self.nb, "guard", f"before {name}: {reason} ({'; '.join(stuck)}); the remaining test cells "
+                 "scored 0", name)
+            return reason
         return None
 
     # -- output caps
