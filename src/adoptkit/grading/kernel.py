@@ -127,7 +127,7 @@ class ZygoteProvisioner(LocalProvisioner):
     def _read_exit(self) -> int | None:
         if self.exit_code is None:
             try:
-                self.exit_code = int(Path(self.parent.slot.dir / "exit-status").read_text())
+                self.exit_code = int(Path(self.parent.slot.exit_file).read_text())
             except (OSError, ValueError, AttributeError):
                 pass
         return self.exit_code
@@ -138,7 +138,7 @@ class ZygoteProvisioner(LocalProvisioner):
             raise RuntimeError(f"the zygote starts ipykernel kernels only, not {cmd[:3]}")
         self.pid = km.zygote.fork({
             "spec": json.loads(km._spec), "argv": cmd[3:], "cwd": kwargs["cwd"], "env": kwargs["env"],
-            "log": str(km.slot.dir / "kernel.log"), "exit_file": str(km.slot.dir / "exit-status"),
+            "log": str(km.slot.dir / "kernel.log"), "exit_file": str(km.slot.exit_file),
         })
         self.pgid, self.cwd = self.pid, kwargs["cwd"]
         return self.connection_info
@@ -205,9 +205,9 @@ class SandboxKernelManager(AsyncKernelManager):
         keep = [sys.prefix, os.path.realpath(sys.executable), os.path.realpath(root)]
         hide = _hideable(course_paths(self.config) + list(h.hide_paths), keep)
         course_root = os.path.realpath(CourseDirectory(config=self.config).root)
-        binds, inside_env = kernel_binds(course_root)
         spec = self.slot.spec(h, hide, cgroup_limits)
         if os.geteuid() == 0:  # a private root needs the mount privileges
+            binds, inside_env = kernel_binds(course_root, self.slot.dir)
             spec.new_root, spec.slot_dir = str(self.slot.dir / "root"), str(self.slot.dir)
             spec.binds, spec.forbid = binds, [course_root, *course_paths(self.config)]
         self._spec = spec_json(spec)
@@ -226,7 +226,11 @@ class SandboxKernelManager(AsyncKernelManager):
         # the kernel runs outside the course folder: the kit's settings and data reach it at neutral
         # paths inside its private root (no path there names the course), or where they are otherwise
         if spec.new_root:
+            for name in ("ADOPTKIT_CONFIG", "ADOPTKIT_DATA_CACHE", "ADOPTKIT_DATA_MIRROR"):
+                kw["env"].pop(name, None)  # host paths: the kernel gets its own, below
             kw["env"].update(inside_env)
+            if (self.slot.dir / "data-cache").is_dir():
+                self.slot.give(self.slot.dir / "data-cache")  # its own copy: it may add a dataset to it
         else:
             course_settings = Path(course_root) / "_config.yml"
             if "ADOPTKIT_CONFIG" not in kw["env"] and course_settings.is_file():
@@ -436,35 +440,46 @@ def _fingerprint(folder: Path) -> dict[str, tuple]:
 INSIDE = "/srv/adoptkit"  # where the kit's settings and data appear inside a kernel's private root
 
 
-def kernel_binds(course_root: str) -> tuple[dict[str, str], dict[str, str]]:
-    """({host path: path inside the kernel}, the environment pointing the kit there): the course's
-    settings file, the data cache and the data mirror, read-only, under neutral names."""
+def kernel_binds(course_root: str, slot_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """({host path: path inside the kernel}, the environment pointing the kit there) for the course's
+    settings and data. A bind mount's source path shows in the kernel's mount table, so nothing inside
+    the course root is bound: the settings file and a data cache kept there are copied into the slot
+    (read-only for the kernel); folders elsewhere (a shared data mirror or cache) are bound read-only
+    under neutral names."""
     from .. import settings as kit_settings
     from ..data.cache import cache_dir
 
     binds: dict[str, str] = {}
     env: dict[str, str] = {}
+    inside_course = (lambda p: os.path.realpath(p) == course_root
+                     or os.path.realpath(p).startswith(course_root + os.sep))
     config = os.environ.get("ADOPTKIT_CONFIG") or os.path.join(course_root, "_config.yml")
+    s = None
     if os.path.isfile(config):
-        binds[os.path.realpath(config)] = f"{INSIDE}/_config.yml"
-        env["ADOPTKIT_CONFIG"] = f"{INSIDE}/_config.yml"
         try:
             s = kit_settings.load(config)
         except Exception:  # noqa: BLE001 - a broken settings file is the notebook's error to show, not ours
             s = None
-    else:
-        s = None
+        copy = slot_dir / "adoptkit-config.yml"
+        shutil.copyfile(config, copy)
+        os.chmod(copy, 0o444)
+        env["ADOPTKIT_CONFIG"] = str(copy)
     try:
         cache = os.environ.get("ADOPTKIT_DATA_CACHE") or (str(cache_dir(s)) if s else "")
     except Exception:  # noqa: BLE001
         cache = ""
     if cache and os.path.isdir(cache):
-        binds[os.path.realpath(cache)] = f"{INSIDE}/data-cache"
-        env["ADOPTKIT_DATA_CACHE"] = f"{INSIDE}/data-cache"
+        if inside_course(cache):
+            shutil.copytree(cache, slot_dir / "data-cache", symlinks=False,
+                            ignore=shutil.ignore_patterns("*.tmp", ".*"))
+            env["ADOPTKIT_DATA_CACHE"] = str(slot_dir / "data-cache")
+        else:
+            binds[os.path.realpath(cache)] = f"{INSIDE}/data-cache"
+            env["ADOPTKIT_DATA_CACHE"] = f"{INSIDE}/data-cache"
     mirror = os.environ.get("ADOPTKIT_DATA_MIRROR") or (s.data.mirror if s and s.data.mirror else "")
     if mirror and s is not None and not os.path.isabs(mirror):
         mirror = str(s.path(mirror))
-    if mirror and os.path.isdir(mirror):
+    if mirror and os.path.isdir(mirror) and not inside_course(mirror):
         binds[os.path.realpath(mirror)] = f"{INSIDE}/data-mirror"
         env["ADOPTKIT_DATA_MIRROR"] = f"{INSIDE}/data-mirror"
     return binds, env

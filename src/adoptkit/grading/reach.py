@@ -39,8 +39,7 @@ MACHINERY_MODULES = {
     "tornado", "traitlets", "comm", "debugpy", "gc", "inspect", "ctypes", "cffi", "_ctypes", "types", "code",
     "codeop", "pickle", "_pickle", "cPickle", "dill", "cloudpickle", "joblib", "marshal", "shelve", "copyreg",
     "runpy", "pdb", "bdb", "faulthandler", "tracemalloc", "sysconfig", "site", "pkgutil", "zipimport",
-    "adoptkit.grading", "nbgrader", "nbclient", "nbconvert", "_thread", "signal", "atexit", "resource",
-    "ptrace", "mmap",
+    "adoptkit.grading", "nbgrader", "nbclient", "nbconvert", "_thread",
 }
 # attributes that lead to the interpreter's internals whatever object they are read from
 MACHINERY_ATTRS = {

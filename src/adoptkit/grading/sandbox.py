@@ -550,6 +550,9 @@ class Slot:
         self.dir = self.root / self.name
         self.home = self.dir / "home"
         self.work = self.dir / "work"
+        # the grader's own record of the kernel's exit, outside the slot: a kernel that fills its disk
+        # must not stop it being written
+        self.exit_file = self.root / ".exits" / f"{self.name}.exit"
         self.cgroups: Cgroups | None = None
 
     @staticmethod
@@ -627,6 +630,8 @@ class Slot:
             if self.uid is not None:
                 os.chown(d, self.uid, self.uid)
         (self.dir / "root").mkdir(mode=0o755, exist_ok=True)  # where the kernel's private root is built
+        self.exit_file.parent.mkdir(mode=0o700, exist_ok=True)
+        self.exit_file.unlink(missing_ok=True)
         self.cgroups = self.cgroups or Cgroups(self.name)
         self.oom_baseline = self.cgroups.oom_kills()
         return done | self.cgroups.limit(memory_bytes, max_processes)

@@ -1,0 +1,129 @@
+"""Every assignment of the course, graded by `adoptkit grade` through the course's own hardened config
+(autograders/nbgrader_config.py): the source's solution scores full marks with no flag, an untouched
+release gets no flag, and an honest answer written differently (its own helper functions, extra imports,
+a wrapper) scores full marks with no flag either. A false flag buries the real ones.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader_harness import ROOT, by_id, nbgrader, solutions
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.geteuid() != 0, reason="grades in the root sandbox")]
+ASSIGNMENTS = sorted(p.name for p in (ROOT / "exercises").iterdir() if p.is_dir())
+CONFIG = ROOT / "autograders" / "nbgrader_config.py"
+QUIZ_KEY = re.compile(r"quiz\.answers\[(\d+)\] == (.+?)(?:, \"|, '|$)", re.M)
+
+
+def honest_variant(code: str) -> str:
+    """The same answer written differently: each function becomes a helper plus a wrapper, with extra
+    imports and a comment, as a learner who structures code their own way would write it."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code
+    out = ["import math  # not needed, but harmless", "from collections import Counter", ""]
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+            name = node.name
+            node.name = f"_my_{name}"
+            out += [ast.unparse(node), "", "",
+                    f"def {name}(*args, **kwargs):", f"    # my version, written my own way",
+                    f"    return _my_{name}(*args, **kwargs)", "", ""]
+        else:
+            out += [ast.unparse(node), ""]
+    return "\n".join(out)
+
+
+def quiz_answers(source_nb) -> tuple[str, list] | None:
+    """(quiz name, the right answers) read from the source's hidden tests, when the notebook has a quiz."""
+    setup = "\n".join(c.source for c in source_nb.cells if c.cell_type == "code")
+    name = re.search(r"Quiz\(\s*['\"]([^'\"]+)['\"]", setup)
+    if not name:
+        return None
+    answers: dict[int, str] = {}
+    for cell in source_nb.cells:
+        for m in QUIZ_KEY.finditer(cell.source if cell.cell_type == "code" else ""):
+            try:
+                answers[int(m.group(1))] = ast.literal_eval(m.group(2).strip())
+            except (ValueError, SyntaxError):
+                pass
+    return name.group(1), [answers.get(i) for i in range(max(answers) + 1)] if answers else []
+
+
+def learner_copy(release_nb, source_nb, variant: str):
+    nb = copy.deepcopy(release_nb)
+    if variant == "release":
+        return nb
+    cells = by_id(nb)
+    for gid, text in solutions(source_nb).items():
+        if gid in cells:
+            code = cells[gid].cell_type == "code"
+            cells[gid].source = honest_variant(text) if variant == "alternative" and code else text
+    return nb
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    root = tmp_path_factory.mktemp("course")
+    shutil.copytree(ROOT / "exercises", root / "exercises")
+    shutil.copy(ROOT / "_config.yml", root / "_config.yml")
+    for name in ASSIGNMENTS:
+        proc = nbgrader(root, "generate_assignment", name, "--force")
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    return root
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solution_scores_full_marks_and_nothing_honest_is_flagged(course, assignment):
+    if not os.environ.get("ADOPTKIT_DATA_MIRROR"):
+        pytest.skip("the exercises load real data: set ADOPTKIT_DATA_MIRROR (CI does)")
+    release_dir = course / "_nbgrader" / "release" / assignment
+    notebooks = sorted(p.name for p in release_dir.glob("*.ipynb"))
+    for variant in ("solution", "release", "alternative"):
+        folder = course / "_nbgrader" / "submitted" / variant / assignment
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in notebooks:
+            source = nbformat.read(course / "exercises" / assignment / name, as_version=4)
+            graded = any("nbgrader" in c.metadata for c in source.cells)
+            if graded:
+                nb = learner_copy(nbformat.read(release_dir / name, as_version=4), source, variant)
+            else:  # a teach-back lesson: the learner's own notebook; the source's is a complete one
+                nb = source if variant != "release" else nbformat.read(release_dir / name, as_version=4)
+            nbformat.write(nb, folder / name)
+            quiz = quiz_answers(source)
+            if quiz and variant != "release":
+                (folder / "quiz-answers").mkdir(exist_ok=True)
+                (folder / "quiz-answers" / f"{quiz[0]}.json").write_text(json.dumps({"quiz": quiz[0],
+                                                                                      "answers": quiz[1]}))
+    env = {**os.environ, "ADOPTKIT_COURSE_ROOT": str(course),
+           "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
+    proc = subprocess.run([sys.executable, "-m", "adoptkit.cli", "grade", assignment, "-j", "2", "--force",
+                           "--course-config", str(CONFIG)], cwd=course, env=env, capture_output=True, text=True,
+                          timeout=900)
+    problems = []
+    for variant in ("solution", "release", "alternative"):
+        for name in notebooks:
+            path = course / "_nbgrader" / "reports" / variant / assignment / name.replace(".ipynb", ".json")
+            if not path.exists():
+                problems.append(f"{variant}/{name}: no report")
+                continue
+            rep = json.loads(path.read_text())
+            if rep["status"] != "graded":
+                problems.append(f"{variant}/{name}: {rep['status']}: {rep.get('reason')} {rep['flags']}")
+            if variant != "release":
+                short = [c for c in rep["cells"] if c["score"] is not None and c["score"] < c["points"]]
+                problems += [f"{variant}/{name}: {c['grade_id']} scored {c['score']} of {c['points']} "
+                             f"({c['error']})" for c in short]
+    assert not problems, "\n".join(problems) + "\n" + proc.stderr[-4000:]
