@@ -324,6 +324,11 @@ def _shadow_math(folder, ctx):
     (folder / "numpy.py").write_text("raise SystemExit('shadowed numpy imported')\n")
 
 
+def _helper_module(folder, ctx):
+    # a module handed in beside the notebook, imported by it: read like a cell before the kernel may import it
+    (folder / "helperx.py").write_text("import builtins\nbuiltins.isinstance = lambda *a: True\n")
+
+
 def _notebook_link(release, ctx):
     return None  # the notebook itself is made a link by the extras
 
@@ -445,6 +450,10 @@ CASES += [
          reason="owned by another user", extras=_foreign, outputs_lack=[SECRET]),
     Case("shadow-module", with_answers(mean="import numpy\n" + WRONG["mean"]), "flagged", 3,
          flags=["refused_file"], reason="in place of the module 'math'", extras=_shadow_math),
+    Case("helper-module-reach", with_answers(add="import helperx\n" + WRONG["add"], mean=WRONG["mean"],
+                                             shout=WRONG["shout"]), "flagged", 0,
+         flags=["refused_file", "machinery"], reason="helperx.py: Python that reaches into the grading machinery",
+         extras=_helper_module),
     Case("notebook-link", _notebook_link, "failed", reason="symbolic link", extras=_notebook_is_link),
     Case("deep-json", _deep_json, "failed", reason="nested"),
     # code that reaches into the grading machinery: never run, flagged, its wrong answers score 0

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import math
+import os
 import signal
 import time
 from queue import Empty
@@ -96,7 +97,8 @@ class HardenedExecute(Execute):
                 run_sync(km.start_kernel)(extra_arguments=args)
         folder = (resources or {}).get("metadata", {}).get("path")
         refused = files.read_refusals(folder) if folder else []
-        refused += km.stage(folder)
+        unvetted = self._python_reaching_machinery(folder, resources or {})
+        refused += unvetted + km.stage(folder, skip={r.path for r in unvetted})
         if refused:
             flag(nb, "refused_file", "files handed in were not given to the kernel nor copied on: "
                  + files.describe(refused))
@@ -128,6 +130,37 @@ class HardenedExecute(Execute):
                     run_sync(km.shutdown_kernel)(now=True)
         self.set_widgets_metadata()
         return self.nb, self.resources
+
+    def _python_reaching_machinery(self, folder: str | None, resources: dict) -> list[files.Refusal]:
+        """Python files handed in (not the instructor's own) that reach for the grading machinery: the
+        kernel would import them unread otherwise."""
+        if not folder or not os.path.isdir(folder):
+            return []
+        from .report import coursedir_of
+
+        info = resources.get("nbgrader", {})
+        cd = coursedir_of(self)
+        source = cd.format_path(cd.source_directory, ".", info.get("assignment", "")) if info else None
+        out = []
+        for dirpath, _, names in os.walk(folder):
+            for name in names:
+                if not name.endswith(".py"):
+                    continue
+                path = os.path.join(dirpath, name)
+                rel = os.path.relpath(path, folder)
+                try:
+                    text = open(path, encoding="utf-8", errors="replace").read()
+                    theirs = open(os.path.join(source, rel), encoding="utf-8", errors="replace").read() \
+                        if source else None
+                except OSError:
+                    theirs = None
+                if text == theirs:
+                    continue  # the instructor's file (nbgrader copies the master version over)
+                found = reach.problems(text, python=True)
+                if found:
+                    out.append(files.Refusal(rel, "Python that reaches into the grading machinery ("
+                                             + "; ".join(found[:3]) + ")"))
+        return out
 
     async def async_start_new_kernel_client(self):
         """Connect and wait until the kernel answers on shell and iopub, without jupyter_client's fixed

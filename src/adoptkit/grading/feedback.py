@@ -28,6 +28,7 @@ class Sanitize(SanitizeHTML):
 
     def __init__(self, **kw):
         kw.setdefault("strip", True)
+        kw.setdefault("enabled", True)  # nbconvert's preprocessors are off unless enabled
         super().__init__(**kw)
 
 

@@ -271,7 +271,7 @@ class SandboxKernelManager(AsyncKernelManager):
     def oom_killed(self) -> bool:
         return bool(self.slot and self.slot.oom_killed())
 
-    def stage(self, source_dir: str | None) -> list[files.Refusal]:
+    def stage(self, source_dir: str | None, skip: set[str] = frozenset()) -> list[files.Refusal]:
         """Copy an assignment's other files (data, helpers, what the learner handed in) into the kernel's
         working folder: regular files only, never a link, a device or a file that shadows a module."""
         self._staged = {}
@@ -281,7 +281,8 @@ class SandboxKernelManager(AsyncKernelManager):
         def exclude(rel: str) -> bool:
             top = rel.split(os.sep)[0]
             path = os.path.join(source_dir, top)
-            return top.startswith(".") or (top.endswith(".ipynb") and not _plain_notebook(path))
+            return (rel in skip or top.startswith(".")
+                    or (top.endswith(".ipynb") and not _plain_notebook(path)))
 
         refused = files.safe_copy(source_dir, self.slot.work, importable=installed_modules(), exclude=exclude,
                                   record=False)

@@ -48,7 +48,8 @@ MACHINERY_ATTRS = {
     "f_code", "tb_frame", "tb_next", "gi_frame", "gi_code", "cr_frame", "cr_code", "ag_frame", "ag_code",
     "read_pickle", "walk_stack", "walk_tb", "currentframe", "getouterframes",
     "user_ns", "user_global_ns", "kernel", "shell", "events", "run_cell", "run_line_magic", "run_cell_magic",
-    "attrgetter", "methodcaller", "_current_frames", "setrecursionlimit",
+    "attrgetter", "methodcaller", "_current_frames", "setrecursionlimit", "sys", "builtins", "get_ipython",
+    "InteractiveShell", "getipython",
 }
 # `sys.<name>` that a learner may read
 SYS_ALLOWED = {"version", "version_info", "platform", "maxsize", "float_info", "int_info", "byteorder",
@@ -99,6 +100,8 @@ class _Reader(ast.NodeVisitor):
     # imports
     def _module(self, node, name: str) -> None:
         top = name.split(".")[0]
+        if name == "IPython.display" or name.startswith("IPython.display."):
+            return  # display(HTML(...)), Markdown: output, not machinery
         if top in MACHINERY_MODULES or name in MACHINERY_MODULES or name.startswith("adoptkit.grading"):
             self.say(node, f"imports {name}")
         elif self.known is not None and top and top not in self.known:
@@ -115,7 +118,8 @@ class _Reader(ast.NodeVisitor):
         mod = node.module or ""
         if node.level:
             self.say(node, "uses a relative import")
-        self._module(node, mod)
+        if not (mod == "IPython" and all(a.name == "display" for a in node.names)):
+            self._module(node, mod)
         for a in node.names:
             if a.name == "*":
                 self.say(node, f"imports * from {mod}")

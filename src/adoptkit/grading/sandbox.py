@@ -177,6 +177,7 @@ def private_root(spec: Spec) -> None:
     root, its .git, the gradebook, other slots) exists inside, and the old root is unmounted, so no path,
     mount-table line or /proc entry leads back to it."""
     root = spec.new_root
+    cwd = os.getcwd()  # the kernel's working folder: inside the slot, so at the same path in the new root
     _mount("adoptkit-root", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
     system = [d for d in SYSTEM_DIRS if os.path.lexists(d)]
     for d in system:
@@ -221,6 +222,7 @@ def private_root(spec: Spec) -> None:
     _libc_call("umount2", b"/.old-root", 2)  # MNT_DETACH
     os.rmdir("/.old-root")
     _mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    os.chdir(cwd if os.path.isdir(cwd) else spec.slot_dir)
 
 
 def _interpreter_paths(forbid: list[str] = ()) -> list[str]:
