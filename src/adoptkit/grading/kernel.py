@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import functools
 import json
 import os
 import shutil
@@ -438,6 +439,17 @@ def _fingerprint(folder: Path) -> dict[str, tuple]:
     return out
 
 
+@functools.lru_cache(maxsize=4)
+def _settings(path: str, mtime_ns: int):
+    """The course's settings, read once per file version (not once per kernel)."""
+    from .. import settings as kit_settings
+
+    try:
+        return kit_settings.load(path)
+    except Exception:  # noqa: BLE001 - a broken settings file is the notebook's error to show, not ours
+        return None
+
+
 INSIDE = "/srv/adoptkit"  # where the kit's settings and data appear inside a kernel's private root
 
 
@@ -447,7 +459,6 @@ def kernel_binds(course_root: str, slot_dir: Path) -> tuple[dict[str, str], dict
     the course root is bound: the settings file and a data cache kept there are copied into the slot
     (read-only for the kernel); folders elsewhere (a shared data mirror or cache) are bound read-only
     under neutral names."""
-    from .. import settings as kit_settings
     from ..data.cache import cache_dir
 
     binds: dict[str, str] = {}
@@ -457,10 +468,7 @@ def kernel_binds(course_root: str, slot_dir: Path) -> tuple[dict[str, str], dict
     config = os.environ.get("ADOPTKIT_CONFIG") or os.path.join(course_root, "_config.yml")
     s = None
     if os.path.isfile(config):
-        try:
-            s = kit_settings.load(config)
-        except Exception:  # noqa: BLE001 - a broken settings file is the notebook's error to show, not ours
-            s = None
+        s = _settings(config, os.stat(config).st_mtime_ns)
         copy = slot_dir / "adoptkit-config.yml"
         shutil.copyfile(config, copy)
         os.chmod(copy, 0o444)

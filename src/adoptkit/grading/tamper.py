@@ -29,7 +29,7 @@ from nbgrader.nbgraderformat import MetadataValidator
 from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions, NbGraderPreprocessor
 
 from .files import kind_problem
-from .record import KEY, flag, section
+from .record import GRADER_KEYS, KEY, flag, section
 
 
 class SubmissionError(Exception):
@@ -186,9 +186,11 @@ class RestoreCells(NbGraderPreprocessor):
     """Restore the instructor's cells from the gradebook; flag every change a learner made to them."""
 
     def preprocess(self, nb, resources):
-        # what the grader records travels in this metadata: whatever the submission brought there is not ours
-        nb.metadata.pop(KEY, None)
-        nb.cells = [c for c in nb.cells if KEY not in c.metadata]
+        # what the grader records travels in this metadata: whatever a submission brought there is not ours
+        # (a course's own keys there, such as an assessment's role and phase, stay)
+        for key in GRADER_KEYS:
+            nb.metadata.get(KEY, {}).pop(key, None)
+        nb.cells = [c for c in nb.cells if not c.metadata.get(KEY, {}).get("grading_notes")]
         info = resources["nbgrader"]
         nb_id, assignment_id, db_url = info["notebook"], info["assignment"], info["db_url"]
         with gradebook_lock(db_url), Gradebook(db_url) as gb:
