@@ -62,6 +62,34 @@ def quiz_answers(source_nb) -> tuple[str, list] | None:
     return name.group(1), [answers.get(i) for i in range(max(answers) + 1)] if answers else []
 
 
+ROLE_DATA = {"sales": "online_retail", "marketing": "bank_marketing", "hr": "onet_occupations",
+             "engineering": "cfpb_complaints"}
+
+
+def good_lesson(role: str):
+    """A complete teach-back lesson on the role's real data (the source's lesson is the blank template)."""
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    dataset = ROLE_DATA[role]
+    return nbformat.v4.new_notebook(cells=[
+        md(f"# Checking a model's answers against the {dataset.replace('_', ' ')} data"),
+        md("## Who this is for\n\nColleagues who ask a model for figures or labels and need to know when to trust "
+           "the reply before it reaches a customer, a manager or a report."),
+        md("## What you will be able to do\n\n- load the team's real data and compute the figure yourself\n"
+           "- compare the model's answer with that figure\n- decide what a person must review"),
+        md("## Worked example\n\nWe load the real dataset, count its rows and columns, and print its citation, so "
+           "every number in the lesson comes from the data rather than from a model's memory."),
+        code(f"from adoptkit import data\ndf = data.load('{dataset}')\nprint(df.shape)\nprint(df.attrs['citation'])"),
+        md("## Try it yourself\n\nExercise: pick one column, compute its most frequent value, then ask yourself "
+           "whether a model that never saw this table could know it. What would you check first?"),
+        code("# your code here"),
+        md("## Common mistakes\n\nTrusting a fluent reply because it sounds confident; comparing against a figure "
+           "computed on a different period; forgetting that missing values change averages and counts; "
+           "pasting personal data into a prompt when an aggregate would do."),
+        md("## Sources\n\nData: loaded with adoptkit.data.load, whose citation line is printed above; see "
+           "https://archive.ics.uci.edu/ for the UCI datasets and https://www.consumerfinance.gov/ for the CFPB."),
+    ])
+
+
 def learner_copy(release_nb, source_nb, variant: str):
     nb = copy.deepcopy(release_nb)
     if variant == "release":
@@ -98,8 +126,9 @@ def test_solution_scores_full_marks_and_nothing_honest_is_flagged(course, assign
             graded = any("nbgrader" in c.metadata for c in source.cells)
             if graded:
                 nb = learner_copy(nbformat.read(release_dir / name, as_version=4), source, variant)
-            else:  # a teach-back lesson: the learner's own notebook; the source's is a complete one
-                nb = source if variant != "release" else nbformat.read(release_dir / name, as_version=4)
+            else:  # a teach-back lesson: the learner's own notebook (the source holds the blank template)
+                nb = good_lesson(assignment.split("-")[0]) if variant != "release" else \
+                    nbformat.read(release_dir / name, as_version=4)
             nbformat.write(nb, folder / name)
             quiz = quiz_answers(source)
             if quiz and variant != "release":
@@ -121,6 +150,12 @@ def test_solution_scores_full_marks_and_nothing_honest_is_flagged(course, assign
             rep = json.loads(path.read_text())
             if rep["status"] != "graded":
                 problems.append(f"{variant}/{name}: {rep['status']}: {rep.get('reason')} {rep['flags']}")
+            if variant == "solution" and rep["status"] != "failed":  # no cell errs: llm.client() works offline too
+                graded_nb = nbformat.read(course / "_nbgrader" / "autograded" / variant / assignment / name,
+                                          as_version=4)
+                problems += [f"{variant}/{name}: cell {i + 1} failed: {o.get('ename')}: {o.get('evalue', '')[:200]}"
+                             for i, c in enumerate(graded_nb.cells) if c.cell_type == "code"
+                             for o in c.get("outputs", []) if o.get("output_type") == "error"]
             if variant != "release":
                 short = [c for c in rep["cells"] if c["score"] is not None and c["score"] < c["points"]]
                 problems += [f"{variant}/{name}: {c['grade_id']} scored {c['score']} of {c['points']} "

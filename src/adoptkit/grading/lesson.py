@@ -15,6 +15,7 @@ for the grading machinery (reach.py) are not run. What is measured:
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,16 +70,30 @@ def execute(nb: nbformat.NotebookNode, folder: Path) -> list[dict]:
 
         from jupyter_client import KernelManager
 
-        km = KernelManager(kernel_name="python3", transport="ipc")  # Unix sockets, nothing on the network
-        km.ip = tempfile.mkdtemp(prefix="lesson-kernel-") + "/kernel"
-        client = NotebookClient(runnable, km=km, timeout=CELL_TIMEOUT, kernel_name="python3", allow_errors=True,
-                                resources={"metadata": {"path": str(folder)}})
-        try:
-            client.execute()
-        except Exception as err:  # noqa: BLE001 - a kernel that dies or hangs is the lesson's failure to report
+        err = None
+        for _attempt in range(2):  # a kernel that fails to start (a busy machine) is not the lesson's fault
+            place = tempfile.mkdtemp(prefix="lesson-kernel-")
+            km = KernelManager(kernel_name="python3", transport="ipc")  # Unix sockets, nothing on the network
+            km.ip = place + "/kernel"
+            log_path = os.path.join(place, "kernel.log")
+            client = NotebookClient(runnable, km=km, timeout=CELL_TIMEOUT, kernel_name="python3",
+                                    allow_errors=True, startup_timeout=120, resources={"metadata": {"path": str(folder)}})
+            try:
+                with open(log_path, "w") as log:
+                    client.execute(stdout=log, stderr=log)
+                err = None
+                break
+            except Exception as caught:  # noqa: BLE001 - a kernel that dies or hangs is the lesson's failure
+                err = caught
+                if any(c.get("outputs") or c.get("execution_count") for c in runnable.cells):
+                    break  # it started and ran some of the lesson: the failure is the lesson's
+        if err is not None:
+            with open(log_path, errors="replace") as log:
+                said = " ".join(log.read().split()[-40:])
             for r in results:
                 if r["error"] is None and r["ok"]:
-                    r["ok"], r["error"] = False, f"the lesson's kernel stopped: {type(err).__name__}: {err}"[:300]
+                    r["ok"], r["error"] = False, (f"the lesson's kernel stopped: {type(err).__name__}: {err}"[:300]
+                                                  + (f" (it said: {said[-300:]})" if said else ""))
         by_index = {c.metadata["lesson_index"]: c for c in runnable.cells}
         for r in results:
             cell = by_index.get(r["index"])
