@@ -110,11 +110,11 @@ def safe_copy(src: str | Path, dest: str | Path, owner: int | None = None, impor
     the copy is caught too)."""
     src, dest = str(src), str(dest)
     keep, refused = scan(src, owner, importable)
-    os.makedirs(dest, exist_ok=True)
     for rel in keep:
         parts = rel.rstrip(os.sep).split(os.sep)
         if any(exclude(os.sep.join(parts[:i])) for i in range(1, len(parts) + 1)):
             continue
+        os.makedirs(dest, exist_ok=True)  # only when there is something to copy, as nbgrader does
         target = os.path.join(dest, rel)
         if rel.endswith(os.sep):
             os.makedirs(target, exist_ok=True)
@@ -122,7 +122,8 @@ def safe_copy(src: str | Path, dest: str | Path, owner: int | None = None, impor
         why = _copy_file(os.path.join(src, rel), target)
         if why:
             refused.append(Refusal(rel, why))
-    if record:
+    if record and (refused or read_refusals(src) or os.path.isdir(dest)):
+        os.makedirs(dest, exist_ok=True)
         write_refusals(dest, read_refusals(src) + refused)
     return refused
 
