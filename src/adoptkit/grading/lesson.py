@@ -10,7 +10,7 @@ for the grading machinery (reach.py) are not run. What is measured:
   ran too;
 - `filled`: every section in the learner's own words (the template's do not count), with real variety:
   a paragraph repeated to reach the word count does not pass;
-- `length`: 150 to 1500 words of the learner's own prose.
+- `length`: 120 to 1500 words of the learner's own prose (about 150 with the template's headings).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import nbformat
 
 from . import reach
 
-MIN_WORDS, MAX_WORDS = 150, 1500
+MIN_WORDS, MAX_WORDS = 120, 1500  # the learner's own words: about 150 with the template's headings
 MIN_DISTINCT = 50       # different content words (4+ letters, not filler) the learner wrote
 MIN_VARIETY = 0.35      # distinct content words / content words: repeated filler stays far below
 CELL_TIMEOUT = 60
@@ -161,5 +161,6 @@ def review(path: str | Path, role: str, run: bool = True) -> Review:
                                   "explain the technique, its steps and its pitfalls in your own words")
     if not MIN_WORDS <= len(own) <= MAX_WORDS:
         out.problems["length"] = (f"the lesson has {len(own)} words of your own prose (the template's words do "
-                                  f"not count); aim for {MIN_WORDS}-{MAX_WORDS} words that explain the technique")
+                                  f"not count); aim for {MIN_WORDS}-{MAX_WORDS} of your own words (about 150 or more with "
+                                  "the headings) that explain the technique")
     return out
