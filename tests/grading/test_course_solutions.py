@@ -1,7 +1,9 @@
 """Every assignment of the course, graded by `adoptkit grade` through the course's own hardened config
 (autograders/nbgrader_config.py): the source's solution scores full marks with no flag, an untouched
 release gets no flag, and an honest answer written differently (its own helper functions, extra imports,
-a wrapper) scores full marks with no flag either. A false flag buries the real ones.
+a wrapper) scores full marks with no flag either. A false flag buries the real ones. Quiz answers are read
+from the source's hidden tests; the no-code track's answers are given through its widgets
+(tests/test_nocode_sales.py's `answer`); a teach-back gets a complete lesson on the role's data.
 """
 
 from __future__ import annotations
@@ -59,6 +61,15 @@ def quiz_answers(source_nb) -> tuple[str, list] | None:
                 answers[int(m.group(1))] = ast.literal_eval(m.group(2).strip())
             except (ValueError, SyntaxError):
                 pass
+        try:
+            tree = ast.parse(cell.source) if cell.cell_type == "code" else None
+        except SyntaxError:
+            tree = None
+        for node in ast.walk(tree) if tree else ():  # grading.choice(quiz.answers[i], {"answer": ...})
+            if (isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "choice" and len(node.args) == 2
+                    and isinstance(node.args[0], ast.Subscript) and "quiz.answers" in ast.unparse(node.args[0])):
+                index = ast.literal_eval(node.args[0].slice)
+                answers[int(index)] = ast.literal_eval(node.args[1])["answer"]
     return name.group(1), [answers.get(i) for i in range(max(answers) + 1)] if answers else []
 
 
@@ -130,6 +141,10 @@ def test_solution_scores_full_marks_and_nothing_honest_is_flagged(course, assign
                 nb = good_lesson(assignment.split("-")[0]) if variant != "release" else \
                     nbformat.read(release_dir / name, as_version=4)
             nbformat.write(nb, folder / name)
+            if variant != "release" and (course / "exercises" / assignment / "tasks.yml").exists():
+                from test_nocode_sales import answer  # the no-code track: answers through its widgets' own API
+
+                answer(folder, assignment, variant)
             quiz = quiz_answers(source)
             if quiz and variant != "release":
                 (folder / "quiz-answers").mkdir(exist_ok=True)
