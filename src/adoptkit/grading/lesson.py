@@ -150,7 +150,7 @@ def review(path: str | Path, role: str, run: bool = True) -> Review:
     distinct = set(content)
     unfilled = [s for s, cells in lesson.sections.items()
                 if teachback.PLACEHOLDER in "\n".join(c.source for c in cells)]
-    thin = [s for s, cells in lesson.sections.items() if s in teachback.SECTIONS and len(
+    thin = [s for s, cells in lesson.sections.items() if s in teachback.SECTIONS and s != "Sources" and len(
         [w for c in cells if c.cell_type == "markdown" for w in _words(own_text(c.source))]) < 8]
     if unfilled:
         out.problems["filled"] = f"replace every {teachback.PLACEHOLDER} (left in: {', '.join(unfilled)})"
