@@ -237,7 +237,7 @@ CASES = [
          outputs_contain=["fork refused"]),
     Case("memory-grab", with_answers(mean=MEMORY_GRAB + CORRECT["mean"]), "flagged", 2, flags=["kernel_died"],
          reason="out of memory"),
-    Case("huge-output", with_answers(add='print("x" * 50_000_000)\n' + CORRECT["add"]), "graded", 6,
+    Case("huge-output", with_answers(add='print("x" * 20_000_000)\n' + CORRECT["add"]), "graded", 6,
          notes=["output_cut"], outputs_contain=["output cut here"]),
     Case("exit-halfway", with_answers(mean="import os\nos._exit(0)\n" + CORRECT["mean"]), "flagged", 2,
          flags=["kernel_died"], reason="exited with status 0"),
