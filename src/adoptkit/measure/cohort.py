@@ -33,6 +33,7 @@ class Cohort:
     label: str  # where the records came from, shown on every report
     simulated: bool = False
     notes: list[str] = field(default_factory=list)  # what was missing or left out, shown on every report
+    usage_missing: str | None = None  # why there is no usage log (None: it was read), so no one reads "inactive"
 
     @property
     def assessed(self) -> pd.DataFrame:
@@ -40,8 +41,16 @@ class Cohort:
         s = self.scores
         return s[s["phase"].notna() & s["competency"].notna()]
 
+    def require_learners(self) -> None:
+        if self.roster.empty:
+            raise CohortError(
+                f"{self.label}: the cohort is empty (no learner in the roster or the gradebook), so there is "
+                f"nothing to show yet. Add learners (adoptkit.measure.roster, or grade their submissions), or "
+                f"try the command with --simulate where it offers it.")
+
     def require_assessments(self) -> None:
-        if self.roster.empty or self.assessed.empty:
+        self.require_learners()
+        if self.assessed.empty:
             raise CohortError(
                 f"{self.label}: no learner has a graded pre- or post-assessment yet, so there is nothing to "
                 f"report. Grade submissions of the <role>-assessment-pre/post assignments first (nbgrader "
@@ -129,18 +138,27 @@ def _load(s: Settings, usage_required: bool) -> Cohort:
     scores, more = assessment.label(raw, assessment.competency_map(s.path("exercises")), s.competency.ids())
     notes += more
     log_path = usage_source(s)
+    missing = None
     try:
         log = usage.read(log_path)
         notes += [f"usage log: {p}" for p in log.problems]
         notes += [f"usage log: no requests at all on weekdays {a} to {b} (missing data, not zero use?)"
                   for a, b in log.gaps]
-    except usage.UsageLogError as err:
+    except usage.UsageLogMissing as err:  # no log yet: reports without usage say so; a broken log is an error
         if usage_required:
             raise
-        log = usage.UsageLog(usage.empty(), str(log_path))
+        log, missing = usage.UsageLog(usage.empty(), str(log_path)), str(err)
         notes.append(f"no usage data: {err}")
-    roster = (read_roster(s.path(s.measure.roster)) if s.measure.roster
-              else derive_roster(scores, students, log.frame))
+    if s.measure.roster:
+        roster = read_roster(s.path(s.measure.roster))
+        unknown = sorted(set(scores["learner"]) - set(roster["learner"]))
+        if unknown:  # never counted anywhere (levels, completers, points) without being on the roster
+            notes.append(f"{len(unknown)} learner(s) in the gradebook are not in the roster {s.measure.roster} and "
+                         f"are left out of every figure (e.g. {', '.join(unknown[:5])}): add them to the roster "
+                         f"with their role and team")
+            scores = scores[scores["learner"].isin(roster["learner"])]
+    else:
+        roster = derive_roster(scores, students, log.frame)
     submitted = s.path(s.measure.submitted)
     timings, tnotes = timing.collect(submitted)
     notes += tnotes
@@ -149,5 +167,7 @@ def _load(s: Settings, usage_required: bool) -> Cohort:
     scores = scores.rename(columns={"role": "assessed_role"}).merge(roster[["learner", "role"]], on="learner",
                                                                       how="left")
     scores["role"] = scores["role"].replace("", pd.NA).fillna(scores.pop("assessed_role"))
+    known = set(roster["learner"])
+    timings, reactions = timings[timings["learner"].isin(known)], reactions[reactions["learner"].isin(known)]
     return Cohort(roster, scores, log, timings, reactions, label=f"records: gradebook {url}, usage log {log_path}",
-                  notes=notes)
+                  notes=notes, usage_missing=missing)
