@@ -15,8 +15,51 @@ from adoptkit.measure import xapi_rules
 ROI = {
     "organisation": {"name": "Test Org", "hourly_cost": 50, "currency": "EUR"},
     "roi": {"programme_costs": {"licences": 10000, "facilitation": 15000},
-            "tasks_per_week": {"marketing": 8, "sales": 10, "hr": 6, "engineering": 12}},
+            "tasks_per_week": {"marketing": 8, "sales": 10, "hr": 6, "engineering": 12}, "attribution": 1.0},
 }
+
+
+def book_inputs() -> dict:
+    """The `adoptkit:` section for the "Measuring ROI" chapter's worked example: its ASSUMPTIONS block, read from
+    the chapter itself, mapped onto the kit's settings (tasks per week are the kit's own input: 10 a role)."""
+    a = chapter_assumptions()
+    c, b = a["costs"], a["benefits"]
+    return {"organisation": {"name": "Book Org", "hourly_cost": a["loaded_hourly_cost"], "currency": a["currency"]},
+            "roi": {"course_hours_per_learner": c["learner_hours"], "mentor_hours": c["mentor_hours"],
+                    "programme_costs": {k: c[k] for k in ("content_and_facilitation", "platform_and_it", "model_usage")},
+                    "weeks_per_year": b["working_weeks"], "attribution": b["attribution"],
+                    "cost_per_error": b["cost_per_error"],
+                    "tasks_per_week": {"marketing": 10, "sales": 10, "hr": 10, "engineering": 10}}}
+
+
+CHAPTER = Path(__file__).resolve().parents[1] / "book" / "measuring-roi.md"
+
+
+def _chapter_cells() -> list[str]:
+    import re
+
+    return re.findall(r"```\{code-cell\} ipython3\n(.*?)```", CHAPTER.read_text(encoding="utf-8"), re.S)
+
+
+def chapter_assumptions() -> dict:
+    cell = next(c for c in _chapter_cells() if "ASSUMPTIONS = yaml.safe_load" in c)
+    ns: dict = {}
+    exec(cell, ns)
+    return ns["ASSUMPTIONS"]
+
+
+def chapter_method() -> dict:
+    """The chapter's own functions (cost_items, benefit_items, roi), taken from its code cells, not copied."""
+    import ast
+
+    ns: dict = {}
+    for cell in _chapter_cells():
+        tree = ast.parse("\n".join(line for line in cell.splitlines() if not line.startswith(":")))
+        defs = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in ("cost_items", "benefit_items",
+                                                                                       "roi")]
+        if defs:
+            exec(compile(ast.Module(body=defs, type_ignores=[]), str(CHAPTER), "exec"), ns)
+    return ns
 
 
 def config(tmp_path: Path, section: dict | None = None) -> settings.Settings:

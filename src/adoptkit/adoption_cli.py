@@ -148,7 +148,7 @@ def leaderboard_cmd(privacy, cohort_name, team, html_out, simulate, events, seed
     c, rows = _run(go)
     chosen = privacy or s.engage.leaderboard.privacy
     if c.simulated:  # on stdout, so a copied or piped board cannot pass for real people
-        click.echo(f"SIMULATED: {c.label}; no real learner is shown.")
+        click.echo(f"{c.label}; no real learner is shown.")
     if rows.empty:
         click.echo("nobody to show yet (no scores, or the filter matched nobody)")
         return
@@ -546,7 +546,7 @@ def career_teams(min_size, csv_out, simulate, events, seed) -> None:
 
     c, table = _run(go)
     if c.simulated:
-        click.echo(f"SIMULATED: {c.label}")
+        click.echo(c.label)
     click.echo(table.to_string(index=False, na_rep="–"))
     if csv_out:
         table.to_csv(csv_out, index=False)
