@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -60,6 +63,18 @@ def chapter_method() -> dict:
         if defs:
             exec(compile(ast.Module(body=defs, type_ignores=[]), str(CHAPTER), "exec"), ns)
     return ns
+
+
+ADOPTKIT = str(Path(sys.executable).with_name("adoptkit"))
+
+
+def run_adoptkit(root: Path, section: dict, *args: str, env: dict | None = None, timeout: int = 180):
+    """`adoptkit ARGS` as its own process in the course folder `root`, with this `adoptkit:` section."""
+    import yaml
+
+    (root / "_config.yml").write_text(yaml.safe_dump({"title": "course", "adoptkit": section}))
+    return subprocess.run([ADOPTKIT, *args], cwd=root, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "ADOPTKIT_CONFIG": str(root / "_config.yml"), **(env or {})})
 
 
 def config(tmp_path: Path, section: dict | None = None) -> settings.Settings:

@@ -57,7 +57,7 @@ def with_simulate(f):
 
 
 def _cohort(simulate: int | None, events: int | None, seed: int, usage_required: bool = False):
-    s = settings_mod.current()
+    s = _run(settings_mod.current)
     if simulate is not None:
         from .measure import simulate as sim
 
@@ -94,7 +94,7 @@ def report_roi(out, simulate, events, seed) -> None:
     from .measure import roi
 
     t = time.monotonic()
-    s = settings_mod.current()
+    s = _run(settings_mod.current)
     for line in roi.missing_figures(s, [])[1]:
         click.secho(f"not costed: {line}", fg="yellow", err=True)
     path = _run(lambda: roi.report(_cohort(simulate, events, seed, usage_required=True), out, s))
@@ -112,7 +112,8 @@ def report_usage(simulate, events, seed) -> None:
         click.echo(c.label)
     f = c.usage.frame
     if f.empty:
-        _fail(f"the usage log {c.usage.source} has no usable rows")
+        _fail(f"the usage log {c.usage.source} has no usable requests yet: learners' requests through the sandbox "
+              f"gateway fill it (adoptkit sandbox serve), or try the report with --simulate")
     pl = usage.per_learner(f)
     click.echo(f"{c.label}\n{len(f):,} requests from {len(pl):,} learners, {f['ts'].min():%Y-%m-%d} to "
                f"{f['ts'].max():%Y-%m-%d}")
@@ -137,7 +138,7 @@ def leaderboard_cmd(privacy, cohort_name, team, html_out, simulate, events, seed
     """Points, streaks and sandbox activity per team (or the top learners), without shaming anyone."""
     from .engage import cards, leaderboard
 
-    s = settings_mod.current()
+    s = _run(settings_mod.current)
 
     def go():
         c = _cohort(simulate, events, seed)
@@ -201,7 +202,7 @@ def badges_issue(out, no_pdf) -> None:
     """Issue every badge earned and not yet issued: OUT/<learner>/<badge>.jwt, .json, .html (+ .pdf)."""
     from .engage import badges as b
 
-    s = settings_mod.current()
+    s = _run(settings_mod.current)
 
     def go():
         c = _cohort(None, None, 0)
@@ -224,7 +225,7 @@ def badges_public_key(out) -> None:
     """Export the issuer's public key (PEM): give it to anyone who verifies the badges."""
     from .engage import badges as b
 
-    s = settings_mod.current()
+    s = _run(settings_mod.current)
     pem = _run(lambda: b.public_pem(s))
     if warning := b.issuer_warning(s):
         click.secho(warning, fg="yellow", err=True)
@@ -363,7 +364,7 @@ def review_publish(author, best) -> None:
     from .engage import review as rv
     from .measure import cohort
 
-    s = settings_mod.current()
+    s = _run(settings_mod.current)
 
     def go():
         names = {}
@@ -433,7 +434,7 @@ def nudge_cmd(post) -> None:
     from .engage import cards, nudge
     from .measure import cohort
 
-    s = settings_mod.current()
+    s = _run(settings_mod.current)
 
     def go():
         c = cohort.load(s)
@@ -461,7 +462,7 @@ def _statements():
     from .measure import cohort, records
     from .measure import xapi as xp
 
-    s = settings_mod.current()
+    s = _run(settings_mod.current)
     c = cohort.load(s)
     c.require_learners()
     with records.connect(settings=s) as conn:
@@ -516,7 +517,7 @@ def career_export(file) -> None:
     from .measure import career as cr
     from .measure import cohort
 
-    s = settings_mod.current()
+    s = _run(settings_mod.current)
 
     def go():
         c = cohort.load(s)
@@ -537,7 +538,7 @@ def career_teams(min_size, csv_out, simulate, events, seed) -> None:
     """A manager's view: per team, aggregates only, for teams of at least the minimum size."""
     from .measure import career as cr
 
-    s = settings_mod.current()
+    s = _run(settings_mod.current)
 
     def go():
         c = _cohort(simulate, events, seed)

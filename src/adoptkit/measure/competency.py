@@ -146,6 +146,17 @@ def usage_section(cohort: Cohort) -> str:
     if f.empty:
         return "<h2>Use of the sandbox</h2><p>No usage data (see the data notes).</p>"
     pl = usage.per_learner(f)
+    roster_n = len(cohort.roster)
+    return ("<h2>Use of the sandbox</h2>" + html.kpis([
+        ("learners who used the sandbox", f"{len(pl):,} of {roster_n:,}"),
+        ("median requests per active week", f"{pl['requests_per_week'].median():.1f}"),
+        ("median active days", f"{pl['active_days'].median():.0f}"),
+        ("requests in the log", f"{len(f):,}"),
+    ]) + html.figure(usage_figure(f)))
+
+
+def usage_figure(f: pd.DataFrame):
+    """Requests per learner per week, learners active per day, features used (dates spanning 2 weeks at least)."""
     weekly = usage.weekly(f)
     feats = usage.features(f)
     daily = usage.daily_active(f)
@@ -163,13 +174,7 @@ def usage_section(cohort: Cohort) -> str:
     axes[2].set_title("% of active learners using each feature")
     for ax in axes:
         ax.spines[["top", "right"]].set_visible(False)
-    roster_n = len(cohort.roster)
-    return ("<h2>Use of the sandbox</h2>" + html.kpis([
-        ("learners who used the sandbox", f"{len(pl):,} of {roster_n:,}"),
-        ("median requests per active week", f"{pl['requests_per_week'].median():.1f}"),
-        ("median active days", f"{pl['active_days'].median():.0f}"),
-        ("requests in the log", f"{len(f):,}"),
-    ]) + html.figure(fig))
+    return fig
 
 
 def report(cohort: Cohort, out_dir: str | Path, settings: Settings | None = None) -> Path:

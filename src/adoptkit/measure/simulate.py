@@ -206,6 +206,10 @@ def _write_gradebook(c: Cohort, url: str) -> None:
     import sqlalchemy as sa
     from nbgrader import api
 
+    def insert(conn, table, rows: list[dict]) -> None:
+        if rows:  # an empty list would insert one row of defaults
+            conn.execute(table.insert(), rows)
+
     def uid(*parts) -> str:
         return uuid.uuid5(uuid.NAMESPACE_URL, "/".join(map(str, parts))).hex
 
@@ -216,35 +220,34 @@ def _write_gradebook(c: Cohort, url: str) -> None:
     subs = s.drop_duplicates(["learner", "assignment"])[["learner", "assignment", "submitted"]]
     first_last = c.roster["name"].str.split(" ", n=1, expand=True).reindex(columns=[0, 1])
     with engine.begin() as conn:
-        conn.execute(api.Course.__table__.insert(), [{"id": "adoptkit"}])
-        conn.execute(api.Assignment.__table__.insert(), [
+        insert(conn, api.Course.__table__, [{"id": "adoptkit"}])
+        insert(conn, api.Assignment.__table__, [
             {"id": uid("a", a), "name": a, "course_id": "adoptkit"} for a in cells["assignment"].unique()])
-        conn.execute(api.Notebook.__table__.insert(), [
+        insert(conn, api.Notebook.__table__, [
             {"id": uid("n", a, n), "name": n, "assignment_id": uid("a", a)}
             for a, n in cells[["assignment", "notebook"]].drop_duplicates().itertuples(index=False)])
-        conn.execute(api.BaseCell.__table__.insert(), [
+        insert(conn, api.BaseCell.__table__, [
             {"id": uid("c", a, n, i), "name": i, "notebook_id": uid("n", a, n), "type": "GradeCell"}
             for a, n, i, _ in cells.itertuples(index=False)])
-        conn.execute(api.GradeCell.__table__.insert(), [
+        insert(conn, api.GradeCell.__table__, [
             {"id": uid("c", a, n, i), "max_score": float(m), "cell_type": "code"}
             for a, n, i, m in cells.itertuples(index=False)])
-        conn.execute(api.Student.__table__.insert(), [
+        insert(conn, api.Student.__table__, [
             {"id": learner, "first_name": first, "last_name": last}
             for learner, first, last in zip(c.roster["learner"], first_last[0], first_last[1])])
-        conn.execute(api.SubmittedAssignment.__table__.insert(), [
+        insert(conn, api.SubmittedAssignment.__table__, [
             {"id": uid("s", learner, a), "assignment_id": uid("a", a), "student_id": learner,
              "timestamp": when.tz_convert("UTC").tz_localize(None).to_pydatetime()}
             for learner, a, when in subs.itertuples(index=False)])
-        conn.execute(api.SubmittedNotebook.__table__.insert(), [
+        insert(conn, api.SubmittedNotebook.__table__, [
             {"id": uid("sn", learner, a, n), "assignment_id": uid("s", learner, a), "notebook_id": uid("n", a, n),
              "flagged": False}
             for learner, a, n in s[["learner", "assignment", "notebook"]].drop_duplicates().itertuples(index=False)])
-        grade = api.Grade.__table__.insert()
         rows = s[["learner", "assignment", "notebook", "item", "score"]].itertuples(index=False)
         while batch := [{"id": uid("g", learner, a, n, i), "notebook_id": uid("sn", learner, a, n),
                          "cell_id": uid("c", a, n, i), "auto_score": float(score), "needs_manual_grade": False}
                         for learner, a, n, i, score in itertools.islice(rows, 50_000)]:
-            conn.execute(grade, batch)
+            insert(conn, api.Grade.__table__, batch)
         # nbgrader records the schema's migration head when it creates a gradebook; so does this one.
         conn.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
         conn.execute(sa.text("INSERT INTO alembic_version VALUES (:v)"), {"v": _alembic_head()})
