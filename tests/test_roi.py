@@ -1,6 +1,7 @@
 """The ROI report: Phillips' formula on a hand-checked cohort, the chapter's worked method on real records, every
 cost the chapter names, attribution beside the result, the survey item by key, small-sample cautions."""
 
+import ast
 import copy
 import re
 
@@ -208,3 +209,30 @@ def test_report_page_for_a_simulated_cohort(tmp_path):
         assert text in page
     assert "4 Results" not in page
     assert page.count("data:image/png;base64,") == 4
+
+
+def test_the_chapters_tables_never_show_minus_zero_and_use_a_colour_blind_safe_scale():
+    """Run the chapter's own sensitivity cells on assumptions where one grid cell is an ROI of -0.3%."""
+    import copy as copy_mod
+
+    from _adoption import _chapter_cells, chapter_assumptions
+
+    ns = {"pd": pd, "copy": copy_mod, **chapter_method()}
+    a = chapter_assumptions()
+    benefits = sum(ns["benefit_items"](a).values())
+    others = sum(ns["cost_items"](a).values()) - a["costs"]["content_and_facilitation"]
+    a["costs"]["content_and_facilitation"] = benefits / 0.997 - others  # ROI -0.3% at the assumed values
+    assert ns["roi"](a) == pytest.approx(-0.3)
+    ns["a"] = a
+    grid_cell = next(c for c in _chapter_cells() if "grid = pd.DataFrame" in c)
+    tornado_cell = next(c for c in _chapter_cells() if "tornado = one_way" in c)
+    for cell in (grid_cell, tornado_cell):
+        ns["costs"] = sum(ns["cost_items"](a).values())  # set by the chapter's ledger cell
+        tree = ast.parse("\n".join(line for line in cell.splitlines() if not line.startswith(":")))
+        body = [n for n in tree.body[:-1] if not (isinstance(n, ast.Expr) and "glue" in ast.unparse(n))]
+        ns.update(glue=lambda *a, **k: None, Markdown=str)
+        exec(compile(ast.Module(body=body, type_ignores=[]), "cell", "exec"), ns)
+        page = eval(compile(ast.Expression(tree.body[-1].value), "cell", "eval"), ns).to_html()  # the shown table
+        assert ">-0<" not in page and ">-0.0<" not in page
+    assert ">0<" in ns["grid"].style.format(lambda v: f"{round(v)}").to_html()  # the -0.3 cell is there
+    assert "RdYlGn" not in grid_cell and 'cmap="PuOr"' in grid_cell
