@@ -87,8 +87,14 @@ def config(tmp_path: Path, section: dict | None = None) -> settings.Settings:
 # --- local stand-ins for the organisation's LRS and chat webhook (servers on 127.0.0.1, stopped after) ---
 
 class LRSHandler(BaseHTTPRequestHandler):
-    """A minimal LRS that checks the xAPI REST protocol and keeps one statement per id."""
+    """A minimal LRS that checks the xAPI REST protocol, keeps one statement per id and applies voiding."""
+
+    @classmethod
+    def valid(cls, verb: str = "completed") -> list[dict]:
+        """The statements with this verb that are not voided (what an LRS's consumers see)."""
+        return [st for sid, st in cls.store.items() if sid not in cls.voided and st["verb"]["id"].endswith(verb)]
     store: dict = {}
+    voided: set = set()
     posts: list = []
     fail_first: int = 0
     user, password = "lrs-user", "s3cret"
@@ -121,8 +127,15 @@ class LRSHandler(BaseHTTPRequestHandler):
         for st in batch:
             if st["id"] in cls.store and cls.store[st["id"]] != st:
                 return self._reply(409, json.dumps({"error": f"conflict {st['id']}"}).encode())
+            if st["verb"]["id"] == xapi_rules.VOIDED:  # xAPI 1.0.3 Data 2.3.2: void a statement the LRS holds
+                target = cls.store.get(st["object"]["id"])
+                if target is None or target["verb"]["id"] == xapi_rules.VOIDED:
+                    return self._reply(400, b'{"error": "a voiding statement must target a non-voiding statement '
+                                            b'the LRS holds"}')
         for st in batch:
             cls.store[st["id"]] = st
+            if st["verb"]["id"] == xapi_rules.VOIDED:
+                cls.voided.add(st["object"]["id"])
         self._reply(200, json.dumps([st["id"] for st in batch]).encode())
 
     def log_message(self, *a):
