@@ -1,6 +1,7 @@
 import json
 import math
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -179,3 +180,39 @@ def test_the_fixed_order_is_reported_as_confounded():
     d = fixed["minutes_saved"]
     half = stats.t.ppf(0.975, len(d) - 1) * d.std() / math.sqrt(len(d))
     assert (est.low, est.high) == pytest.approx((d.mean() - half, d.mean() + half))
+
+
+def test_the_engineering_post_assessment_runs_the_counterbalanced_task(tmp_path, monkeypatch):
+    """Part C of the shipped notebook, executed as two learners whose drawn orders differ."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    root = Path(__file__).resolve().parents[1]
+    source = nbformat.read(root / "exercises" / "engineering-assessment-post" / "engineering-assessment-post.ipynb",
+                           as_version=4)
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id", "") for c in source.cells]
+    first = ids.index("engineering-assessment-post-timed-plan")
+    last = ids.index("engineering-assessment-post-timed-stop4")
+    part_c = [source.cells[1]] + source.cells[first:last + 1]  # the set-up cell, then the timed task
+    assert "TimedTask" in part_c[1].source and "matched_pairs" in part_c[1].source
+    (tmp_path / "_config.yml").write_text("title: t\nadoptkit: {}\n")
+    monkeypatch.setenv("ADOPTKIT_CONFIG", str(tmp_path / "_config.yml"))
+    learners = {}
+    for i in range(40):  # one learner of each order
+        learners.setdefault(timing.order_of(f"eng{i:02d}", "summary"), f"eng{i:02d}")
+    assert len(learners) == 2
+    for order, learner in learners.items():
+        folder = tmp_path / learner
+        folder.mkdir()
+        monkeypatch.setenv("JUPYTERHUB_USER", learner)
+        nb = nbformat.v4.new_notebook(cells=[nbformat.from_dict(c) for c in part_c],
+                                      metadata=source.metadata)
+        NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
+        saved = json.loads((folder / "timings" / "summary.json").read_text())
+        assert saved["design"]["learner"] == learner and saved["design"]["order"] == order
+        runs = saved["runs"]
+        plan = timing.plan(learner, "summary", 2)
+        assert [runs[str(r["run"])]["mode"] for r in plan] == [r["mode"] for r in plan]
+        assert len({runs[k]["record"] for k in runs}) == 4 and all("seconds" in r for r in runs.values())
+        shown = "\n".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+        assert f"Your order ({order})" in shown and shown.count("WITH the model") >= 2
