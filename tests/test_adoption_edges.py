@@ -39,7 +39,8 @@ def course(root: Path, learners: int, events: int, seed: int = 5, tweak=None, ro
 # --- an empty cohort ------------------------------------------------------------------------------------
 
 COMMANDS = [["report", "competency"], ["report", "roi"], ["leaderboard"], ["badges", "issue"],
-            ["xapi", "export", "x.json"], ["nudge"], ["microlearning", "due"], ["career", "export", "c.csv"],
+            ["xapi", "export", "x.json"], ["xapi", "send"], ["nudge"], ["microlearning", "due"],
+            ["career", "export", "c.csv"],
             ["career", "teams"]]
 
 

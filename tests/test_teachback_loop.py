@@ -17,7 +17,7 @@ import yaml
 from adoptkit import settings
 from adoptkit.engage import review, teachback
 
-from _adoption import run_adoptkit
+from _adoption import ADOPTKIT
 from conftest import jupyter_book_cmd
 from nbgrader_harness import course_copy, grades, nbgrader, submit
 from test_engage import _lesson
@@ -25,6 +25,12 @@ from test_engage import _lesson
 ROOT = Path(__file__).resolve().parents[1]
 TEACHBACKS = sorted(p.name for p in (ROOT / "exercises").glob("*-teachback"))
 RUBRIC = {"clarity": 4, "correctness": 4, "real data": 4, "exercise": 4}
+
+
+def adoptkit(course: Path, *args: str) -> subprocess.CompletedProcess:
+    """`adoptkit ARGS` in the course, with the course's own _config.yml (the book's settings and the kit's)."""
+    return subprocess.run([ADOPTKIT, *args], cwd=course, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "ADOPTKIT_CONFIG": str(course / "_config.yml")})
 
 
 def test_the_default_setting_matches_every_shipped_teachback():
@@ -46,7 +52,7 @@ def loop(tmp_path_factory):
     for t in TEACHBACKS:
         release = course / "_nbgrader" / "release" / t
         author = t.replace("-teachback", "-author")
-        lesson = course / "lesson-tmp" / author / "lesson.ipynb"
+        lesson = course.parent / f"{course.name}-lessons" / author / "lesson.ipynb"  # outside the book's folder
         _lesson(lesson, title=f"A {t.split('-')[0]} lesson from the course")
         files = {p.name: nbformat.read(p, as_version=4) for p in release.glob("*.ipynb")}
         files["lesson.ipynb"] = nbformat.read(lesson, as_version=4)
@@ -72,8 +78,7 @@ def test_every_good_lesson_scores_full_marks(loop):
 
 def test_assign_score_publish_and_build(loop, tmp_path):
     course, authors = loop
-    section = yaml.safe_load((course / "_config.yml").read_text())["adoptkit"]
-    r = run_adoptkit(course, section, "review", "assign", "--seed", "3")
+    r = adoptkit(course, "review", "assign", "--seed", "3")
     assert r.returncode == 0, r.stderr
     s = settings.load(course / "_config.yml")
     table = review.assign(s)  # what the command stored (assigning again keeps it)
@@ -82,7 +87,7 @@ def test_assign_score_publish_and_build(loop, tmp_path):
     for row in table.itertuples():
         marks = 1 if row.author == "weak-author" else None
         pairs = [f"--score={k}={marks if marks is not None else v}" for k, v in RUBRIC.items()]
-        r = run_adoptkit(course, section, "review", "score", row.author, "--reviewer", row.reviewer, *pairs)
+        r = adoptkit(course, "review", "score", row.author, "--reviewer", row.reviewer, *pairs)
         assert r.returncode == 0, r.stderr
 
     # The repository's toc has the part the lessons go into; this small book has it verbatim.
@@ -96,10 +101,10 @@ def test_assign_score_publish_and_build(loop, tmp_path):
     (course / "book" / "teachbacks").mkdir(parents=True)
     shutil.copy(ROOT / "book" / "teachbacks" / "index.md", course / "book" / "teachbacks" / "index.md")
 
-    r = run_adoptkit(course, section, "review", "publish", "--best", "1")
+    r = adoptkit(course, "review", "publish", "--best", "1")
     assert r.returncode == 0, r.stderr
     assert "added 1 page(s) to _toc.yml under 'Lessons from colleagues'" in r.stdout
-    r = run_adoptkit(course, section, "review", "publish", "--best", str(len(authors)))
+    r = adoptkit(course, "review", "publish", "--best", str(len(authors)))
     assert r.returncode == 0 and f"added {len(authors) - 1} page(s)" in r.stdout, r.stdout + r.stderr
     published = sorted((course / "book" / "teachbacks").glob("*.ipynb"))
     assert len(published) == len(authors) and not any(p.name.startswith("weak-author") for p in published)

@@ -5,7 +5,9 @@ Submissions are autograded as usual (nbgrader or the cohort runner); the scorebo
 counts only submissions made between start and end, and ranks by points, earlier submission first on a
 tie. `adoptkit hackathon scoreboard NAME --watch 30` rewrites a static page every 30 s (the page reloads
 itself and counts down to the end, with no script from the network); `adoptkit hackathon final NAME`
-writes the final ranking once the time is up. The leaderboard's privacy setting applies.
+writes the final ranking once the time is up. The leaderboard's privacy setting applies: in team mode a team
+with fewer entrants than `engage.leaderboard.min_team_size` is pooled with the other small teams (its score
+would otherwise be its member's), and a pool still below that size is not shown.
 """
 
 from __future__ import annotations
