@@ -168,7 +168,7 @@ def test_crossover_estimate_removes_practice_and_gives_a_t_interval():
     b = pairs.loc[pairs["order"] == timing.AI_FIRST, "minutes_saved"]
     va, vb = a.var() / len(a), b.var() / len(b)
     df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
-    assert est.high - est.minutes == pytest.approx(stats.t.ppf(0.975, df) * math.sqrt(va + vb) / 2)
+    assert est.high - est.minutes == pytest.approx(stats.t.ppf(0.975, df) * math.sqrt(va + vb) / 2, rel=1e-5)
     assert "counterbalanced crossover" in est.design() and "n = 200" in est.interval()
 
 
@@ -179,7 +179,7 @@ def test_the_fixed_order_is_reported_as_confounded():
     assert not est.counterbalanced and "practice is counted as time saved" in est.design()
     d = fixed["minutes_saved"]
     half = stats.t.ppf(0.975, len(d) - 1) * d.std() / math.sqrt(len(d))
-    assert (est.low, est.high) == pytest.approx((d.mean() - half, d.mean() + half))
+    assert (est.low, est.high) == pytest.approx((d.mean() - half, d.mean() + half), rel=1e-5)
 
 
 def test_the_engineering_post_assessment_runs_the_counterbalanced_task(tmp_path, monkeypatch):
@@ -216,3 +216,8 @@ def test_the_engineering_post_assessment_runs_the_counterbalanced_task(tmp_path,
         assert len({runs[k]["record"] for k in runs}) == 4 and all("seconds" in r for r in runs.values())
         shown = "\n".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
         assert f"Your order ({order})" in shown and shown.count("WITH the model") >= 2
+
+
+@pytest.mark.parametrize("df", [1, 2, 3, 4.5, 9, 10, 12.5, 29, 60, 198, 5000])
+def test_the_t_quantile_matches_scipy(df):
+    assert timing._t(df) == pytest.approx(stats.t.ppf(0.975, df), rel=5e-6)

@@ -49,24 +49,23 @@ def per_learner(lv: pd.DataFrame, roster: pd.DataFrame, model: CompetencyModel) 
 
 def paired_wide(lv: pd.DataFrame) -> pd.DataFrame:
     """(learner, role, competency) -> level pre and post, for the learners assessed in both phases only."""
-    wide = lv.pivot_table(index=["learner", "role", "competency"], columns="phase", values="level",
-                          observed=True).reindex(columns=["pre", "post"])
-    return wide.dropna().reset_index()
+    keys = ["learner", "role", "competency"]
+    wide = lv.groupby([*keys, "phase"], observed=True)["level"].first().unstack("phase")
+    return wide.reindex(columns=["pre", "post"]).dropna().reset_index()
 
 
 def paired_levels(lv: pd.DataFrame) -> dict:
     """The change in level for the same learners before and after (never two different groups), and who is left
     out: learners assessed only before, or only after."""
-    phases = lv.groupby("learner")["phase"].agg(set)
-    both = set(phases.index[phases.map(lambda p: {"pre", "post"} <= p)])
+    seen = lv.groupby(["learner", "phase"]).size().unstack("phase").reindex(columns=["pre", "post"]).notna()
     wide = paired_wide(lv)
     per_learner = wide.assign(g=wide["post"] - wide["pre"]).groupby("learner")["g"].mean()
-    return {"learners": len(both),
+    return {"learners": int((seen["pre"] & seen["post"]).sum()),
             "before": float(wide["pre"].mean()) if len(wide) else float("nan"),
             "after": float(wide["post"].mean()) if len(wide) else float("nan"),
             "gaining": float((per_learner >= 1).mean()) if len(per_learner) else float("nan"),
-            "only_before": int(phases.map(lambda p: p == {"pre"}).sum()),
-            "only_after": int(phases.map(lambda p: p == {"post"}).sum())}
+            "only_before": int((seen["pre"] & ~seen["post"]).sum()),
+            "only_after": int((seen["post"] & ~seen["pre"]).sum())}
 
 
 def change_by_role(lv: pd.DataFrame, model: CompetencyModel) -> tuple[pd.DataFrame, pd.DataFrame]:

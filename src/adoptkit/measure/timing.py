@@ -344,10 +344,26 @@ class Estimate:
                 if self.n >= 2 else f"{self.minutes:.1f} min (n = {self.n}: no interval)")
 
 
-def _t(df: float) -> float:
-    from scipy import stats
+Z975 = 1.959963984540054  # the standard normal's 97.5% quantile
 
-    return float(stats.t.ppf(0.975, df))
+
+def _t(df: float) -> float:
+    """Student's t 97.5% quantile (a two-sided 95% interval).
+
+    From 10 degrees of freedom on, the Cornish-Fisher expansion in the normal quantile (Abramowitz & Stegun
+    26.7.5, four terms) is within 4e-6 of it, and a report need not import scipy.stats (most of a second);
+    below that, where it is off by up to 0.1%, scipy computes it exactly.
+    """
+    if df < 10:
+        from scipy.special import stdtrit
+
+        return float(stdtrit(df, 0.975))
+    z = Z975
+    g1 = (z ** 3 + z) / 4
+    g2 = (5 * z ** 5 + 16 * z ** 3 + 3 * z) / 96
+    g3 = (3 * z ** 7 + 19 * z ** 5 + 17 * z ** 3 - 15 * z) / 384
+    g4 = (79 * z ** 9 + 776 * z ** 7 + 1482 * z ** 5 - 1920 * z ** 3 - 945 * z) / 92160
+    return z + g1 / df + g2 / df ** 2 + g3 / df ** 3 + g4 / df ** 4
 
 
 def estimate(pairs: pd.DataFrame) -> Estimate:
