@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
@@ -28,12 +29,34 @@ class Cohort:
     roster: pd.DataFrame  # learner, name, role, team, cohort (one row per learner)
     scores: pd.DataFrame  # learner, assignment, notebook, item, score, max_score, submitted, role, phase, competency
     usage: usage.UsageLog
-    timings: pd.DataFrame  # learner, assignment, task, mode, seconds
-    reactions: pd.DataFrame  # learner, assignment, question, rating
+    # The timed runs (timing.COLUMNS) and survey answers (reaction.COLUMNS): a frame, or a function that reads
+    # them on first use (thousands of small files that the competency report, for one, never needs).
+    _timings: pd.DataFrame | Callable[[], pd.DataFrame]
+    _reactions: pd.DataFrame | Callable[[], pd.DataFrame]
     label: str  # where the records came from, shown on every report
     simulated: bool = False
     notes: list[str] = field(default_factory=list)  # what was missing or left out, shown on every report
     usage_missing: str | None = None  # why there is no usage log (None: it was read), so no one reads "inactive"
+
+    @property
+    def timings(self) -> pd.DataFrame:
+        if callable(self._timings):
+            self._timings = self._timings()
+        return self._timings
+
+    @timings.setter
+    def timings(self, frame: pd.DataFrame) -> None:
+        self._timings = frame
+
+    @property
+    def reactions(self) -> pd.DataFrame:
+        if callable(self._reactions):
+            self._reactions = self._reactions()
+        return self._reactions
+
+    @reactions.setter
+    def reactions(self, frame: pd.DataFrame) -> None:
+        self._reactions = frame
 
     @property
     def assessed(self) -> pd.DataFrame:
@@ -151,7 +174,7 @@ def _load(s: Settings, usage_required: bool) -> Cohort:
         notes.append(f"no usage data: {err}")
     if s.measure.roster:
         roster = read_roster(s.path(s.measure.roster))
-        unknown = sorted(set(scores["learner"]) - set(roster["learner"]))
+        unknown = sorted(set(scores["learner"].unique()) - set(roster["learner"]))
         if unknown:  # never counted anywhere (levels, completers, points) without being on the roster
             notes.append(f"{len(unknown)} learner(s) in the gradebook are not in the roster {s.measure.roster} and "
                          f"are left out of every figure (e.g. {', '.join(unknown[:5])}): add them to the roster "
@@ -160,14 +183,20 @@ def _load(s: Settings, usage_required: bool) -> Cohort:
     else:
         roster = derive_roster(scores, students, log.frame)
     submitted = s.path(s.measure.submitted)
-    timings, tnotes = timing.collect(submitted)
-    notes += tnotes
-    reactions = reaction.collect(submitted)
     # The learner's job role from the roster; the assessment they took where the roster does not say.
     scores = scores.rename(columns={"role": "assessed_role"}).merge(roster[["learner", "role"]], on="learner",
                                                                       how="left")
     scores["role"] = scores["role"].replace("", pd.NA).fillna(scores.pop("assessed_role"))
-    known = set(roster["learner"])
-    timings, reactions = timings[timings["learner"].isin(known)], reactions[reactions["learner"].isin(known)]
+    known = roster["learner"]
+
+    def timings() -> pd.DataFrame:
+        frame, more = timing.collect(submitted)
+        notes.extend(more)  # the cohort's own list: reports print it after reading the timings
+        return frame[frame["learner"].isin(known)]
+
+    def reactions() -> pd.DataFrame:
+        frame = reaction.collect(submitted)
+        return frame[frame["learner"].isin(known)]
+
     return Cohort(roster, scores, log, timings, reactions, label=f"records: gradebook {url}, usage log {log_path}",
                   notes=notes, usage_missing=missing)
