@@ -15,12 +15,9 @@ from adoptkit.measure import cohort as cohort_mod
 from adoptkit.measure import roi, simulate
 
 from _adoption import book_inputs, run_adoptkit
-from test_site_browser import CHROMIUM, CHROMIUM_ARGS
+from browser import launch, needs_chromium
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent (Debian: apt-get install chromium)"),
-]
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 # Machado, Oliveira & Fernandes (2009), deuteranopia at severity 1.0, applied in linear RGB.
 DEUTERANOPIA = np.array([[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
@@ -64,7 +61,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        b = launch(pw)
         try:
             yield b
         finally:
