@@ -819,7 +819,10 @@ def notebook(role: str, form: str) -> nbformat.NotebookNode:
         competency one quiz question (1 point) and one task with three checks (1 point each). One check
         per task is visible below the task; the other two are **hidden** and run when your work is graded.
         It takes about 30 minutes. Nobody else sees your individual result: the course reports levels by
-        role and cohort.{" After the tasks there is a timed pair of tasks and a one-minute survey." if form == "post" else ""}
+        role and cohort.{(" After the tasks there is a timed task (four short runs) and a one-minute survey."
+                          if role in COUNTERBALANCED else
+                          " After the tasks there is a timed pair of tasks and a one-minute survey.")
+                         if form == "post" else ""}
         """, **_nbg(f"{name}-intro", locked=True)),
         _code(f"""
         # Just run this cell: it loads the data and the names the tasks use.
@@ -878,7 +881,54 @@ def notebook(role: str, form: str) -> nbformat.NotebookNode:
     return nb
 
 
+COUNTERBALANCED = {"engineering"}  # roles whose timed task uses adoptkit.measure.timing.TimedTask (the others follow)
+TIMED_ROUNDS = 2  # pairs of runs: each learner times the task 2 x 2 times, half with the model
+ASSIST = '''
+# With the model: run this cell as it is, then check and edit the model's summary into summary{n}.
+# By hand: this cell asks nothing; write your own two sentences into summary{n}.
+if run{n}.with_ai:
+    reply = llm.client().chat.completions.create(model=llm.default_model(), messages=[
+        {{"role": "user", "content": f"Summarise in two sentences for a colleague:\\n```\\n{{run{n}.record}}\\n```"}}])
+    print(reply.choices[0].message.content)
+summary{n} = """Write your two sentences here."""'''
+
+
+def timed_task(role: str, name: str) -> list:
+    """Part C as a counterbalanced, repeated, timed task on records matched in length (timing.TimedTask)."""
+    cells = [
+        _md(f"""
+        ## Part C: a timed task, by hand and with the model (not graded; timed)
+
+        This measures how much time the course saves you. You will write a two-sentence summary of a customer
+        complaint for a colleague {2 * TIMED_ROUNDS} times, on {2 * TIMED_ROUNDS} different complaints of about
+        the same length: half of the runs **by hand**, half **with the model**. Whether you start with the model
+        or by hand was drawn for you; half your colleagues have the other order, so getting faster with
+        practice does not count as time saved. For each run: run its start cell, do the work, run its stop
+        cell. Each time is recorded once (in `timings/`), so submit that folder too. Work at your normal pace:
+        there is no right time.""", **_nbg(f"{name}-timed-intro", locked=True)),
+        _code(f"""
+        # Just run this cell: it draws your plan (the same every time you run it) and prints it.
+        from adoptkit.measure import timing
+
+        texts = [t for t in data.load("cfpb_complaints")["Consumer complaint narrative"].dropna() if 400 < len(t) < 900]
+        task = timing.TimedTask("summary", timing.matched_pairs(texts, {TIMED_ROUNDS}))
+        task.describe()""", **_nbg(f"{name}-timed-plan", locked=True)),
+    ]
+    for n in range(1, 2 * TIMED_ROUNDS + 1):
+        cells += [
+            _code(f"""
+            # Run {n}: just run this cell when you are ready. It shows the complaint and says how to work on it.
+            run{n} = task.start({n})""", **_nbg(f"{name}-timed-start{n}", locked=True)),
+            _code(ASSIST.format(n=n)),
+            _code(f"run{n}.stop()  # run this when your summary for run {n} is done",
+                  **_nbg(f"{name}-timed-stop{n}", locked=True)),
+        ]
+    return cells
+
+
 def paired_and_survey(role: str, name: str) -> list:
+    if role in COUNTERBALANCED:
+        return timed_task(role, name) + survey(name)
     c = CONTEXT[role]
     if c["record"] == "onet_occupations":
         pick = 'records = data.load("onet_occupations")["Description"].dropna().tolist()'
@@ -918,6 +968,11 @@ def paired_and_survey(role: str, name: str) -> list:
         print(summary_b)'''),
         _code("timer_b.stop()  # run this when your summary of record B is done",
               **_nbg(f"{name}-paired-b-stop", locked=True)),
+    ] + survey(name)
+
+
+def survey(name: str) -> list:
+    return [
         _md("## Part D: one-minute survey (not graded)", **_nbg(f"{name}-survey-intro", locked=True)),
         _code("""
         # Just run this cell and click your answers: they are saved in quiz-answers/reaction.json.
