@@ -130,7 +130,7 @@ def _output_share(prompt: str, key: dict) -> tuple[float, list[str]]:
     lines = []
     for rec in recs:
         reply = offline.answer(content.messages(prompt, rec.text))
-        checks = content.check_output(key["output"], reply, rec.expected)
+        checks = content.check_output(key["output"], reply, rec.expected, rec.text)
         good = content.usable(checks)
         ok += good
         failed = "; ".join(c.name + (f" ({c.detail})" if c.detail else "") for c in checks if c.counts and not c.ok)

@@ -77,7 +77,7 @@ class PromptTask:
                 text = reply.choices[0].message.content or ""
             except Exception as err:  # the endpoint is down, refuses the key, times out: say so, keep the text
                 raise ConnectionError(self._unreachable(err)) from None
-            checks = content.check_output(self.spec["output"], text, rec.expected)
+            checks = content.check_output(self.spec["output"], text, rec.expected, rec.text)
             results.append({"record": rec, "reply": text, "checks": checks})
         self.results = results
         self.attempts.append({"prompt": prompt, "at": _now(), "of": len(results),
@@ -126,6 +126,8 @@ class PromptTask:
             for key, values in (out.get("allowed") or {}).items():
                 bits.append(f"<b>{html.escape(key)}</b> is one of: "
                             + ", ".join(f"<code>{html.escape(str(v))}</code>" for v in values))
+            for key in out.get("quotes") or []:
+                bits.append(f"<b>{html.escape(key)}</b> is copied word for word from the record, or null")
         return "<br>".join(bits)
 
     def _table(self) -> str:
