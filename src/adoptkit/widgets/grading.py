@@ -60,16 +60,25 @@ def _saved(part_id: str, kind: str) -> dict:
     return data
 
 
+class NotAnswered(AssertionError):
+    """A part not answered yet. The cell fails (nbgrader's Validate lists it, and it scores 0), but the notebook
+    shows one line in the learner's words instead of a traceback through this library."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this in place of the traceback
+        return [f"\x1b[0;31mNot answered yet:\x1b[0m {self}"]
+
+
 def answered(part_id: str, kind: str) -> None:
     """The visible check: something was saved for this part (the learner's words say what to do)."""
     try:
         data = _saved(part_id, kind)
     except NotGraded as err:
-        raise AssertionError(str(err)) from None
+        raise NotAnswered(str(err)) from None
     empty = {"prompt": lambda d: not str(d.get("prompt") or "").strip(),
              "check": lambda d: not d.get("marks"),
              "decide": lambda d: not d.get("answers")}[kind]
-    assert not empty(data), f"'{part_id}' is still blank: do it in the box above, then run this cell again."
+    if empty(data):
+        raise NotAnswered(f"'{part_id}' is still blank: do it in the box above, then run this cell again.")
     print(f"'{part_id}' answered; it is graded when you submit.")
 
 

@@ -19,6 +19,10 @@ from . import content, store
 from .content import ContentError, Record
 
 STATUS_STYLE = "padding:4px 0"
+# Plain ticks in colour, not emoji: a browser without an emoji font (Debian's chromium, many lab machines) shows
+# emoji as empty boxes.
+OK = "<span style='color:#1b5e20;font-weight:bold'>✓</span> "
+FAILED = "<span style='color:#b00020;font-weight:bold'>✗</span> "
 
 
 def _now() -> str:
@@ -137,7 +141,7 @@ class PromptTask:
         for r in self.results:
             rec: Record = r["record"]
             short = html.escape(rec.text[:300]) + ("…" if len(rec.text) > 300 else "")
-            marks = "<br>".join(("✅ " if c.ok else "❌ ") + html.escape(c.name + (f": {c.detail}" if c.detail else ""))
+            marks = "<br>".join((OK if c.ok else FAILED) + html.escape(c.name + (f": {c.detail}" if c.detail else ""))
                                 for c in r["checks"])
             expected = "" if rec.expected is None else html.escape(str(rec.expected))
             rows.append(f"<tr><td style='max-width:28em'>{short}</td><td><code>{html.escape(r['reply'][:600])}</code></td>"
@@ -159,7 +163,8 @@ class PromptTask:
         box = w.Textarea(value=self.prompt, placeholder="Write your prompt here.",
                          layout=w.Layout(width="100%", height="12em"), continuous_update=False)
         box.add_class("adoptkit-prompt")
-        button = w.Button(description="Run on the sample", button_style="primary", icon="play")
+        button = w.Button(description="Run on the sample", button_style="primary", icon="play",
+                          layout=w.Layout(width="auto"))  # the default width cuts the label off
         button.add_class("adoptkit-run")
         status = w.HTML()
         results = w.HTML()
@@ -190,7 +195,9 @@ class PromptTask:
         if self.note:
             self._status(f"Note: {self.note}; you start from a blank prompt.", error=True)
         runs = f"<i>{len(self.attempts)} earlier run(s) saved.</i>" if self.attempts else ""
-        return w.VBox([w.HTML(self._material()), w.HTML(info), box, w.HBox([button, w.HTML(runs)]), status, results])
+        ui = w.VBox([w.HTML(self._material()), w.HTML(info), box, w.HBox([button, w.HTML(runs)]), status, results])
+        ui.add_class(f"adoptkit-part-{self.name}")  # one handle per part, for styling and for the browser test
+        return ui
 
     def _ipython_display_(self):
         from IPython.display import display
