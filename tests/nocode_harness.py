@@ -63,7 +63,7 @@ def grade_plan(tmp: Path, pattern: str, plan: dict, **how) -> SimpleNamespace:
     plan {assignment: {student: answer() options}}, autograde with real nbgrader (the course's hardened config)."""
     course = course_copy(tmp)
     gen = nbgrader(course, "generate_assignment", pattern, "--force")
-    assert gen.returncode == 0, gen.stderr[-3000:]
+    assert gen.returncode == 0, f"nbgrader could not release {pattern}: {gen.stderr[-3000:]}"
     for name, students in plan.items():
         release = (course / "_nbgrader" / "release" / name / f"{name}.ipynb").read_text()
         for student, options in students.items():

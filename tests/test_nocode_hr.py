@@ -200,7 +200,7 @@ def test_release_has_no_key_and_the_learner_copy_of_the_tasks(graded):
 
 @pytest.mark.slow
 def test_a_no_code_learner_gets_full_marks_and_wrong_answers_lose_their_parts(graded):
-    assert graded.auto.returncode == 0, graded.auto.stderr[-3000:]
+    assert graded.auto.returncode == 0, f"nbgrader could not grade the submissions: {graded.auto.stderr[-3000:]}"
     s = graded.scores[NOCODE]
     full = s["expert"]
     assert full.code_score == full.max_code_score == 25 and not full.needs_manual_grade, \
@@ -218,7 +218,7 @@ def test_feedback_explains_in_the_learners_words(graded):
     from nbgrader_harness import nbgrader
 
     proc = nbgrader(graded.course, "generate_feedback", NOCODE)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == 0, f"nbgrader could not write the feedback: {proc.stderr[-3000:]}"
     feedback = graded.course / "_nbgrader" / "feedback"
     flagall = (feedback / "flagall" / NOCODE / f"{NOCODE}.html").read_text()
     assert "flagging sentences that are sound costs as much as finding faults earns" in flagall, \

@@ -10,6 +10,7 @@ option shown, always the longest) stay at level 1 or below.
 from __future__ import annotations
 
 import pytest
+from nbgrader_harness import nbgrader
 from nocode_harness import competency_table, grade_plan, lost_points
 
 pytestmark = pytest.mark.slow

@@ -124,7 +124,9 @@ def page(lab):
 def open_notebook(page, lab) -> None:
     page.goto(f"{lab['base']}/lab/tree/{NAME}.ipynb?token={lab['token']}")
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached")
+    # The status bar says Idle once the kernel is connected: a Run All clicked before runs nothing (or asks
+    # which kernel to start), as it would for a person.
+    page.locator("#jp-main-statusbar", has_text="Python 3 (ipykernel) | Idle").wait_for()
 
 
 def menu(page, top: str, command: str) -> None:
@@ -141,7 +143,7 @@ def run_all(page, expect_text: str) -> None:
     from playwright.sync_api import expect
 
     menu(page, "Run", "runmenu:run-all")
-    expect(checked_cells(page, expect_text)).to_have_count(GRADE_CELLS, timeout=WAIT)
+    expect(checked_cells(page, expect_text), f"after Run All, every part's check should say: {expect_text}").to_have_count(GRADE_CELLS, timeout=WAIT)
 
 
 def restart_and_run_all(page, expect_text: str) -> None:
@@ -149,7 +151,8 @@ def restart_and_run_all(page, expect_text: str) -> None:
 
     menu(page, "Kernel", "runmenu:restart-and-run-all")
     page.locator(".jp-Dialog .jp-mod-accept").click()
-    expect(checked_cells(page, expect_text)).to_have_count(GRADE_CELLS, timeout=WAIT)
+    expect(checked_cells(page, expect_text), f"after a restart and Run All, every part's check should say: "
+                                             f"{expect_text}").to_have_count(GRADE_CELLS, timeout=WAIT)
 
 
 def part(page, part_id: str):
@@ -162,7 +165,7 @@ def show_widgets(page) -> None:
 
     menu(page, "Kernel", "runmenu:restart-and-run-all")
     page.locator(".jp-Dialog .jp-mod-accept").click()
-    expect(page.locator(".adoptkit-prompt textarea")).to_have_count(2, timeout=WAIT)
+    expect(page.locator(".adoptkit-prompt textarea"), "both prompt boxes should show").to_have_count(2, timeout=WAIT)
 
 
 def eventually(read, expected, what: str):
@@ -201,22 +204,24 @@ def test_a_learner_does_the_assignment_in_jupyterlab_and_finds_it_again(page, la
     # Part 1: a vague prompt first: the replies come back with their failed checks; then a good one.
     write_and_run(page, "code-jobs", VAGUE, 1)
     table = part(page, "code-jobs").locator("table.adoptkit-prompt-results")
-    expect(table.locator("tr")).to_have_count(7)  # a header and the six sample records
-    expect(part(page, "code-jobs")).to_contain_text("0 of 6 replies are usable")
-    expect(table).to_contain_text("✗ is one of the allowed answers")
+    expect(table.locator("tr"), "the replies should show, one row a record").to_have_count(7)  # a header, six records
+    expect(part(page, "code-jobs"), "a vague prompt's replies are not labels").to_contain_text("0 of 6 replies are usable")
+    expect(table, "the failed check should show beside each reply").to_contain_text("✗ is one of the allowed answers")
     write_and_run(page, "code-jobs", GOOD["code-jobs"], 2)
-    expect(part(page, "code-jobs")).to_contain_text("6 of 6 replies are usable")
-    expect(table).to_contain_text("Human Resources Specialists")  # a reply the offline model gave, beside the expected
+    expect(part(page, "code-jobs"), "the good prompt's replies are all usable").to_contain_text("6 of 6 replies are usable")
+    expect(table, "the model's replies should show").to_contain_text("Human Resources Specialists")
 
     # Part 2: a screening prompt whose replies quote the résumés word for word.
     write_and_run(page, "screen-resumes", VAGUE, 1)
     write_and_run(page, "screen-resumes", GOOD["screen-resumes"], 2)
-    expect(part(page, "screen-resumes")).to_contain_text("6 of 6 replies are usable")
-    expect(part(page, "screen-resumes")).to_contain_text("✓ 'evidence' is quoted word for word from the record")
+    expect(part(page, "screen-resumes"), "the screening replies are all usable").to_contain_text("6 of 6 replies are usable")
+    expect(part(page, "screen-resumes"), "the quote check should show as passed").to_contain_text(
+        "✓ 'evidence' is quoted word for word from the record")
 
     # Part 3: tick the planted faults and pick why; the draft says who wrote it.
     check = part(page, "check-shortlist")
-    expect(check).to_contain_text("Constructed example: the course's authors wrote this draft")
+    expect(check, "the draft should say who wrote it").to_contain_text(
+        "Constructed example: the course's authors wrote this draft")
     faults = {s["id"]: s["fault"] for s in PARTS["check-shortlist"]["sentences"] if s.get("fault")}
     for sid, reason in faults.items():
         check.locator(f".adoptkit-flag-{sid} input[type=checkbox]").check()
@@ -242,21 +247,21 @@ def test_a_learner_does_the_assignment_in_jupyterlab_and_finds_it_again(page, la
     open_notebook(page, lab)
     restart_and_run_all(page, "answered; it is graded when you submit")
     for pid in ("code-jobs", "screen-resumes"):
-        expect(part(page, pid).locator(".adoptkit-prompt textarea")).to_have_value(GOOD[pid])
-        expect(part(page, pid)).to_contain_text("2 earlier run(s) saved")
+        expect(part(page, pid).locator(".adoptkit-prompt textarea"), f"{pid}: the prompt should be back in its box").to_have_value(GOOD[pid])
+        expect(part(page, pid), f"{pid}: the earlier runs should be counted").to_contain_text("2 earlier run(s) saved")
     for sid, reason in faults.items():
-        expect(check.locator(f".adoptkit-flag-{sid} input[type=checkbox]")).to_be_checked()
-        expect(check.locator(f".adoptkit-why-{sid} select")).to_have_value(reason)
+        expect(check.locator(f".adoptkit-flag-{sid} input[type=checkbox]"), f"{sid} should still be ticked").to_be_checked()
+        expect(check.locator(f".adoptkit-why-{sid} select"), f"{sid}: the reason should still be picked").to_have_value(reason)
     for item in PARTS["hr-decisions"]["items"]:
         right = next(o["text"] for o in item["options"] if o["id"] == item["answer"])
         label = part(page, "hr-decisions").locator(f".adoptkit-item-{item['id']} label", has_text=right)
-        expect(label.locator("input")).to_be_checked()
+        expect(label.locator("input"), f"{item['id']}: the option chosen should still be chosen").to_be_checked()
 
     # What the browser made is a submission real nbgrader grades in full.
     folder = lab["course"] / "_nbgrader" / "submitted" / "browser" / NAME
     shutil.copytree(work, folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     proc = nbgrader(lab["course"], "autograde", NAME)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == 0, f"nbgrader could not grade the browser-made submission: {proc.stderr[-3000:]}"
     got = grades(lab["course"], NAME, ["browser"])["browser"]
     assert got.code_score == got.max_code_score == 25, f"the browser-made submission should get full marks: {got.auto}"
 
@@ -276,9 +281,10 @@ def test_when_the_model_cannot_be_reached_the_learners_text_stays_and_the_widget
     box.click()
     box.fill(revised)
     task.locator(".adoptkit-run").click()
-    expect(task).to_contain_text("Could not reach the course's model", timeout=WAIT)
-    expect(task).to_contain_text("Your prompt is kept and saved")
-    expect(box).to_have_value(revised)
+    expect(task, "the widget should say the model cannot be reached").to_contain_text(
+        "Could not reach the course's model", timeout=WAIT)
+    expect(task, "the widget should say the text is kept").to_contain_text("Your prompt is kept and saved")
+    expect(box, "the learner's text should stay in the box").to_have_value(revised)
     after = json.loads((work / "quiz-answers" / "code-jobs.json").read_text())
     assert after["prompt"] == revised, "the learner's text should be saved even though the run failed"
     assert len(after["attempts"]) == len(before["attempts"]), "a run that never reached the model is not an attempt"
