@@ -18,7 +18,7 @@ from adoptkit import settings
 from adoptkit.engage import review, teachback
 
 from _adoption import ADOPTKIT
-from conftest import jupyter_book_cmd
+from adoptkit import tools
 from nbgrader_harness import course_copy, grades, nbgrader, submit
 from test_engage import _lesson
 
@@ -122,7 +122,7 @@ def test_assign_score_publish_and_build(loop, tmp_path):
     install_vendor(course, ROOT / ".cache")  # the offline site's scripts, as the course's _config.yml expects
     out = tmp_path / "site"
     env = {**os.environ, "ADOPTKIT_CONFIG": str(course / "_config.yml")}
-    build = subprocess.run([*jupyter_book_cmd(), "build", str(course), "-W", "--keep-going", "--path-output",
+    build = subprocess.run([tools.find("jupyter-book"), "build", str(course), "-W", "--keep-going", "--path-output",
                             str(out)], cwd=course, env=env, capture_output=True, text=True, timeout=900)
     assert build.returncode == 0, (build.stdout + build.stderr)[-4000:]
     html = out / "_build" / "html" / "book" / "teachbacks"
