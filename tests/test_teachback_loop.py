@@ -20,7 +20,7 @@ from adoptkit.engage import review, teachback
 from _adoption import ADOPTKIT
 from adoptkit import tools
 from nbgrader_harness import course_copy, grades, nbgrader, submit
-from test_engage import _lesson
+from lessons import good_lesson
 
 ROOT = Path(__file__).resolve().parents[1]
 TEACHBACKS = sorted(p.name for p in (ROOT / "exercises").glob("*-teachback"))
@@ -53,7 +53,8 @@ def loop(tmp_path_factory):
         release = course / "_nbgrader" / "release" / t
         author = t.replace("-teachback", "-author")
         lesson = course.parent / f"{course.name}-lessons" / author / "lesson.ipynb"  # outside the book's folder
-        _lesson(lesson, title=f"A {t.split('-')[0]} lesson from the course")
+        lesson.parent.mkdir(parents=True)
+        nbformat.write(good_lesson(t.split("-")[0]), lesson)
         files = {p.name: nbformat.read(p, as_version=4) for p in release.glob("*.ipynb")}
         files["lesson.ipynb"] = nbformat.read(lesson, as_version=4)
         submit(course, t, author, files)
