@@ -105,7 +105,8 @@ def render(settings: Settings, out: Path, source: Path | None = None) -> str:
         "lms_service": _lms_service_block(settings),
         "admins": _set_literal(hub.admins),
         "allowed": _set_literal(set(groups["instructors"]["users"]) | set(groups["learners"]["users"])),
-        "load_groups": ("# Groups come from the identity provider at each login (manage_groups, below)." if hub.oidc
+        "load_groups": ("# Groups come from the identity provider or the LMS at each login (manage_groups, above)."
+                        if hub.oidc or hub.lti
                         else f"c.JupyterHub.load_groups = {pprint.pformat(groups, width=100, sort_dicts=False)}"),
         "server_args": repr(args),
         "env_keep": repr(_SPAWNER_ENV_KEEP + [k for k in wiring.SERVER_ENV_KEEP if k not in _SPAWNER_ENV_KEEP]),
@@ -138,6 +139,7 @@ def _oidc_block(settings: Settings) -> str:
 
 
 LTI_AUTHENTICATOR = "adoptkit.lms.lti.CourseLTI13Authenticator"
+LAUNCH_DB = "lti-launches.db"  # in the hub's data folder: who launched what from the LMS (adoptkit.lms.lti)
 
 
 def _lti_block(settings: Settings) -> str:
@@ -146,8 +148,9 @@ def _lti_block(settings: Settings) -> str:
         return ""
     from ..lms.lti import authenticator_config
 
-    fields = authenticator_config(settings, "@COURSE_CONFIG@")
-    body = pprint.pformat(fields, width=100, sort_dicts=False).replace("'@COURSE_CONFIG@'", "str(COURSE_CONFIG)")
+    fields = {**authenticator_config(settings), "launch_db": "@LAUNCH_DB@", "course_config": "@COURSE_CONFIG@"}
+    body = (pprint.pformat(fields, width=100, sort_dicts=False).replace("'@COURSE_CONFIG@'", "str(COURSE_CONFIG)")
+            .replace("'@LAUNCH_DB@'", f"str(DATA / {LAUNCH_DB!r})"))
     return (f"if c.JupyterHub.authenticator_class == {LTI_AUTHENTICATOR!r}:  # LTI 1.3 (adoptkit.lms.lti)\n"
             f"    for key, value in {textwrap.indent(body, '    ').lstrip()}.items():\n"
             f"        setattr(c.CourseLTI13Authenticator, key, value)\n")

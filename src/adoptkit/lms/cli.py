@@ -81,7 +81,7 @@ def register(main: click.Group) -> None:
         if not hub_url:
             _fail("the hub's public address is needed: --hub-url https://learn.example.com (or lms.hub_url)")
         values = {
-            "tool_url (target link URI)": f"{hub_url}/hub/lti13/oauth_callback",
+            "target link URI (tool URL)": f"{hub_url}/hub",
             "initiate_login_url (OIDC login)": f"{hub_url}/hub/lti13/oauth_login",
             "redirect_uris": [f"{hub_url}/hub/lti13/oauth_callback"],
             "public_keyset_url (JWKS)": f"{hub_url}/services/lms/jwks.json",

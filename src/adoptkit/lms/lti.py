@@ -37,7 +37,6 @@ LTI = "https://purl.imsglobal.org/spec/lti/claim/"
 AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 ASSIGNMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
-LAUNCH_DB = "lti-launches.db"
 
 
 class LTIError(RuntimeError):
@@ -97,6 +96,8 @@ def public_jwk(pem: str) -> dict:
 # -- launches --------------------------------------------------------------------------------------------
 
 def launch_db(settings: Settings) -> Path:
+    from ..hub.pilot import LAUNCH_DB
+
     return settings.path(settings.hub.data_dir) / LAUNCH_DB
 
 
@@ -208,7 +209,12 @@ def _authenticator_classes():
                 from ..hub.pilot import course_directory_config
 
                 cd = course_directory_config(self.course_config)
-                with Gradebook(cd["db_url"], cd.get("course_id", "default_course")) as gb:
+                url = cd["db_url"]
+                if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+                    self.log.info("no gradebook yet (no assignment generated): %s's LMS id is kept in the "
+                                  "launch record only", name)
+                    return
+                with Gradebook(url, cd.get("course_id", "default_course")) as gb:
                     gb.update_or_create_student(name, lms_user_id=claims["sub"],
                                                 first_name=claims.get("given_name"),
                                                 last_name=claims.get("family_name"), email=claims.get("email"))
@@ -225,15 +231,15 @@ def __getattr__(name):  # the hub imports the class by path; everyone else never
     raise AttributeError(name)
 
 
-def authenticator_config(settings: Settings, course_config: str) -> dict:
-    """The CourseLTI13Authenticator's settings, as literals for the rendered hub config."""
+def authenticator_config(settings: Settings) -> dict:
+    """The CourseLTI13Authenticator's settings from the platform's registration (the hub's config adds
+    where launches are recorded and the course's nbgrader config)."""
     lti = settings.hub.lti
     return {
         "issuer": lti.issuer, "client_id": [lti.client_id], "authorize_url": lti.authorize_url,
         "jwks_endpoint": lti.jwks_url, "username_key": lti.username_claim,
         "deployment_ids": list(lti.deployment_ids), "instructor_roles": list(lti.instructor_roles),
         "cohort_prefix": settings.gateway.hub.cohort_group_prefix,
-        "launch_db": str(launch_db(settings)), "course_config": course_config,
         "manage_groups": True, "allow_all": True,  # only the platform's signed launches reach a login
     }
 
