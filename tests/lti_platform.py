@@ -30,6 +30,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+
+def new_key():
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
 LTI = "https://purl.imsglobal.org/spec/lti/claim/"
 AGS = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 SCOPES = ["https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
@@ -42,7 +46,8 @@ INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 
 class Platform:
     def __init__(self, host: str = "localhost"):
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.key = new_key()  # in its keyset (/jwks)
+        self.signing_key = self.key  # what it signs id_tokens with: a test may forge with another
         self.kid = secrets.token_hex(8)
         self.errors: list[str] = []
         self.scores: list[dict] = []
@@ -177,7 +182,7 @@ class Platform:
             LTI + "custom": {"username": person["username"], "assignment": link["assignment"]},
             AGS: {"scope": SCOPES, "lineitems": f"{self.url}/lineitems", "lineitem": link["lineitem"]},
         }
-        token = jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
+        token = jwt.encode(claims, self.signing_key, algorithm="RS256", headers={"kid": self.kid})
         self.last_id_token = token
         return (f'<!DOCTYPE html><html><body><form id="f" method="post" action="{html.escape(q["redirect_uri"])}">'
                 f'<input type="hidden" name="id_token" value="{token}">'
