@@ -121,9 +121,12 @@ def test_a_learners_launch_is_recorded_and_their_lms_id_reaches_the_gradebook(au
         student = gb.find_student("sam_s")
         assert (student.lms_user_id, student.email, student.last_name) == ("u-42", "sam@example.com", "Seller")
     # An instructor is an instructor, and is not made a student.
-    user, _ = _login(auth, _claims(sub="u-1", **{LTI + "roles": [INSTRUCTOR],
-                                                 LTI + "custom": {"username": "ines", "assignment": "hub-hello"}}))
+    user, handler = _login(auth, _claims(sub="u-1", **{LTI + "roles": [INSTRUCTOR],
+                                                       LTI + "custom": {"username": "ines", "assignment": "hub-hello"}}))
     assert "instructors" in user["groups"] and "learners" not in user["groups"]
+    assert handler._adoptkit_assignment is None  # instructors land in JupyterLab, in the course folder
+    with Gradebook(f"sqlite:///{course / '_nbgrader' / 'gradebook.db'}", "adoptkit") as gb:
+        assert [s.id for s in gb.students] == ["sam_s"]
 
 
 @pytest.mark.parametrize("claims, message", [

@@ -196,7 +196,8 @@ def _authenticator_classes():
                     record_launch(Path(self.launch_db), name, assignment, claims)
                 if not is_instructor:
                     self._gradebook_identity(name, claims)
-            handler._adoptkit_assignment = assignment
+            # Learners land in the assignment; instructors in JupyterLab, in the course folder they work in.
+            handler._adoptkit_assignment = None if is_instructor else assignment
             return {"name": name, "groups": groups}
 
         def _gradebook_identity(self, name: str, claims: dict) -> None:

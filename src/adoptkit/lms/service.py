@@ -82,7 +82,7 @@ class ScoreHandler(HubOAuthenticated, web.RequestHandler):
             message["message"] = "Nothing of this path is graded yet: come back after your instructor grades it."
         # In <script>: JSON with "<" escaped cannot close the element, whatever a name holds.
         payload = json.dumps(message).replace("<", "\\u003c")
-        self.set_header("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'")
+        self.set_header("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; frame-ancestors 'none'")
         self.finish(f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Your score</title></head>
 <body><p id="said">Sending your score ({message['score']:g} of {message['max']:g}) to the course page...</p>
 <script>
