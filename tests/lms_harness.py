@@ -15,6 +15,7 @@ import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from adoptkit import tools
 from adoptkit.site.vendor import NpmPin, _extract, _fetch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,6 +37,7 @@ SCORM_XSDS_SHA256 = "c4374107b2e0255beed3c746c7515d231f40cd41875eb65f35aefe888e1
 
 def npm_package(pin: NpmPin, sha256: str) -> Path:
     """The pinned package's files under .cache/lms-tests/<dest>, fetched with `npm pack` once."""
+    tools.find("npm")  # or an error saying how to install it
     tgz = _fetch(pin, CACHE / "npm")
     got = hashlib.sha256(tgz.read_bytes()).hexdigest()
     assert got == sha256, f"{tgz}: sha256 {got}, pinned {sha256}"

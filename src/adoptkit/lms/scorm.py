@@ -123,7 +123,8 @@ def _rewrite_links(text: str, page: str, inside: set[str], book_url: str | None)
             frag = urlsplit(ref).fragment
             url = urljoin(book_url.rstrip("/") + "/", target) + (f"#{frag}" if frag else "")
             return f'{attr}={quote}{html.escape(url, quote=True)}{quote} target="_blank" rel="noopener"'
-        return f'data-adoptkit-outside={quote}{html.escape(target or ref, quote=True)}{quote} aria-disabled="true"'
+        return (f'data-adoptkit-outside={quote}{html.escape(target or ref, quote=True)}{quote} aria-disabled="true" '
+                'title="Not part of this package" style="pointer-events:none;color:inherit;text-decoration:none"')
 
     return re.sub(r"\b(href|action)\s*=\s*(['\"])(.*?)\2",
                   lambda m: fix(m) if _anchor_or_form(text, m.start()) else m.group(0), text, flags=re.I | re.S)

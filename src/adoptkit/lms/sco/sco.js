@@ -81,13 +81,18 @@
   }
 
   function show(i) {
-    current = i;
     var onPage = i < scoreStep;
     $("page").hidden = !onPage;
     $("score-step").hidden = onPage;
-    if (onPage) {
-      $("page").src = pages[i].href;
-      if (state.read.indexOf(i) < 0) { state.read.push(i); state.read.sort(function (a, b) { return a - b; }); }
+    if (onPage && (i !== current || !$("page").getAttribute("src"))) { $("page").src = pages[i].href; }
+    mark(i);
+  }
+
+  function mark(i) { // i is on screen now: note it read, show it in the list, save the bookmark
+    current = i;
+    if (i < scoreStep && state.read.indexOf(i) < 0) {
+      state.read.push(i);
+      state.read.sort(function (a, b) { return a - b; });
     }
     var links = $("pages").querySelectorAll("a");
     for (var k = 0; k < links.length; k++) {
@@ -99,6 +104,18 @@
     $("next").disabled = i === scoreStep;
     save();
   }
+
+  // A link inside a page (the book's own "Next") moves the frame: follow it in the list and the bookmark.
+  $("page").addEventListener("load", function () {
+    var here;
+    try { here = $("page").contentWindow.location.pathname; } catch (e) { return; }
+    for (var k = 0; k < pages.length; k++) {
+      if (here.slice(-pages[k].href.length) === pages[k].href) {
+        if (k !== current) { mark(k); }
+        return;
+      }
+    }
+  });
 
   function el(tag, text, attrs) {
     var e = document.createElement(tag);
