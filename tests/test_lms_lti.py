@@ -147,6 +147,7 @@ def test_a_launch_from_the_lms_lands_in_the_assignment_and_the_grade_goes_back(t
         assert _run(course, env, ADOPTKIT, "lti", "keygen").returncode == 1  # never overwrites the key
 
         hub = PilotHub(course, env, hub_url, admin_token, tmp_path / "hub.log", ports)
+        browser = None
         try:
             hub.start()
             exchange = tmp_path / "hub" / "exchange"
@@ -155,41 +156,38 @@ def test_a_launch_from_the_lms_lands_in_the_assignment_and_the_grade_goes_back(t
             assert requests.get(f"{hub_url}/services/lms/jwks.json", timeout=10).json() == {"keys": [jwk]}
             _hub_scored_package(tmp_path / "lms", hub_url)
 
-            with sync_playwright() as pw:
-                browser = launch(pw)
-                try:
-                    page = browser.new_page()
-                    # A deployment the course does not accept is refused by the hub.
-                    page.goto(f"{platform.url}/launch?user=sam&link=link-1&deployment=rogue")
-                    page.wait_for_load_state("load")
-                    assert "/hub/lti13/oauth_callback" in page.url and "not one this course accepts" in page.content()
-                    # A user name that cannot be an account is refused.
-                    page.goto(f"{platform.url}/launch?user=eve&link=link-1")
-                    page.wait_for_load_state("load")
-                    assert "cannot be an account name" in page.content()
-                    # The learner's launch: the hub's login, the platform's authentication, the signed token.
-                    page.goto(f"{platform.url}/launch?user=sam&link=link-1")
-                    page.wait_for_url(f"{hub_url}/user/{LEARNER_NAME}/lab/tree/{ASSIGNMENT}/**", timeout=120_000)
-                    page.locator(".jp-Notebook").first.wait_for(timeout=90_000)
-                    assert platform.errors == [], platform.errors  # the tool kept to the protocol
+            pw = sync_playwright().start()
+            browser = launch(pw)
+            page = browser.new_page()  # the learner's browser, for the whole test
+            # A deployment the course does not accept is refused by the hub.
+            page.goto(f"{platform.url}/launch?user=sam&link=link-1&deployment=rogue")
+            page.wait_for_load_state("load")
+            assert "/hub/lti13/oauth_callback" in page.url and "not one this course accepts" in page.content()
+            # A user name that cannot be an account is refused.
+            page.goto(f"{platform.url}/launch?user=eve&link=link-1")
+            page.wait_for_load_state("load")
+            assert "cannot be an account name" in page.content()
+            # The learner's launch: the hub's login, the platform's authentication, the signed token.
+            page.goto(f"{platform.url}/launch?user=sam&link=link-1")
+            page.wait_for_url(f"{hub_url}/user/{LEARNER_NAME}/lab/tree/{ASSIGNMENT}/**", timeout=120_000)
+            page.locator(".jp-Notebook").first.wait_for(timeout=90_000)
+            assert platform.errors == [], platform.errors  # the tool kept to the protocol
 
-                    # The same id_token posted again from another browser (a replay) is refused: no state.
-                    other = browser.new_context().new_page()
-                    other.set_content(f'<form method="post" action="{hub_url}/hub/lti13/oauth_callback">'
-                                      f'<input name="id_token" value="{platform.last_id_token}">'
-                                      '<input name="state" value="x"></form>')
-                    with other.expect_navigation():
-                        other.evaluate("document.forms[0].submit()")
-                    assert "OAuth state missing" in other.content() and "/lab" not in other.url
+            # The same id_token posted again from another browser (a replay) is refused: no state.
+            other = browser.new_context().new_page()
+            other.set_content(f'<form method="post" action="{hub_url}/hub/lti13/oauth_callback">'
+                              f'<input name="id_token" value="{platform.last_id_token}">'
+                              '<input name="state" value="x"></form>')
+            with other.expect_navigation():
+                other.evaluate("document.forms[0].submit()")
+            assert "OAuth state missing" in other.content() and "/lab" not in other.url
 
-                    # A launch signed with a key that is not in the platform's keyset is refused.
-                    platform.signing_key = new_key()
-                    other.goto(f"{platform.url}/launch?user=sam&link=link-1")
-                    other.wait_for_load_state("load")
-                    assert "Signature verification failed" in other.content() and "/lab" not in other.url
-                    platform.signing_key = platform.key
-                finally:
-                    browser.close()
+            # A launch signed with a key that is not in the platform's keyset is refused.
+            platform.signing_key = new_key()
+            other.goto(f"{platform.url}/launch?user=sam&link=link-1")
+            other.wait_for_load_state("load")
+            assert "Signature verification failed" in other.content() and "/lab" not in other.url
+            platform.signing_key = platform.key
 
             user = hub.api("GET", f"/users/{LEARNER_NAME}")
             assert set(user["groups"]) == {"learners", "cohort-sales-2026-q1"}, user["groups"]
@@ -226,30 +224,26 @@ def test_a_launch_from_the_lms_lands_in_the_assignment_and_the_grade_goes_back(t
             assert (score["activityProgress"], score["gradingProgress"]) == ("Completed", "FullyGraded")
             assert "https://purl.imsglobal.org/spec/lti-ags/scope/score" in platform.token_requests[0]["scope"]
 
-            # A SCORM package scored by the hub, in the LMS: the learner's own graded score reaches it.
-            with sync_playwright() as pw:
-                browser = launch(pw)
-                try:
-                    context = browser.new_context()
-                    page = context.new_page()
-                    page.goto(f"{platform.url}/launch?user=sam&link=link-1")  # signed in to the hub again
-                    page.wait_for_url(f"{hub_url}/user/{LEARNER_NAME}/lab/**", timeout=120_000)
-                    page.goto(f"{lms.url}/lms.html?version=2004&run=hub&pkg=hub2004")
-                    sco = page.frame_locator("#sco")
-                    sco.locator("#pages a", has_text="Your graded score").click()
-                    with page.expect_popup() as popup:
-                        sco.locator("#fetch-score").click()
-                    popup.value.wait_for_load_state("load")
-                    sco.locator("#result", has_text="Graded score: 1 of 1: passed.").wait_for(timeout=60_000)
-                    calls = page.evaluate("window.calls")
-                    got = {e: v for n, e, v in calls if n == "SetValue"}
-                    assert (got["cmi.score.raw"], got["cmi.score.max"], got["cmi.success_status"]) == ("1", "1", "passed")
-                    # Another site (an origin the course does not list) gets no score.
-                    refused = page.goto(f"{hub_url}/services/lms/scorm/score?path=sales&origin=https://evil.example")
-                    assert refused.status == 403
-                finally:
-                    browser.close()
+
+            # A SCORM package scored by the hub, in the LMS, in the learner's browser (signed in to the hub
+            # by the launch): the learner's own graded score reaches it.
+            page.goto(f"{lms.url}/lms.html?version=2004&run=hub&pkg=hub2004")
+            sco = page.frame_locator("#sco")
+            sco.locator("#pages a", has_text="Your graded score").click()
+            with page.expect_popup() as popup:
+                sco.locator("#fetch-score").click()
+            popup.value.wait_for_load_state("load")
+            sco.locator("#result", has_text="Graded score: 1 of 1: passed.").wait_for(timeout=60_000)
+            calls = page.evaluate("window.calls")
+            got = {e: v for n, e, v in calls if n == "SetValue"}
+            assert (got["cmi.score.raw"], got["cmi.score.max"], got["cmi.success_status"]) == ("1", "1", "passed")
+            # Another site (an origin the course does not list) gets no score.
+            refused = page.goto(f"{hub_url}/services/lms/scorm/score?path=sales&origin=https://evil.example")
+            assert refused.status == 403
         finally:
+            if browser is not None:
+                browser.close()
+                pw.stop()
             left = hub.stop()
             accounts.remove(LEARNER_NAME)
     assert left == [], f"processes outlived the hub: {left}"
