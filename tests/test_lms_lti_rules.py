@@ -199,6 +199,16 @@ def test_passback_sends_what_is_final_and_skips_what_it_cannot_score(tmp_path):
             lti.passback(s, "hub-hello", grades)
         assert platform.scores == []
 
+        # A grades CSV with a score that is not one is refused before anything is sent.
+        (tmp_path / "tool" / "jwks.json").write_text(json.dumps({"keys": [jwk]}))
+        for bad in ({"score": "lots"}, {"score": 7}, {"score": -1}, {"max_score": 0}, {"score": "nan"}):
+            rows = [{"student_id": "ann", "lms_user_id": "u-ann", "score": 4.5, "max_score": 6, "status": "graded"},
+                    {"student_id": "bob", "lms_user_id": "u-bob", "score": 2, "max_score": 6, "status": "graded",
+                     **bad}]
+            with pytest.raises(lti.LTIError, match="line 3 \\(bob\\).*Nothing was sent"):
+                lti.passback(s, "hub-hello", _grades(tmp_path / "bad.csv", rows))
+        assert platform.scores == []
+
 
 def test_the_tools_key_is_never_overwritten(tmp_path):
     jwk = lti.keygen(tmp_path / "k.pem")

@@ -23,6 +23,7 @@ import csv
 import functools
 import datetime as dt
 import json
+import math
 import os
 import re
 import sqlite3
@@ -271,6 +272,16 @@ def read_grades(path: Path) -> list[dict]:
     need = {"student_id", "lms_user_id", "score", "max_score", "status"}
     if rows and (missing := need - set(rows[0])):
         raise LTIError(f"{path} lacks the column(s) {sorted(missing)}: is it a grades CSV of `adoptkit grade`?")
+    for line, row in enumerate(rows, start=2):  # checked before anything is sent: no half-sent run
+        try:
+            score, top = float(row["score"]), float(row["max_score"])
+        except (TypeError, ValueError):
+            score = top = math.nan
+        if not (math.isfinite(score) and math.isfinite(top) and 0 <= score <= top
+                and (top > 0 or row["status"] == "failed")):  # a failed grading sends no score
+            raise LTIError(f"{path} line {line} ({row.get('student_id')}): score {row.get('score')!r} of "
+                           f"max_score {row.get('max_score')!r} is not a score between 0 and a positive maximum; "
+                           "regrade with `adoptkit grade ASSIGNMENT` rather than editing the CSV. Nothing was sent.")
     return rows
 
 
