@@ -112,6 +112,7 @@ def _hub_scored_package(lms_site: Path, hub_url: str) -> None:
 
 
 def test_a_launch_from_the_lms_lands_in_the_assignment_and_the_grade_goes_back(tmp_path):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     from adoptkit.hub.pilot import install_proxy
@@ -169,7 +170,11 @@ def test_a_launch_from_the_lms_lands_in_the_assignment_and_the_grade_goes_back(t
             assert "cannot be an account name" in page.content()
             # The learner's launch: the hub's login, the platform's authentication, the signed token.
             page.goto(f"{platform.url}/launch?user=sam&link=link-1")
-            page.wait_for_url(f"{hub_url}/user/{LEARNER_NAME}/lab/tree/{ASSIGNMENT}/**", timeout=120_000)
+            try:
+                page.wait_for_url(f"{hub_url}/user/{LEARNER_NAME}/lab/tree/{ASSIGNMENT}/**", timeout=240_000)
+            except PlaywrightTimeout:  # say where the launch stopped
+                raise AssertionError(f"the launch did not land in the assignment; the browser is at {page.url}; "
+                                     f"platform errors {platform.errors}; the hub's log:\n{hub.log_tail()}") from None
             page.locator(".jp-Notebook").first.wait_for(timeout=90_000)
             assert platform.errors == [], platform.errors  # the tool kept to the protocol
 
