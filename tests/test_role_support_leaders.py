@@ -1,6 +1,6 @@
-"""The customer-support and leaders' paths: their path pages, and the support quiz's key (fast, no nbgrader;
-tests/test_nocode_support.py grades the no-code assignment with real nbgrader, the course-solutions check grades
-the quiz and the teach-back, and test_book builds and runs the chapters)."""
+"""The customer-support and leaders' paths: their path pages, and their quizzes' keys (fast, no nbgrader;
+tests/test_nocode_support.py grades both no-code assignments with real nbgrader, the course-solutions check grades
+the quizzes and the teach-backs, and test_book builds and runs the chapters)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ import pytest
 import yaml
 from nbgrader_harness import HIDDEN, ROOT, by_id, source
 
-QUIZ = "support-quiz"
-QUESTIONS = [f"q{i}" for i in range(1, 7)]
+QUIZZES = {"support-quiz": 6, "leaders-quiz": 5}
 
 
 def toc_text() -> str:
@@ -35,41 +34,46 @@ def test_path_page_states_outcomes_time_prerequisites_and_every_chapter_is_in_th
         assert (ROOT / "exercises" / assignment).is_dir(), f"{path}: names {assignment}, which does not exist"
 
 
-def test_support_page_states_the_points_the_assignment_carries():
-    text = (ROOT / "book" / "roles" / "support" / "index.md").read_text()
-    spec = yaml.safe_load((ROOT / "content" / "support-nocode.yml").read_text())
+@pytest.mark.parametrize("path", ["support", "leaders"])
+def test_path_page_states_the_points_the_assignment_carries(path):
+    text = (ROOT / "book" / "roles" / path / "index.md").read_text()
+    spec = yaml.safe_load((ROOT / "content" / f"{path}-nocode.yml").read_text())
     points = 0
     for part in spec["parts"]:
         if part["kind"] == "decide":
             points += sum(item.get("points", 1) for item in part["items"])
         else:
             points += sum(grade["points"] for grade in part["grades"])
-    row = next(line for line in text.splitlines() if line.startswith("| `support-nocode`"))
+    row = next(line for line in text.splitlines() if line.startswith(f"| `{path}-nocode`"))
     assert f"| {points} |" in row, f"the page's row gives other points than the content's {points}: {row}"
 
 
-def quiz_key() -> list[str]:
-    cells = by_id(source(QUIZ))
+def ids(quiz: str) -> list[str]:
+    return [f"q{i}" for i in range(1, QUIZZES[quiz] + 1)]
+
+
+def quiz_key(quiz: str) -> list[str]:
+    cells = by_id(source(quiz))
     return [ast.literal_eval(re.search(r"== (['\"].*['\"]), \"Question", HIDDEN.search(cells[q].source).group(0)).group(1))
-            for q in QUESTIONS]
+            for q in ids(quiz)]
 
 
-def questions() -> list:
+def questions(quiz: str) -> list:
     ns: dict = {}
-    exec(by_id(source(QUIZ))["quiz"].source.rsplit("\nquiz = ", 1)[0], ns)
+    exec(by_id(source(quiz))["quiz"].source.rsplit("\nquiz = ", 1)[0], ns)
     return ns["QUESTIONS"]
 
 
-def run_quiz(folder, answers, hidden: bool) -> dict:
+def run_quiz(quiz: str, folder, answers, hidden: bool) -> dict:
     """Run the quiz cell and each question's test cell in `folder` with these answers saved: the error of each."""
     (folder / "quiz-answers").mkdir(parents=True)
-    (folder / "quiz-answers" / f"{QUIZ}.json").write_text(json.dumps({"quiz": QUIZ, "answers": answers}))
-    cells, ns, out = by_id(source(QUIZ)), {}, {}
+    (folder / "quiz-answers" / f"{quiz}.json").write_text(json.dumps({"quiz": quiz, "answers": answers}))
+    cells, ns, out = by_id(source(quiz)), {}, {}
     cwd = os.getcwd()
     os.chdir(folder)
     try:
         exec(cells["quiz"].source, ns)
-        for q in QUESTIONS:
+        for q in ids(quiz):
             try:
                 exec(cells[q].source if hidden else HIDDEN.sub("", cells[q].source), ns)
                 out[q] = None
@@ -80,17 +84,19 @@ def run_quiz(folder, answers, hidden: bool) -> dict:
     return out
 
 
-def test_quiz_key_is_one_option_of_each_question_in_varied_places():
-    key, qs = quiz_key(), questions()
-    assert len(qs) == len(key) == len(QUESTIONS)
+@pytest.mark.parametrize("quiz", QUIZZES)
+def test_quiz_key_is_one_option_of_each_question_in_varied_places(quiz):
+    key, qs = quiz_key(quiz), questions(quiz)
+    assert len(qs) == len(key) == QUIZZES[quiz]
     positions = [options.index(right) for (_, options), right in zip(qs, key)]  # ValueError if the key has a typo
     assert len(set(positions)) >= 3, positions
 
 
-def test_quiz_right_answers_pass_and_each_wrong_one_fails_only_its_hidden_test(tmp_path):
-    key = quiz_key()
-    assert all(e is None for e in run_quiz(tmp_path / "right", key, hidden=True).values())
-    wrong = [next(o for o in options if o != right) for (_, options), right in zip(questions(), key)]
-    assert all(e is None for e in run_quiz(tmp_path / "visible", wrong, hidden=False).values())
-    failed = run_quiz(tmp_path / "wrong", wrong, hidden=True)
+@pytest.mark.parametrize("quiz", QUIZZES)
+def test_quiz_right_answers_pass_and_each_wrong_one_fails_only_its_hidden_test(tmp_path, quiz):
+    key = quiz_key(quiz)
+    assert all(e is None for e in run_quiz(quiz, tmp_path / "right", key, hidden=True).values())
+    wrong = [next(o for o in options if o != right) for (_, options), right in zip(questions(quiz), key)]
+    assert all(e is None for e in run_quiz(quiz, tmp_path / "visible", wrong, hidden=False).values())
+    failed = run_quiz(quiz, tmp_path / "wrong", wrong, hidden=True)
     assert all(isinstance(e, AssertionError) for e in failed.values()), failed
