@@ -100,3 +100,15 @@ def test_quiz_right_answers_pass_and_each_wrong_one_fails_only_its_hidden_test(t
     assert all(e is None for e in run_quiz(quiz, tmp_path / "visible", wrong, hidden=False).values())
     failed = run_quiz(quiz, tmp_path / "wrong", wrong, hidden=True)
     assert all(isinstance(e, AssertionError) for e in failed.values()), failed
+
+
+def test_every_dataset_in_the_catalog_is_used_by_the_course():
+    """Issue 18: a dataset the kit fetches and no page or exercise uses is used or dropped (the FOMC statements
+    and macrodata are used by the leaders' path)."""
+    from adoptkit.data.catalog import DATASETS
+
+    texts = "".join(p.read_text(errors="ignore") for pattern in ("book/**/*.md", "exercises/**/*.ipynb", "content/*.yml",
+                                                                  "sandbox/**/*.ipynb") for p in ROOT.glob(pattern))
+    unused = [name for name in DATASETS
+              if not re.search(rf"""load\(\s*\\?["']{name}\\?["']|dataset: {name}\b""", texts)]
+    assert unused == [], f"fetched but used by no chapter or exercise (use them or drop them from the catalog): {unused}"
