@@ -6,7 +6,7 @@ from __future__ import annotations
 import nbformat
 
 ROLE_DATA = {"sales": "online_retail", "marketing": "bank_marketing", "hr": "onet_occupations",
-             "engineering": "cfpb_complaints"}
+             "engineering": "cfpb_complaints", "support": "cfpb_complaints", "leaders": "fomc_statements"}
 
 
 def good_lesson(role: str):
