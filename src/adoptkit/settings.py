@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 CONFIG_NAME = "_config.yml"
 KNOWN_ROLES = ("marketing", "sales", "hr", "engineering", "finance", "support", "leadership")
@@ -171,6 +171,9 @@ class GatewayLimits(_Section):
     learner: Limits = Limits(tokens_per_day=200_000, requests_per_day=1_000, requests_per_minute=60)
     cohort: Limits = Limits(tokens_per_day=5_000_000, requests_per_day=50_000)
     cohorts: dict[str, CohortLimits] = {}  # overrides by cohort name
+    # A request without max_tokens may use this many completion tokens (held against the budget until
+    # it ends); the gateway passes the cap on to the model when a token budget applies.
+    reserve_max_tokens: int = Field(default=4096, ge=1)
 
 
 class Redaction(_Section):
@@ -187,6 +190,8 @@ class Redaction(_Section):
     org_patterns: dict[str, str] = {}  # ENTITY_NAME -> regex for the organisation's own IDs
     deny_names: list[str] = []  # names to redact wherever they appear (e.g. the people in a dataset)
     deny_names_file: str | None = None  # one name a line, relative to the config file
+    ner: bool = True  # PERSON also by the offline name model (en_core_web_sm 3.8); false: the deny-list only
+    max_seconds: float = Field(default=20.0, gt=0)  # checking one request's text takes at most this (then 400)
 
     @field_validator("org_patterns")
     @classmethod
@@ -231,6 +236,7 @@ class Gateway(_Section):
     require_keys: bool = True
     db_url: str = "sqlite:///.cache/gateway.db"  # a relative SQLite path is taken from the config's folder
     max_body_bytes: int = Field(default=2_000_000, gt=0)
+    max_text_chars: int = Field(default=400_000, gt=0)  # characters of text in one request (all fields)
     aliases: dict[str, str] = {"course-default": "offline:adoptkit-offline",
                                "course-embed": "offline:adoptkit-offline-embed"}
     upstreams: dict[str, Upstream] = {}
@@ -239,6 +245,14 @@ class Gateway(_Section):
     policy: Policy = Policy()
     hub: Hub = Hub()
     prices: dict[str, Price] = {}  # model id -> price; the offline model costs nothing
+
+    @model_validator(mode="before")
+    @classmethod
+    def _db_url_from_env(cls, data):
+        # ADOPTKIT_GATEWAY_DB_URL wins over the file, so a database password never sits in _config.yml.
+        if env := os.environ.get("ADOPTKIT_GATEWAY_DB_URL"):
+            data = {**(data if isinstance(data, dict) else {}), "db_url": env}
+        return data
 
     @field_validator("upstreams")
     @classmethod
@@ -423,7 +437,7 @@ class Settings(_Section):
     data: Data = Data()
     sandbox: Sandbox = Sandbox()
     hub: HubSettings = HubSettings()
-    gateway: Gateway = Gateway()
+    gateway: Gateway = Field(default_factory=Gateway)  # built per load, so ADOPTKIT_GATEWAY_DB_URL is read then
     competency: CompetencyModel = CompetencyModel()
     measure: Measure = Measure()
     roi: ROI = ROI()

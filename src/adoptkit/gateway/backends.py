@@ -20,10 +20,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import AsyncIterator, Iterator
 
+import anyio
+
 from ..llm import offline
 from .errors import APIError
 
 EMBED_MODEL_ID = "adoptkit-offline-embed"
+BIG_TEXT = 8_000  # characters above which the offline model works in a thread, off the event loop
 EMBED_DIM = 256
 
 
@@ -109,7 +112,10 @@ class OfflineBackend:
         max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
         finish = "stop"
         if isinstance(max_tokens, int) and max_tokens > 0 and offline.count_tokens(content) > max_tokens:
-            content, finish = " ".join(content.split(" ")[:max_tokens]), "length"
+            words = content.split(" ")[:max_tokens]
+            while len(words) > 1 and offline.count_tokens(" ".join(words)) > max_tokens:
+                words.pop()  # never past the cap: a budget hold counts on it
+            content, finish = " ".join(words), "length"
         prompt = sum(offline.count_tokens(offline._content(m)) for m in messages)
         return ChatResult(content, offline.MODEL_ID, prompt, offline.count_tokens(content), finish)
 
@@ -120,11 +126,15 @@ class OfflineBackend:
                                 f"{kind} model is '{want}' (or its alias in gateway.aliases)",
                            code="wrong_model_kind", param="model")
 
+    async def _answer(self, body: dict) -> ChatResult:
+        size = sum(len(offline._content(m)) for m in body.get("messages") or [])
+        return await anyio.to_thread.run_sync(self.answer, body) if size > BIG_TEXT else self.answer(body)
+
     async def chat(self, body: dict, model: str) -> dict:
-        return self.answer(body).to_openai()
+        return (await self._answer(body)).to_openai()
 
     async def chat_stream(self, body: dict, model: str) -> AsyncIterator[dict]:
-        result = self.answer(body)
+        result = await self._answer(body)
 
         async def chunks():
             for chunk in result.chunks():
@@ -137,5 +147,10 @@ class OfflineBackend:
         dim = body.get("dimensions") or EMBED_DIM
         if not isinstance(dim, int) or not 1 <= dim <= 4096:
             raise APIError(400, "`dimensions` must be an integer from 1 to 4096", param="dimensions")
-        tokens = sum(offline.count_tokens(t) for t in texts)
-        return embedding_list([embed(t, dim) for t in texts], EMBED_MODEL_ID, tokens, body.get("encoding_format"))
+
+        def work():
+            tokens = sum(offline.count_tokens(t) for t in texts)
+            return embedding_list([embed(t, dim) for t in texts], EMBED_MODEL_ID, tokens, body.get("encoding_format"))
+
+        big = len(texts) > 16 or sum(map(len, texts)) > BIG_TEXT  # off the event loop: others keep flowing
+        return await anyio.to_thread.run_sync(work) if big else work()

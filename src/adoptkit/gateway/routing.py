@@ -1,7 +1,12 @@
 """Which backend answers a model name. Learners ask for an alias (`course-default`), for
 `BACKEND:MODEL` (`offline:adoptkit-offline`, `openai:gpt-4o-mini`), or for a bare model name that
 exactly one backend offers. The aliases live in gateway.aliases, so an instructor switches a whole
-course to a real model by editing one line."""
+course to a real model by editing one line.
+
+Backends are registered in one place, `BUILTIN` below (in-process backends that exist whatever the
+config says, such as the offline model); upstreams come from gateway.upstreams. A new in-process
+backend (a local llama.cpp model, say) is a class with the methods listed in backends.py, added to
+`BUILTIN` under its name."""
 
 from __future__ import annotations
 
@@ -11,10 +16,16 @@ from .errors import APIError
 from .upstreams import UpstreamBackend
 
 
+# name -> factory(gateway settings) for the in-process backends
+BUILTIN = {"offline": lambda cfg: OfflineBackend()}
+
+
 class Router:
     def __init__(self, cfg: Gateway, offline: OfflineBackend | None = None):
         self.aliases = dict(cfg.aliases)
-        self.backends = {"offline": offline or OfflineBackend()}
+        self.backends = {name: make(cfg) for name, make in BUILTIN.items()}
+        if offline is not None:
+            self.backends["offline"] = offline
         self.backends.update({name: UpstreamBackend(name, up) for name, up in cfg.upstreams.items()})
 
     def models(self) -> list[dict]:

@@ -78,6 +78,9 @@ class UsageLog:
     def __init__(self, engine: sa.Engine, batch: int = 500):
         self.engine, self.batch = engine, batch
         self._queue: queue.Queue = queue.Queue()
+        # refused keys, counted per minute and code: one row each when the minute is over, however many
+        self._refused: Counter = Counter()
+        self._refused_lock = threading.Lock()
         self._thread = threading.Thread(target=self._write_forever, name="adoptkit-usage-writer", daemon=True)
         self._thread.start()
         atexit.register(self.close)
@@ -85,28 +88,50 @@ class UsageLog:
     def record(self, row: UsageRow) -> None:
         self._queue.put(row)
 
+    def refused(self, endpoint: str, status: int, code: str) -> None:
+        """A request refused before any learner was known (a bad key): counted, not logged one by one."""
+        minute = dt.datetime.now(dt.UTC).replace(tzinfo=None, second=0, microsecond=0)
+        with self._refused_lock:
+            self._refused[(minute, endpoint, status, code)] += 1
+
+    def _refused_rows(self, everything: bool = False) -> list["UsageRow"]:
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None, second=0, microsecond=0)
+        with self._refused_lock:
+            done = [k for k in self._refused if everything or k[0] < now]
+            counts = {k: self._refused.pop(k) for k in done}
+        return [UsageRow(endpoint, ts=minute, status=status, outcome="unauthorized" if status == 401 else "throttled",
+                         error=f"{n} request(s) refused in this minute ({code}); no learner known")
+                for (minute, endpoint, status, code), n in counts.items()]
+
     def flush(self) -> None:
         """Wait until every row recorded so far is committed."""
+        for row in self._refused_rows(everything=True):
+            self._queue.put(row)
         self._queue.join()
 
     def close(self) -> None:
         if self._thread.is_alive():
+            for row in self._refused_rows(everything=True):
+                self._queue.put(row)
             self._queue.put(None)
             self._thread.join(timeout=10)
 
     def _write_forever(self) -> None:
         while True:
-            rows = [self._queue.get()]
-            while len(rows) < self.batch:  # take whatever else is waiting: one transaction for all
+            try:
+                queued = [self._queue.get(timeout=5)]
+            except queue.Empty:
+                queued = []
+            while queued and len(queued) < self.batch:  # take whatever else is waiting: one transaction for all
                 try:
-                    rows.append(self._queue.get_nowait())
+                    queued.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            stop = None in rows
-            batch = [r.values() for r in rows if r is not None]
+            stop = None in queued
+            batch = [r.values() for r in queued + self._refused_rows(everything=stop) if r is not None]
             if batch:
                 self._insert(batch)
-            for _ in rows:
+            for _ in queued:
                 self._queue.task_done()
             if stop:
                 return

