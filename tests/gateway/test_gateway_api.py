@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import subprocess
 import sys
 import time
@@ -196,13 +197,20 @@ def test_learner_daily_budget_429_says_when_it_resets(gateway):
     assert [r["outcome"] for r in gateway.rows("tight-learner", 4)] == ["ok", "ok", "over_budget", "over_budget"]
 
 
-def test_cohort_token_budget_is_shared(gateway):
+def test_cohort_token_budget_is_shared_and_caps_the_answer(gateway):
+    """Two learners share a cohort budget of 150 tokens: a request is held at its worst case and its
+    completion is capped to what is left; one that cannot fit is refused before it runs."""
     a = gateway.client(gateway.key(cohort="shared"))
     b = gateway.client(gateway.key(cohort="shared"))
+    raw = a.chat.completions.with_raw_response.create(model="course-default", messages=MSG)
+    cap = int(raw.headers["x-adoptkit-max-tokens"])  # no max_tokens asked: the budget set one
+    assert 0 < cap < 150 and raw.parse().adoptkit["max_tokens"] == cap
+    b.chat.completions.create(model="course-default", messages=MSG)
     long = [{"role": "user", "content": "Summarise: " + "The service was slow and the fee was wrong. " * 20}]
-    a.chat.completions.create(model="course-default", messages=long)  # about 200 tokens: over the 150
-    with pytest.raises(openai.RateLimitError, match="cohort 'shared' has used"):
-        b.chat.completions.create(model="course-default", messages=MSG)
+    with pytest.raises(openai.RateLimitError, match=r"cohort 'shared' has used (\d+) of 150 tokens .*needs at least") as err:
+        b.chat.completions.create(model="course-default", messages=long)
+    used = int(re.search(r"has used (\d+) of", str(err.value)).group(1))
+    assert 0 < used <= 150
 
 
 def test_per_minute_rate_limit_allows_a_retry(gateway):
@@ -302,7 +310,7 @@ def test_every_request_is_one_row_and_the_log_holds_no_pii(gateway):
         c.chat.completions.create(model="nope", messages=MSG)
     rows = gateway.rows(learner, 2)
     assert [(r["status"], r["outcome"], r["backend"]) for r in rows] == [(200, "ok", "rec"), (404, "not_found", None)]
-    assert json.loads(rows[0]["redactions"]) == {"CREDIT_CARD": 1, "EMAIL_ADDRESS": 1, "PHONE_NUMBER": 1}
+    assert json.loads(rows[0]["redactions"]) == {"CREDIT_CARD": 1, "EMAIL_ADDRESS": 1, "PHONE_NUMBER": 1, "PERSON": 1}
     assert rows[0]["latency_ms"] > 0 and rows[0]["prompt_tokens"] > 0 and rows[0]["cohort"] == "general"
     raw = b"".join(p.read_bytes() for p in gateway.config.parent.glob("gateway.db*"))
     for secret in (b"jo.secret@example.com", b"7946 0321", b"4012 8888 8888 1881"):

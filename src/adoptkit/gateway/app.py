@@ -83,6 +83,9 @@ class Gateway:
         self.redactor = Redactor(g.redaction, self.settings.root) if g.redaction.enabled else None
         self.policy = PolicyCheck(g.policy)
         self.router = Router(g)
+        for backend in self.router.backends.values():
+            if hasattr(backend, "redact_text"):
+                backend.redact_text = self.scrub_pii
         self.throttle = BadKeyThrottle()
         self._heavy: anyio.CapacityLimiter | None = None
         self._learner_locks: dict[str, list] = {}
@@ -187,21 +190,20 @@ class Gateway:
             if row.learner is None and err.status in (401, 429):
                 self.usage.refused(row.endpoint, err.status, err.code or "refused")
             else:
-                self.usage.record(row.finish(err.status, err.outcome, self.scrub(err.message)))
+                self.usage.record(row.finish(err.status, err.outcome, secrets(err.message)))
             raise
         except Exception as err:  # a bug: the row says so; its message (could quote input) stays out of the log
             self.usage.record(row.finish(500, "gateway_error", type(err).__name__))
             raise
 
-    def scrub(self, message: str) -> str:
-        """An error message without secrets or personal data (an upstream's text can quote either)."""
-        message = secrets(message)
-        if self.redactor is not None:
-            try:
-                message = self.redactor.redact(message).text
-            except (RedactionFailed, RedactionTooSlow):
-                message = "(the message could not be checked for personal data, so it is not shown)"
-        return message
+    def scrub_pii(self, text: str) -> str:
+        """An upstream's own words without personal data (a provider's 400 can quote the input)."""
+        if self.redactor is None:
+            return text
+        try:
+            return self.redactor.redact(text).text
+        except (RedactionFailed, RedactionTooSlow):
+            return "(the upstream's message could not be checked for personal data, so it is not shown)"
 
     def extras(self, backend, model: str, row: UsageRow, flags=(), hold: Hold | None = None, asked=None) -> dict:
         """What the gateway did, for the response body (`adoptkit`) and headers."""
@@ -228,7 +230,7 @@ def create_app(settings: Settings | None = None, require_keys: bool | None = Non
 
     @app.exception_handler(APIError)
     async def _api_error(_request: Request, err: APIError):
-        err.message = gw.scrub(err.message) if err.code and err.code.startswith("upstream") else err.message
+        err.message = secrets(err.message)  # upstream text was scrubbed where it came in; this is the last net
         return err.response()
 
     @app.exception_handler(Exception)
@@ -512,7 +514,7 @@ async def stream_events(gw: Gateway, row: UsageRow, chunks, extras: dict, wants_
         yield "data: [DONE]\n\n"
         done = True
     except APIError as err:  # the upstream broke off: say so in the stream (the openai client raises it)
-        err.message = gw.scrub(err.message)
+        err.message = secrets(err.message)
         row.finish(outcome=err.outcome, error=err.message)
         yield f"data: {json.dumps(err.body())}\n\n"
     except Exception as err:  # a bug mid-stream: the same, without the details

@@ -9,8 +9,12 @@ tests/gateway/test_gateway_names.py):
 
 - words in capitals next to another capitalised word ("OKAFOR Maria", "MARIA OKAFOR") are shown to the
   model in title case (the model reads "MARIA OKAFOR" as an organisation);
+- the small model often labels an unseen name as an organisation ("Eleanor Whitcombe" ORG): two to
+  four capitalised words of which none is an English verb, adjective or adverb and one is no English
+  word at all are taken as a name (WordNet's word lists, shipped in the model, decide); a "person"
+  made only of verbs or adjectives ("Summarise") is dropped;
 - a name is widened to the capitalised words right beside it ("Nguyen Van" + "An") and, for a one-word
-  name, to a capitalised word and comma before it ("Okafor, Maria": surname first);
+  name, to a capitalised word and comma before or after it ("Okafor, Maria": surname first);
 - every word of a name found anywhere in a request is redacted wherever else it appears in that request
   (`same_names`, applied by the redactor across all the strings of one request).
 
@@ -81,15 +85,49 @@ class PersonFinder:
     def __init__(self):
         self._nlp = None
         self._lock = threading.Lock()
+        self.nouns: frozenset = frozenset()
+        self.other_words: frozenset = frozenset()  # verbs, adjectives, adverbs
 
     def load(self) -> "PersonFinder":
         with self._lock:
             if self._nlp is None:
                 import spacy
+                from spacy.lookups import Lookups
 
                 data = verify()
+                # WordNet's word lists, shipped in the model for its lemmatizer: which capitalised
+                # words are ordinary English words (see _person)
+                index = Lookups().from_disk(data / "lemmatizer" / "lookups").get_table("lemma_index")
+                self.nouns = frozenset(index["noun"])
+                self.other_words = frozenset(index["verb"]) | frozenset(index["adj"]) | frozenset(index["adv"])
                 self._nlp = spacy.load(data, exclude=["tagger", "parser", "attribute_ruler", "lemmatizer", "senter"])
         return self
+
+    def _person(self, ent) -> tuple[int, int] | None:
+        """The character span of a person's name in an entity, or None.
+
+        The small model often labels a name it has not seen as an organisation or nationality ("Eleanor
+        Whitcombe" ORG), and now and then labels an instruction word as a person ("Summarise"). So:
+        a PERSON made only of verbs, adjectives or adverbs is dropped; an ORG/NORP/GPE/... of two to
+        four capitalised words is taken as a person when none of them is a verb, adjective or adverb
+        and at least one is no English word at all (a surname), which "Customer Success" or "Amazon
+        Web Services" are not."""
+        tokens = list(ent)
+        while tokens and (tokens[0].is_stop or not tokens[0].text[:1].isupper()):
+            tokens = tokens[1:]
+        while tokens and (tokens[-1].is_stop or tokens[-1].is_punct or tokens[-1].text in ("'s", "’s")):
+            tokens = tokens[:-1]
+        words = [t.text.lower() for t in tokens if t.is_alpha]
+        if not words:
+            return None
+        if ent.label_ == "PERSON":
+            if all(w in self.other_words and w not in self.nouns for w in words):
+                return None
+        elif not (2 <= len(tokens) <= 4 and all(t.is_title for t in tokens)
+                  and not any(w in self.other_words for w in words)
+                  and any(w not in self.nouns for w in words)):
+            return None
+        return tokens[0].idx, tokens[-1].idx + len(tokens[-1].text)
 
     def find_many(self, texts: list[str]) -> list[list[tuple[int, int]]]:
         """For each text, its name spans (merged, sorted)."""
@@ -104,8 +142,8 @@ class PersonFinder:
         spans: list[list[tuple[int, int]]] = [[] for _ in texts]
         for (i, offset, piece), doc in zip(jobs, nlp.pipe([j[2] for j in jobs], batch_size=16)):
             for ent in doc.ents:
-                if ent.label_ == "PERSON" and _LETTER.search(ent.text):
-                    spans[i].append(_widen(texts[i], ent.start_char + offset, ent.end_char + offset))
+                if (found := self._person(ent)) is not None:
+                    spans[i].append(_widen(texts[i], found[0] + offset, found[1] + offset))
         return [_merge(s) for s in spans]
 
 
@@ -145,7 +183,8 @@ def _chunks(text: str) -> list[tuple[int, int]]:
 
 
 _BEFORE = re.compile(rf"([{_UP}][\w'\-]+),[ \t]*$")
-_NEXT = re.compile(rf"^[ \t]+([{_UP}][\w'\-]+)")
+_AFTER = re.compile(rf"^,[ \t]*([{_UP}][\w'\-]+)(?![.@]\w)")
+_NEXT = re.compile(rf"^[ \t]+([{_UP}][\w'\-]+)(?![.@]\w)")
 _PREV = re.compile(rf"([{_UP}][\w'\-]+)[ \t]+$")
 
 
@@ -154,6 +193,8 @@ def _widen(text: str, start: int, end: int) -> tuple[int, int]:
     word, a capitalised word and comma before it ("Okafor, Maria")."""
     if " " not in text[start:end].strip() and (m := _BEFORE.search(text, max(0, start - 40), start)):
         start = m.start(1)
+    elif " " not in text[start:end].strip() and (m := _AFTER.match(text[end:end + 40])):
+        end += m.end()
     while (m := _NEXT.match(text[end:end + 40])) and not m.group(1).endswith("'s"):
         end += m.end()
     while (m := _PREV.search(text, max(0, start - 40), start)) and m.end() == start:

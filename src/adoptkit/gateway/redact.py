@@ -156,7 +156,7 @@ class Redactor:
                 same = ner.same_names([v.text for v in views], [[f[:2] for f in fs if f[2] == "PERSON"]
                                                                 for fs in findings])
                 findings = [fs + [(s, e, "PERSON") for s, e in spans] for fs, spans in zip(findings, same)]
-            return [_replace(v, _merge(fs)) for v, fs in zip(views, findings)]
+            return [_replace(v, _merge(fs, tuple(self.org))) for v, fs in zip(views, findings)]
         except (RedactionFailed, RedactionTooSlow):
             raise
         except Exception as err:  # any analyzer error: the text was not checked, so it must not leave
@@ -264,9 +264,10 @@ def _mask(text: str, spans) -> str:
     return "".join(chars)
 
 
-def _merge(found: list[Finding]) -> list[Finding]:
-    """Overlapping findings as one span, labelled by the most certain type among them."""
-    rank = {t: i for i, t in enumerate(PRIORITY)}
+def _merge(found: list[Finding], first: tuple[str, ...] = ()) -> list[tuple[int, int, str, set]]:
+    """Overlapping findings as one span (start, end, label, every type in it), labelled by the most
+    certain type: the organisation's own patterns, then checksummed numbers, ..., then names."""
+    rank = {t: i for i, t in enumerate((*first, *PRIORITY))}
     out: list[list] = []
     for s, e, kind in sorted(found):
         if e <= s:
@@ -274,21 +275,24 @@ def _merge(found: list[Finding]) -> list[Finding]:
         if out and s < out[-1][1]:
             last = out[-1]
             last[1] = max(last[1], e)
-            if rank.get(kind, 50) < rank.get(last[2], 50):
+            last[3].add(kind)
+            if rank.get(kind, 99) < rank.get(last[2], 99):
                 last[2] = kind
         else:
-            out.append([s, e, kind])
+            out.append([s, e, kind, {kind}])
     return [tuple(f) for f in out]
 
 
-def _replace(view: Normalised, found: list[Finding]) -> Redacted:
+def _replace(view: Normalised, found) -> Redacted:
+    """The original text with each span replaced; the counts name every type found (one span holding
+    a name run into an email counts both)."""
     if not found:
         return Redacted(view.original)
     text, counts = view.original, Counter()
-    spans = [(*view.span(s, e), kind) for s, e, kind in found]
-    for s, e, kind in reversed(spans):
+    spans = [(*view.span(s, e), kind, kinds) for s, e, kind, kinds in found]
+    for s, e, kind, kinds in reversed(spans):
         text = text[:s] + f"<{kind}>" + text[e:]
-        counts[kind] += 1
+        counts.update(kinds)
     return Redacted(text, counts)
 
 

@@ -7,7 +7,7 @@ digit groups, en dashes, escapes (`\\u0040`, `&#64;`, `%40`). `normalise()` undo
 keeps, for every character of the result, the span of the original it came from, so a finding in the
 normalised text replaces exactly the original characters (invisible ones included).
 
-`fold_digit_runs()` is a second view for numbers only: digit groups separated by line breaks, slashes,
+`fold_digit_runs()` is a second view for numbers only: digit groups separated by line breaks,
 " - ", underscores or several spaces get one space between them, and digits written one at a time
 ("4 1 1 1 ...") are joined, so a phone matcher sees the number it was meant to be.
 """
@@ -105,11 +105,12 @@ def normalise(text: str) -> Normalised:
     return Normalised(text, "".join(out), tuple(starts), tuple(ends))
 
 
-# Between two digits: separators a phone matcher does not expect (line breaks, slashes, " - ",
-# underscores, tabs, several spaces). Dots, single dashes and single spaces stay: matchers know them.
-_ODD_SEP = re.compile(r"(?<=\d)(?:[ \t]*[\r\n/_|][ \t]*|[ \t]+-[ \t]+|\t|[ ]{2,}|[ \t]*[\r\n]+[ \t]*)(?=\d)")
+# Between two digits: separators a phone matcher does not expect (line breaks, " - ", underscores,
+# bars, tabs, several spaces). Dots, slashes, single dashes and single spaces stay: matchers know them,
+# and dates are written with them.
+_ODD_SEP = re.compile(r"(?<=\d)(?:[ \t]*[\r\n_|][ \t]*|[ \t]+-[ \t]+|\t|[ ]{2,}|[ \t]*[\r\n]+[ \t]*)(?=\d)")
 # Digits written one at a time: six or more single digits with one separator between each.
-_SPACED = re.compile(r"(?<![\d])\d(?:[ .\-/\t\n]\d){5,}(?![\d])")
+_SPACED = re.compile(r"(?<![\d])\d(?:[ .\-\t\n]\d){5,}(?![\d])")
 
 
 def fold_digit_runs(text: str) -> tuple[str, list[int]] | None:

@@ -46,6 +46,8 @@ class UpstreamBackend:
         parts = urlsplit(cfg.base_url)
         self._credentials = tuple(v for v in (parts.username, parts.password) if v and len(v) >= 4)
         self._session: aiohttp.ClientSession | None = None
+        # the gateway sets this to its PII redactor: an upstream's own error text can quote the input
+        self.redact_text = lambda text: text
 
     def models(self) -> list[dict]:
         return [{"id": f"{self.name}:{m}", "object": "model", "created": 0, "owned_by": self.name}
@@ -126,7 +128,7 @@ class UpstreamBackend:
         raise self._error(resp, raw)
 
     def _error(self, resp: aiohttp.ClientResponse, raw: bytes) -> APIError:
-        status, msg = resp.status, self._scrub(_their_message(resp.status, resp.reason, raw))
+        status, msg = resp.status, self.redact_text(self._scrub(_their_message(resp.status, resp.reason, raw)))
         if status in (401, 403):
             return APIError(502, f"Upstream '{self.name}' refused the gateway's credentials (HTTP {status}: {msg}). "
                                  f"The administrator should check the key in {self.cfg.api_key_env or '(no key set)'}.",
