@@ -190,7 +190,7 @@ class Gateway:
             if row.learner is None and err.status in (401, 429):
                 self.usage.refused(row.endpoint, err.status, err.code or "refused")
             else:
-                self.usage.record(row.finish(err.status, err.outcome, secrets(err.message)))
+                self.usage.record(row.finish(err.status, err.outcome, scrub_upstream(err)))
             raise
         except Exception as err:  # a bug: the row says so; its message (could quote input) stays out of the log
             self.usage.record(row.finish(500, "gateway_error", type(err).__name__))
@@ -230,7 +230,7 @@ def create_app(settings: Settings | None = None, require_keys: bool | None = Non
 
     @app.exception_handler(APIError)
     async def _api_error(_request: Request, err: APIError):
-        err.message = secrets(err.message)  # upstream text was scrubbed where it came in; this is the last net
+        err.message = scrub_upstream(err)  # scrubbed where it came in already; this is the last net
         return err.response()
 
     @app.exception_handler(Exception)
@@ -373,6 +373,11 @@ def create_app(settings: Settings | None = None, require_keys: bool | None = Non
 
 # -- request pieces ------------------------------------------------------------------------------------
 
+def scrub_upstream(err: APIError) -> str:
+    """An error's message, with credentials removed if it carries a third party's words."""
+    return secrets(err.message) if (err.code or "").startswith(("upstream", "hub")) else err.message
+
+
 def _no_constants(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
@@ -514,7 +519,7 @@ async def stream_events(gw: Gateway, row: UsageRow, chunks, extras: dict, wants_
         yield "data: [DONE]\n\n"
         done = True
     except APIError as err:  # the upstream broke off: say so in the stream (the openai client raises it)
-        err.message = secrets(err.message)
+        err.message = scrub_upstream(err)
         row.finish(outcome=err.outcome, error=err.message)
         yield f"data: {json.dumps(err.body())}\n\n"
     except Exception as err:  # a bug mid-stream: the same, without the details
