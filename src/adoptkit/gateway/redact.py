@@ -19,8 +19,9 @@ the ORIGINAL characters of that span (invisible ones included) are replaced by `
 type are what the learner is told.
 
 Fail closed: any error in an analyzer raises RedactionFailed; the gateway then refuses the request
-(503) rather than forward unchecked text. Work is bounded: `redact_many` takes a deadline and raises
-RedactionTooSlow once it is passed (checked between windows and texts).
+(503) rather than forward unchecked text. Work is bounded: `redact_many` takes a deadline in CPU
+seconds of the working thread (`time.thread_time()`) and raises RedactionTooSlow once it is passed
+(checked between windows, model calls and texts).
 """
 
 from __future__ import annotations
@@ -125,7 +126,8 @@ class Redactor:
         self.people = ner.PersonFinder() if "PERSON" in self.entities and cfg.ner else None
         self._engines = None
         self._lock = threading.Lock()
-        self._cache: OrderedDict[str, list[Finding]] = OrderedDict()
+        self._found: OrderedDict[str, list[Finding]] = OrderedDict()  # patterns and checksums, by text
+        self._names: OrderedDict[str, list[tuple[int, int]]] = OrderedDict()  # the model's names, by text
         self._cache_lock = threading.Lock()
 
     # -- set-up: Presidio (about a second: spaCy's import) and the name model, once ---------------------
@@ -151,37 +153,58 @@ class Redactor:
         try:
             self.warm()
             views = [normalise(t) for t in texts]
-            findings = [self._findings(v.text, deadline) for v in views]
-            if self.people is not None:  # a name found in one string is looked for in all of them
-                same = ner.same_names([v.text for v in views], [[f[:2] for f in fs if f[2] == "PERSON"]
-                                                                for fs in findings])
-                findings = [fs + [(s, e, "PERSON") for s, e in spans] for fs, spans in zip(findings, same)]
+            findings = [self._cached(self._found, v.text, lambda t: self._analyze(t, deadline)) for v in views]
+            if self.people is not None:
+                names_now, todo = {}, []
+                for v in views:
+                    hit = self._cache_get(self._names, v.text) if v.text else []
+                    if hit is None:
+                        todo.append(v.text)
+                    else:
+                        names_now[v.text] = hit
+                if todo:  # one batch through the model for every text not seen lately
+                    for text, spans in zip(todo, self.people.find_many(todo, lambda: _check(deadline))):
+                        names_now[text] = spans
+                        self._cache_put(self._names, text, spans)
+                names = [names_now.get(v.text, []) for v in views]
+                # a name found in one string is looked for in all of them (one request)
+                same = ner.same_names([v.text for v in views], names)
+                findings = [fs + [(s, e, "PERSON") for s, e in spans + more]
+                            for fs, spans, more in zip(findings, names, same)]
             return [_replace(v, _merge(fs, tuple(self.org))) for v, fs in zip(views, findings)]
         except (RedactionFailed, RedactionTooSlow):
             raise
         except Exception as err:  # any analyzer error: the text was not checked, so it must not leave
             raise RedactionFailed(f"{type(err).__name__}: {err}") from err
 
-    def _findings(self, text: str, deadline: float | None) -> list[Finding]:
-        """Every finding in one normalised text (cached for short texts: system prompts, history)."""
-        if not text:
-            return []
-        cached = len(text) <= CACHE_CHARS
-        if cached:
+    def _cached(self, cache: OrderedDict, text: str, compute):
+        """`compute(text)`, remembered for short texts (system prompts and history come back often)."""
+        hit = self._cache_get(cache, text)
+        if hit is None:
+            hit = compute(text)
+            self._cache_put(cache, text, hit)
+        return hit
+
+    def _cache_get(self, cache: OrderedDict, text: str):
+        if len(text) > CACHE_CHARS:
+            return None
+        with self._cache_lock:
+            hit = cache.get(text)
+            if hit is not None:
+                cache.move_to_end(text)
+            return hit
+
+    def _cache_put(self, cache: OrderedDict, text: str, value) -> None:
+        if len(text) <= CACHE_CHARS:
             with self._cache_lock:
-                hit = self._cache.get(text)
-                if hit is not None:
-                    self._cache.move_to_end(text)
-                    return hit
-        found = self._analyze(text, deadline)
-        if cached:
-            with self._cache_lock:
-                self._cache[text] = found
-                if len(self._cache) > 2048:
-                    self._cache.popitem(last=False)
-        return found
+                cache[text] = value
+                if len(cache) > 4096:
+                    cache.popitem(last=False)
 
     def _analyze(self, text: str, deadline: float | None) -> list[Finding]:
+        """Everything but the model's names, in one normalised text."""
+        if not text:
+            return []
         found: list[Finding] = [f for f in checksums.find(text) if f[2] in self.entities]
         found += [(m.start(), m.end(), name) for name, rx in self.org.items() for m in rx.finditer(text)]
         if self.deny is not None:
@@ -192,9 +215,6 @@ class Redactor:
             ftext, index = folded
             for s, e, kind in self.presidio(ftext, deadline, only=("PHONE_NUMBER", "US_SSN")):
                 found.append((index[s], index[e - 1] + 1, kind))
-        if self.people is not None:
-            _check(deadline)
-            found += [(s, e, "PERSON") for s, e in self.people.find_many([text])[0]]
         return found
 
     def candidates(self, text: str) -> list[tuple[int, int, set[str]]]:
@@ -251,7 +271,9 @@ class Redactor:
 
 
 def _check(deadline: float | None) -> None:
-    if deadline is not None and time.monotonic() > deadline:
+    """The deadline is in CPU seconds of the thread doing the work (time.thread_time), so a busy
+    machine slows a request down without making it fail."""
+    if deadline is not None and time.thread_time() > deadline:
         raise RedactionTooSlow("the time for checking this request's text ran out")
 
 

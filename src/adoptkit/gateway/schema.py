@@ -69,7 +69,7 @@ class RefusalPart(_Model):
 
 def _part_tag(v: Any) -> str:
     kind = v.get("type") if isinstance(v, dict) else getattr(v, "type", None)
-    return kind if kind in ("text", "refusal") else "unsupported"
+    return f"part={kind if kind in ('text', 'refusal') else 'unsupported'}"
 
 
 class UnsupportedPart(_Model):
@@ -80,8 +80,8 @@ class UnsupportedPart(_Model):
 
 
 TextOnly = list[TextPart]
-TextOrRefusal = list[Annotated[Union[Annotated[TextPart, Tag("text")], Annotated[RefusalPart, Tag("refusal")],
-                                     Annotated[UnsupportedPart, Tag("unsupported")]], Discriminator(_part_tag)]]
+TextOrRefusal = list[Annotated[Union[Annotated[TextPart, Tag("part=text")], Annotated[RefusalPart, Tag("part=refusal")],
+                                     Annotated[UnsupportedPart, Tag("part=unsupported")]], Discriminator(_part_tag)]]
 
 
 # ---- tool calls --------------------------------------------------------------------------------------
@@ -132,8 +132,8 @@ class FunctionMessage(_Model):
 
 def _role_tag(v: Any) -> str:
     role = v.get("role") if isinstance(v, dict) else getattr(v, "role", None)
-    return {"developer": "system"}.get(role, role) if role in (
-        "system", "developer", "user", "assistant", "tool", "function") else "unknown-role"
+    return "role=" + ({"developer": "system"}.get(role, role) if role in (
+        "system", "developer", "user", "assistant", "tool", "function") else "unknown")
 
 
 class UnknownRoleMessage(_Model):
@@ -142,9 +142,9 @@ class UnknownRoleMessage(_Model):
 
 
 Message = Annotated[Union[
-    Annotated[SystemMessage, Tag("system")], Annotated[UserMessage, Tag("user")],
-    Annotated[AssistantMessage, Tag("assistant")], Annotated[ToolMessage, Tag("tool")],
-    Annotated[FunctionMessage, Tag("function")], Annotated[UnknownRoleMessage, Tag("unknown-role")],
+    Annotated[SystemMessage, Tag("role=system")], Annotated[UserMessage, Tag("role=user")],
+    Annotated[AssistantMessage, Tag("role=assistant")], Annotated[ToolMessage, Tag("role=tool")],
+    Annotated[FunctionMessage, Tag("role=function")], Annotated[UnknownRoleMessage, Tag("role=unknown")],
 ], Discriminator(_role_tag)]
 
 
@@ -250,9 +250,8 @@ def _path(loc: tuple) -> str:
     for i, part in enumerate(loc):
         if isinstance(part, int):
             out += f"[{part}]"
-        elif "[" in part or "-" in part or part in ("str", "int", "float", "bool", "none", "dict", "list") or (
-                part in ("system", "user", "assistant", "tool", "function", "unknown-role", "text", "refusal",
-                         "unsupported") and i > 0 and isinstance(loc[i - 1], int)) or part[:1].isupper() or (
+        elif "[" in part or "-" in part or "=" in part or part in ("str", "int", "float", "bool", "none", "dict",
+                                                                 "list") or part[:1].isupper() or (
                 i == 0 and part not in fields_of):
             continue
         else:
