@@ -97,7 +97,8 @@ def describe(cfg: Redaction) -> str:
              "IBAN_CODE": "IBANs (mod 97)", "US_SSN": "US SSNs", "UK_NINO": "UK NI numbers",
              "IP_ADDRESS": "IP addresses"}
     on = [kinds[e] for e in cfg.entities if e in kinds] + [f"{n} (organisation pattern)" for n in cfg.org_patterns]
-    names = ("people's names (offline model en_core_web_sm 3.8 plus the deny-list)" if "PERSON" in cfg.entities
+    names = ("people's names (most, not all: an offline model, en_core_web_sm 3.8, plus the deny-list)"
+             if "PERSON" in cfg.entities
              and cfg.ner else "people's names on the deny-list only" if "PERSON" in cfg.entities else None)
     on += [names] if names else []
     return ("Redacts " + ", ".join(on) + ", in every text field, whatever the separators, full-width or invisible "
