@@ -31,8 +31,10 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import anyio
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, StreamingResponse
+from starlette.routing import Route
 
 from ..llm import offline
 from ..settings import Settings, current
@@ -214,7 +216,7 @@ class Gateway:
         return out
 
 
-def create_app(settings: Settings | None = None, require_keys: bool | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, require_keys: bool | None = None) -> Starlette:
     settings = settings or current()
     gw = Gateway(settings, settings.gateway.require_keys if require_keys is None else require_keys)
     max_body = settings.gateway.max_body_bytes
@@ -225,41 +227,32 @@ def create_app(settings: Settings | None = None, require_keys: bool | None = Non
         await gw.router.aclose()
         gw.usage.close()
 
-    app = FastAPI(title="adoptkit sandbox gateway", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
-    app.state.gateway = gw
-
-    @app.exception_handler(APIError)
     async def _api_error(_request: Request, err: APIError):
         err.message = scrub_upstream(err)  # scrubbed where it came in already; this is the last net
         return err.response()
 
-    @app.exception_handler(Exception)
     async def _bug(_request: Request, err: Exception):
         print(f"adoptkit gateway: internal error: {type(err).__name__}: {err}", file=sys.stderr)
         return APIError(500, f"The gateway failed ({type(err).__name__}); the administrator's log has details.",
                         code="gateway_error").response()
 
-    @app.get("/healthz")
-    def healthz():
-        return {"ok": True, "service": "adoptkit-sandbox", "keys_required": gw.require_keys}
+    async def healthz(_request: Request):
+        return JSONResponse({"ok": True, "service": "adoptkit-sandbox", "keys_required": gw.require_keys})
 
-    @app.get("/v1/models")
     async def models(request: Request):
         with gw.logged(UsageRow("models")) as row:
             row.who(await gw.identify(request))
-        return {"object": "list", "data": gw.router.models()}
+        return JSONResponse({"object": "list", "data": gw.router.models()})
 
-    @app.get("/v1/usage")
     async def own_usage(request: Request):
         """The caller's own budget and latest requests: there is no way to ask for anyone else's."""
         with gw.logged(UsageRow("usage")):
             who = await gw.identify(request)
         await anyio.to_thread.run_sync(gw.usage.flush)
-        return {"object": "usage", "learner": who.learner, "cohort": who.cohort,
-                "budget": await gw.budget(gw.budgets.status, who),
-                "recent": await anyio.to_thread.run_sync(gw.usage.recent, who.learner)}
+        return JSONResponse({"object": "usage", "learner": who.learner, "cohort": who.cohort,
+                             "budget": await gw.budget(gw.budgets.status, who),
+                             "recent": await anyio.to_thread.run_sync(gw.usage.recent, who.learner)})
 
-    @app.post("/v1/hub/exchange")
     async def hub_exchange(request: Request):
         source = request.client.host if request.client else "unknown"
         if wait := gw.throttle.blocked(source, None, time.monotonic()):
@@ -267,13 +260,12 @@ def create_app(settings: Settings | None = None, require_keys: bool | None = Non
                            code="too_many_bad_keys", retry=True, headers={"retry-after": str(math.ceil(wait))})
         body = await read_json(request, 64 * 1024)
         try:
-            return await exchange(settings.gateway.hub, str(body.get("hub_token") or ""), gw.keys)
+            return JSONResponse(await exchange(settings.gateway.hub, str(body.get("hub_token") or ""), gw.keys))
         except APIError as err:
             if err.status == 401:
                 gw.throttle.failed(source, time.monotonic())
             raise
 
-    @app.post("/v1/redact")
     async def redact_preview(request: Request):
         """What would leave for an upstream, without calling any model: the text as redacted, and counts.
         Logged as a row (endpoint "redact", no tokens); not counted against the budget."""
@@ -290,10 +282,10 @@ def create_app(settings: Settings | None = None, require_keys: bool | None = Non
             work = await gw.redact(prep, who) if gw.redactor else Work([text])
             row.redactions.update(work.counts)
             gw.usage.record(row.finish(200, "ok"))
-            return {"object": "redaction", "text": work.texts[0], "redactions": dict(row.redactions),
-                    "redaction_enabled": gw.redactor is not None, "detects": describe(settings.gateway.redaction)}
+            return JSONResponse({"object": "redaction", "text": work.texts[0], "redactions": dict(row.redactions),
+                                 "redaction_enabled": gw.redactor is not None,
+                                 "detects": describe(settings.gateway.redaction)})
 
-    @app.post("/v1/chat/completions")
     async def chat(request: Request):
         hold = None
         streaming = False
@@ -338,7 +330,6 @@ def create_app(settings: Settings | None = None, require_keys: bool | None = Non
             if hold is not None and not streaming and not hold.settled:
                 await gw.budget(gw.budgets.settle, hold, 0)  # failed before it was answered: nothing used
 
-    @app.post("/v1/embeddings")
     async def embeddings(request: Request):
         hold = None
         try:
@@ -368,6 +359,12 @@ def create_app(settings: Settings | None = None, require_keys: bool | None = Non
             if hold is not None and not hold.settled:
                 await gw.budget(gw.budgets.settle, hold, 0)
 
+    app = Starlette(routes=[
+        Route("/healthz", healthz), Route("/v1/models", models), Route("/v1/usage", own_usage),
+        Route("/v1/hub/exchange", hub_exchange, methods=["POST"]), Route("/v1/redact", redact_preview, methods=["POST"]),
+        Route("/v1/chat/completions", chat, methods=["POST"]), Route("/v1/embeddings", embeddings, methods=["POST"]),
+    ], exception_handlers={APIError: _api_error, Exception: _bug}, lifespan=lifespan)
+    app.state.gateway = gw
     return app
 
 

@@ -70,7 +70,9 @@ class UpstreamBackend:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=256, limit_per_host=128, keepalive_timeout=30, ttl_dns_cache=300)
+            # the threaded resolver: aiodns (if installed) keeps a polling thread busy in every gateway
+            connector = aiohttp.TCPConnector(limit=256, limit_per_host=128, keepalive_timeout=30, ttl_dns_cache=300,
+                                             resolver=aiohttp.ThreadedResolver())
             self._session = aiohttp.ClientSession(
                 connector=connector, read_bufsize=1 << 20, auto_decompress=True,
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=self.cfg.timeout))
