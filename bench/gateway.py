@@ -293,7 +293,8 @@ def main() -> None:
             chunk = slice(rnd * a.requests, (rnd + 1) * a.requests)
             for name, (proc, host_port, key) in servers.items():
                 pid = proc.pid if proc else upstream_proc.pid
-                load("seq", host_port, "/v1/chat/completions", key, [body(t) for t in sets["short"][:20]])  # warm-up
+                load("seq", host_port, "/v1/chat/completions", key,  # warm-up, with text not measured below
+                     [body(f"Warm-up {i}. {t[:150]}") for i, t in enumerate(texts[:20])])
                 for set_name, items in sets.items():
                     cpu = cpu_seconds(pid)
                     times, failed = load("seq", host_port, "/v1/chat/completions", key,
@@ -304,9 +305,11 @@ def main() -> None:
                     if failed:
                         print(f"  ({name}: {failed} of {n} failed)")
                 for stream in (False, True):
+                    # every request different ("Ticket n."), so no configuration gains from a cache
+                    unique = [body(f"Ticket {i}. {texts[i % len(texts)][:200]}", stream) for i in range(8000)]
                     cpu = cpu_seconds(pid)
-                    done, failed, took = load("conc", host_port, "/v1/chat/completions", key,
-                                              [body(t, stream) for t in sets["short"]], a.clients, a.seconds)
+                    done, failed, took = load("conc", host_port, "/v1/chat/completions", key, unique, a.clients,
+                                              a.seconds)
                     label = "streams/s" if stream else "req/s"
                     results.setdefault((name, label), []).append(done / took)
                     results.setdefault((name, f"cpu {label}"), []).append(

@@ -367,8 +367,18 @@ def prepare(request: _Model) -> tuple[dict, Prepared]:
     return _walk_model(request, "", prep), prep
 
 
+_KINDS: dict[int, Kind | None] = {}
+
+
 def _kind_of(field) -> Kind | None:
-    """The Kind marker of a field, also inside `Annotated[...] | None`."""
+    """The Kind marker of a field, also inside `Annotated[...] | None` (looked up once per field)."""
+    key = id(field)
+    if key not in _KINDS:
+        _KINDS[key] = _find_kind(field)
+    return _KINDS[key]
+
+
+def _find_kind(field) -> Kind | None:
     def search(meta, annotation):
         for m in meta:
             if isinstance(m, Kind):
