@@ -5,7 +5,7 @@ Held out from the tuning: none of these names is in make_pii_corpus.py's lists o
 tests configure, and the rules in ner.py were written before this corpus existed. It has names written
 given-name first, surname first (with and without a comma, in capitals), names from many languages,
 single given names, and negatives: business text full of capitalised words that are not people
-(products, teams, places, months, job titles, companies, prompt instructions).
+(products, teams, places, months, job titles, companies, prompt instructions, product lines in capitals).
 """
 
 from __future__ import annotations
@@ -79,6 +79,13 @@ NEGATIVES = [
     "Create a Training Plan for new Account Executives joining in January.",
     "Salesforce, HubSpot and Zendesk export the CRM data every Sunday night.",
     "Summarize the Annual Report for the Audit Committee in five bullet points.",
+    # product lines as a retail export writes them (invented in that style)
+    "Product: ENAMEL GARDEN WATERING CAN BLUE\nPrice: £4.95 each",
+    "Product: SET OF 4 LAVENDER SCENTED CANDLES\nPrice: £3.25 each",
+    "Product: VINTAGE ROSE TEA CADDY\nPrice: £2.10 each",
+    "Product: HANGING STAR LANTERN SILVER\nPrice: £1.65 each",
+    "Product: KIDS DINOSAUR LUNCH BOX\nPrice: £1.95 each",
+    "Product: PAPER BUNTING RETRO SPOT\nPrice: £2.95 each",
 ]
 
 

@@ -7,8 +7,8 @@ Only the tokenizer, `tok2vec` and `ner` run (the tagger, parser and lemmatizer a
 the model, three cheap rules recover names it is known to miss (measured in
 tests/gateway/test_gateway_names.py):
 
-- words in capitals next to another capitalised word ("OKAFOR Maria", "MARIA OKAFOR") are shown to the
-  model in title case (the model reads "MARIA OKAFOR" as an organisation);
+- a word in capitals next to a title-case word ("OKAFOR Maria") is shown to the model in title case
+  (runs all in capitals are left alone: in business text they are product names and headings);
 - the small model often labels an unseen name as an organisation ("Eleanor Whitcombe" ORG): two to
   four capitalised words of which none is an English verb, adjective or adverb and one is no English
   word at all are taken as a name (WordNet's word lists, shipped in the model, decide); a "person"
@@ -103,31 +103,45 @@ class PersonFinder:
                 self._nlp = spacy.load(data, exclude=["tagger", "parser", "attribute_ruler", "lemmatizer", "senter"])
         return self
 
-    def _person(self, ent) -> tuple[int, int] | None:
-        """The character span of a person's name in an entity, or None.
+    def _person(self, ent) -> list[tuple[int, int]]:
+        """The character spans of people's names in an entity (none, or one per line it spans).
 
         The small model often labels a name it has not seen as an organisation or nationality ("Eleanor
         Whitcombe" ORG), and now and then labels an instruction word as a person ("Summarise"). So:
         a PERSON made only of verbs, adjectives or adverbs is dropped; an ORG/NORP/GPE/... of two to
         four capitalised words is taken as a person when none of them is a verb, adjective or adverb
         and at least one is no English word at all (a surname), which "Customer Success" or "Amazon
-        Web Services" are not."""
-        tokens = list(ent)
+        Web Services" are not. An entity never runs across a line break."""
+        out, line = [], []
+        for token in list(ent) + [None]:
+            if token is None or "\n" in token.text:
+                if line and (span := self._one(ent.label_, line)):
+                    out.append(span)
+                line = []
+            else:
+                line.append(token)
+        return out
+
+    def _one(self, label: str, tokens: list) -> tuple[int, int] | None:
         while tokens and (tokens[0].is_stop or not tokens[0].text[:1].isupper()):
             tokens = tokens[1:]
-        while tokens and (tokens[-1].is_stop or tokens[-1].is_punct or tokens[-1].text in ("'s", "’s")):
+        while tokens and (tokens[-1].is_stop or tokens[-1].is_punct or tokens[-1].is_space
+                          or tokens[-1].text in ("'s", "’s")):
             tokens = tokens[:-1]
         words = [t.text.lower() for t in tokens if t.is_alpha]
         if not words:
             return None
-        if ent.label_ == "PERSON":
+        if label == "PERSON":
             if all(w in self.other_words and w not in self.nouns for w in words):
                 return None
+            if len(tokens) > 3 and all(t.is_upper for t in tokens if t.is_alpha):
+                return None  # four or more words in capitals: a product or a heading
         elif not (2 <= len(tokens) <= 4 and all(t.is_title for t in tokens)
                   and not any(w in self.other_words for w in words)
                   and any(w not in self.nouns for w in words)):
             return None
         return tokens[0].idx, tokens[-1].idx + len(tokens[-1].text)
+
 
     def find_many(self, texts: list[str], check=lambda: None) -> list[list[tuple[int, int]]]:
         """For each text, its name spans (merged, sorted); `check()` runs between model calls (it
@@ -144,8 +158,8 @@ class PersonFinder:
         for (i, offset, piece), doc in zip(jobs, nlp.pipe([j[2] for j in jobs], batch_size=32)):
             check()
             for ent in doc.ents:
-                if (found := self._person(ent)) is not None:
-                    spans[i].append(_widen(texts[i], found[0] + offset, found[1] + offset))
+                for start, end in self._person(ent):
+                    spans[i].append(_widen(texts[i], start + offset, end + offset))
         return [_merge(s) for s in spans]
 
 
@@ -161,12 +175,15 @@ def same_names(texts: list[str], spans: list[list[tuple[int, int]]]) -> list[lis
 
 
 def _title_case_caps(text: str) -> str:
-    """Runs of two or more capitalised words where one is in capitals, in title case (same length)."""
+    """Two to four capitalised words mixing capitals and title case ("OKAFOR Maria", "Maria OKAFOR") in
+    title case (same length). Runs all in capitals are left alone: those are product names and
+    headings far more often than people (an all-capitals name is found on the deny-list)."""
     def fix(m: re.Match) -> str:
-        words = m.group(0)
-        if not any(w.isupper() and len(w) > 1 for w in words.split()):
-            return words
-        return " ".join(w.capitalize() if w.isupper() else w for w in words.split(" "))
+        words = m.group(0).split(" ")
+        caps = [w.isupper() and len(w) > 1 for w in words if w]
+        if not (2 <= len(caps) <= 4 and any(caps) and not all(caps)):
+            return m.group(0)
+        return " ".join(w.capitalize() if w.isupper() else w for w in words)
     return _CAPS_RUN.sub(fix, text) if any(c.isupper() for c in text) else text
 
 
