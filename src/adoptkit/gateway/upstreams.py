@@ -1,6 +1,8 @@
 """Upstreams: real providers behind the gateway (OpenAI, Azure OpenAI, Ollama, vLLM, any
-OpenAI-compatible URL), forwarded with aiohttp over kept-alive HTTP/1.1 connections (a fifth of
-httpx's CPU per request, measured in bench/gateway.py's notes). Streams pass through chunk by chunk.
+OpenAI-compatible URL), forwarded with aiohttp over kept-alive HTTP/1.1 connections: on loopback it
+took about 0.2 ms of client CPU per request against 0.8 ms for httpx (2,000 sequential requests each,
+measured 2026-12-07 on this project's 2-core machine, load average about 6). Streams pass through chunk
+by chunk.
 
 The provider's key is read from the environment variable the config names, in the gateway's process
 only. Every failure names the upstream and says what to check: unreachable (502), misconfigured, e.g.
