@@ -155,7 +155,7 @@ class PersonFinder:
             for start, end in _chunks(view):
                 jobs.append((i, start, view[start:end]))
         spans: list[list[tuple[int, int]]] = [[] for _ in texts]
-        for (i, offset, piece), doc in zip(jobs, nlp.pipe([j[2] for j in jobs], batch_size=32)):
+        for (i, offset, _piece), doc in zip(jobs, nlp.pipe([j[2] for j in jobs], batch_size=32)):
             check()
             for ent in doc.ents:
                 for start, end in self._person(ent):
