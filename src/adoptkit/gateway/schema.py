@@ -45,7 +45,9 @@ TEXT, IDENT, PSEUDO_NAME, PSEUDO_CALL, JSON = (Kind("text"), Kind("identifier"),
                                                Kind("json"))
 
 Text = Annotated[str, Field(max_length=2_000_000)]
-Ident = Annotated[str, IDENT, Field(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
+# a model name, as an alias or BACKEND:MODEL (vLLM's are paths: "vllm:meta-llama/Llama-3.1-8B-Instruct");
+# the router resolves it against the configuration, and an Azure deployment is checked again as a path
+ModelName = Annotated[str, IDENT, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/@+-]{0,199}$")]
 FunctionName = Annotated[str, IDENT, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 FreeJSON = Annotated[dict[str, Any], JSON]
 ParticipantName = Annotated[str, PSEUDO_NAME, Field(min_length=1, max_length=256)]
@@ -197,7 +199,7 @@ class StreamOptions(_Model):
 
 # ---- the two endpoints -------------------------------------------------------------------------------
 class ChatRequest(_Model):
-    model: Ident
+    model: ModelName
     messages: list[Message] = Field(min_length=1, max_length=2048)
     stream: bool | None = None
     stream_options: StreamOptions | None = None
@@ -231,7 +233,7 @@ class ChatRequest(_Model):
 
 
 class EmbeddingsRequest(_Model):
-    model: Ident
+    model: ModelName
     input: Union[Text, Annotated[list[Text], Field(min_length=1, max_length=2048)]]
     encoding_format: Literal["float", "base64"] | None = None
     dimensions: int | None = Field(default=None, ge=1, le=4096)
