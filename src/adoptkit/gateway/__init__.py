@@ -7,15 +7,20 @@ learner's kernel on 127.0.0.1, open (no keys: see keys.py for the rule), same re
 
 Endpoints: /v1/models, /v1/chat/completions (stream or not), /v1/embeddings, /v1/usage (the caller's
 own), /v1/redact (preview what would leave, no model call), /v1/hub/exchange (JupyterHub token -> key),
-/healthz. Modules, one concern each: keys, budgets, redact, policy, usage (+ db for the schema),
-backends (offline) and upstreams (httpx), routing (aliases), hub, app (the request path), server.
+/healthz. Modules, one concern each: schema (what is forwarded, and which strings are text), keys,
+budgets, redact (with textnorm, checksums and ner), scrub (secrets out of error text), policy, usage
+(+ db for the tables), backends (offline) and upstreams (aiohttp), routing (aliases; where backends are
+registered), hub, app (the request path), server. docs/gateway.md is the guide.
 
 A `_config.yml` example (every key optional; defaults in adoptkit/settings.py):
 
     adoptkit:
       gateway:
         require_keys: true
-        db_url: sqlite:///.cache/gateway.db          # or postgresql+psycopg2://user@host/db
+        db_url: sqlite:///.cache/gateway.db          # or postgresql+psycopg2://user@host/db; the environment
+                                                     # variable ADOPTKIT_GATEWAY_DB_URL overrides it
+        max_body_bytes: 2000000
+        max_text_chars: 400000                       # text in one request, all fields together
         aliases:
           course-default: openai:gpt-4o-mini         # one line switches a course to a real model
           course-embed: offline:adoptkit-offline-embed
@@ -27,7 +32,10 @@ A `_config.yml` example (every key optional; defaults in adoptkit/settings.py):
           learner: {tokens_per_day: 200000, requests_per_day: 1000, requests_per_minute: 60}
           cohort: {tokens_per_day: 5000000}
           cohorts: {pilot: {learner: {tokens_per_day: 50000}}}
+          reserve_max_tokens: 4096                   # held for a request that names no max_tokens
         redaction:
+          ner: true                                  # names by the offline model too (docs/gateway.md)
+          max_seconds: 20                            # CPU seconds to check one request
           deny_names_file: data/people.txt           # names to redact, one a line
           org_patterns: {EMPLOYEE_ID: '\bEMP-\d{6}\b'}     # single quotes: YAML keeps backslashes
         policy:
