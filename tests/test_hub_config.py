@@ -3,8 +3,10 @@ JupyterHub makes of it, the per-role hook, nbgrader's per-role configs, the chec
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import subprocess
 import types
 from pathlib import Path
 
@@ -154,7 +156,9 @@ def test_instructor_gets_the_course_config_and_the_exchange(monkeypatch, tmp_pat
     c = nbgrader_config("instructor", monkeypatch, ADOPTKIT_EXCHANGE_DIR=str(tmp_path / "x"),
                         ADOPTKIT_COURSE_CONFIG=str(FIXTURE_CONFIG), ADOPTKIT_COURSE_ROOT=str(tmp_path))
     assert c.CourseDirectory.root == str(tmp_path) and c.CourseDirectory.source_directory == "exercises"
-    assert c.Exchange.root == str(tmp_path / "x") and c.CollectApp.check_owner is False
+    assert c.Exchange.root == str(tmp_path / "x") and c.CollectApp.check_owner is False  # one shared account
+    c = nbgrader_config("instructor", monkeypatch, ADOPTKIT_LEARNER_ACCOUNTS="own")
+    assert c.CollectApp.check_owner is True  # each learner has an account: the owner check means something
 
 
 def test_instructor_config_refuses_a_missing_course_config(monkeypatch, tmp_path):
@@ -177,3 +181,174 @@ def test_rendering_does_not_depend_on_what_is_installed(tmp_path):
     assert pilot.render(s, out) == before
     assert "ROOT / '.cache/chp/node_modules/.bin/configurable-http-proxy'" in before
     assert str(tmp_path) not in before, "the committed rendering must hold no path of this machine"
+
+
+# -- a restart right after a stop ---------------------------------------------------------------------
+
+def test_the_port_probe_ignores_connections_left_in_time_wait():
+    """A stopped hub leaves its port's connections in TIME_WAIT for about a minute; a server (which sets
+    SO_REUSEADDR) could listen again at once, and so must the probe say."""
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the hub, the proxy and uvicorn do
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = listener.accept()
+        assert not pilot._port_free("127.0.0.1", port)  # listening: in use
+        accepted.close()  # the server's side closes first: the port's connection stays in TIME_WAIT
+        client.recv(1)
+        client.close()
+    with socket.socket() as plain:  # the cause: a bind without SO_REUSEADDR is refused right now
+        with pytest.raises(OSError):
+            plain.bind(("127.0.0.1", port))
+    assert pilot._port_free("127.0.0.1", port)
+
+
+# -- the course's tools on a terminal's login PATH -------------------------------------------------------
+
+def test_a_login_shell_finds_the_course_tools(tmp_path):
+    from adoptkit.hub import profile
+
+    home, bin_dir = tmp_path / "home", tmp_path / "venv" / "bin"
+    home.mkdir()
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "adoptkit").write_text("#!/bin/sh\necho course-adoptkit\n")
+    (bin_dir / "adoptkit").chmod(0o755)
+    env = {"HOME": str(home), "ADOPTKIT_BIN": str(bin_dir), "PATH": f"{bin_dir}:/usr/bin:/bin"}
+
+    def login(cmd: str) -> str:  # /etc/profile resets PATH in a login shell: the block must put it back
+        return subprocess.run(["bash", "-l", "-c", cmd], env=env, capture_output=True, text=True).stdout.strip()
+
+    assert login("command -v adoptkit || echo missing") == "missing"
+    assert profile.ensure_login_path(home) == []
+    assert login("adoptkit") == "course-adoptkit"
+    (home / ".bash_profile").write_text("# the user's own\n")  # bash now skips ~/.profile
+    assert login("command -v adoptkit || echo missing") == "missing"
+    profile.ensure_login_path(home)
+    profile.ensure_login_path(home)
+    assert login("adoptkit") == "course-adoptkit"
+    assert (home / ".profile").read_text().count(profile.MARK) == (home / ".bash_profile").read_text().count(profile.MARK) == 1
+    assert subprocess.run(["sh", "-l", "-c", "adoptkit"], env=env, capture_output=True, text=True).stdout.strip() == "course-adoptkit"
+    env.pop("ADOPTKIT_BIN")  # where the hub does not set it (the cluster's image), the block does nothing
+    assert str(bin_dir) not in login("echo $PATH").split(":")
+
+
+def test_a_read_only_profile_does_not_stop_a_server(tmp_path):
+    from adoptkit.hub import profile
+
+    (tmp_path / ".profile").mkdir()  # cannot be appended to
+    assert profile.ensure_login_path(tmp_path) and profile.ensure_login_path(None) == ["no HOME"]
+
+
+# -- learners' own accounts -----------------------------------------------------------------------------
+
+def test_an_account_is_never_borrowed_or_made_from_a_bad_name(tmp_path):
+    from adoptkit.hub import accounts
+
+    for name in ("root", "postgres" if _has_account("postgres") else "daemon"):
+        with pytest.raises(accounts.AccountError, match="already has"):
+            accounts.ensure(name, tmp_path / name)
+    for name in ("Ann", "ann@example.com", "-x", "a" * 33, "../etc", ""):
+        with pytest.raises(accounts.AccountError, match="account names are"):
+            accounts.ensure(name, tmp_path / "x")
+    assert not (tmp_path / "root").exists()
+    with pytest.raises(accounts.AccountError, match="not an account the course made"):
+        accounts.remove("root")
+
+
+def _has_account(name: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making accounts needs root")
+def test_a_learners_account_and_private_home(tmp_path):
+    import pwd
+
+    from adoptkit.hub import accounts
+
+    name = f"akt{os.urandom(3).hex()}"
+    home = tmp_path / "home" / name
+    home.mkdir(parents=True)
+    (home / "left-by-a-shared-pilot.ipynb").write_text("{}")  # an earlier pilot's home, owned by root
+    (home / "link").symlink_to("/etc/passwd")
+    try:
+        pw = accounts.ensure(name, home)
+        assert accounts.ensure(name, home) == pw  # the second start finds it
+        assert pw.pw_gecos.startswith(accounts.MARK) and pw.pw_uid != 0 and pw.pw_dir == str(home)
+        assert (home.stat().st_uid, home.stat().st_mode & 0o777) == (pw.pw_uid, 0o700)
+        assert (home / "left-by-a-shared-pilot.ipynb").stat().st_uid == pw.pw_uid
+        assert os.stat("/etc/passwd").st_uid == 0  # a link in the home is handed over, not what it points at
+        assert (home.parent.stat().st_mode & 0o777) == 0o711
+    finally:
+        assert accounts.remove(name)
+    assert not _has_account(name) and accounts.remove(name) is False
+
+
+# -- single sign-on -------------------------------------------------------------------------------------
+
+def test_provider_claims_become_hub_groups():
+    from adoptkit.hub.sso import hub_groups
+
+    mapping = dict(instructor_groups=("ld-trainers",), learner_groups=("all-staff",), admin_groups=("ld-admins",))
+    assert hub_groups({"groups": ["all-staff"], "cohort": "Sales 2026 Q1"}, **mapping) == ["cohort-sales-2026-q1", "learners"]
+    assert hub_groups({"groups": ["ld-trainers", "ld-admins", "cohort-emea"]}, **mapping) == [
+        "admins", "cohort-emea", "instructors"]
+    # Hostile or odd claims give no group and never a crash: not strings, empty cohorts, no claims at all.
+    assert hub_groups({"groups": [None, 7, {"x": 1}, "instructors"], "cohort": ["", " ", "../.."]}, **mapping) == []
+    assert hub_groups({"groups": "all-staff"}, **mapping) == ["learners"]
+    assert hub_groups({}, **mapping) == [] and hub_groups({"groups": ["all-staff"]}, cohort_claim=None) == []
+
+
+def _discovery(folder: Path, issuer: str) -> None:
+    meta = {"issuer": issuer, "authorization_endpoint": f"{issuer}/auth", "token_endpoint": f"{issuer}/token",
+            "userinfo_endpoint": f"{issuer}/me"}
+    (folder / ".well-known").mkdir(parents=True)
+    (folder / ".well-known" / "openid-configuration").write_text(json.dumps(meta))
+
+
+def test_the_rendered_config_signs_in_with_the_provider(tmp_path):
+    from browser import serve
+
+    site = tmp_path / "provider"
+    site.mkdir()
+    with serve(site) as url:
+        issuer = url.rstrip("/")
+        _discovery(site, issuer)
+        s = hub_settings(tmp_path, authenticator="oidc", port=8100,
+                         oidc={"issuer": issuer, "client_id": "hub", "instructor_groups": ["ld-trainers"]})
+        c = load_rendered(s, tmp_path / "jupyterhub_config.py")
+    g = c.GenericOAuthenticator
+    assert c.JupyterHub.authenticator_class == "generic-oauth" and "load_groups" not in c.JupyterHub
+    assert (g.authorize_url, g.token_url, g.userdata_url) == (f"{issuer}/auth", f"{issuer}/token", f"{issuer}/me")
+    assert g.oauth_callback_url == "http://127.0.0.1:8100/hub/oauth_callback" and g.client_id == "hub"
+    assert "client_secret" not in g, "the secret comes from OAUTH_CLIENT_SECRET, never from the file"
+    assert g.manage_groups is True and g.allowed_groups == {"instructors", "learners"}
+    assert g.auth_state_groups_key({"oauth_user": {"groups": ["ld-trainers"]}}) == ["instructors"]
+
+
+def test_a_wrong_issuer_is_named(tmp_path):
+    from browser import serve
+
+    from adoptkit.hub import sso
+
+    with serve(tmp_path) as url:
+        _discovery(tmp_path, "https://someone-else.example.com")
+        with pytest.raises(sso.DiscoveryError, match="not an OpenID provider's configuration"):
+            sso.discover(url.rstrip("/"))
+    with pytest.raises(sso.DiscoveryError, match="could not read"):
+        sso.discover(url.rstrip("/"))  # stopped: nothing answers
+    with pytest.raises(settings.SettingsError, match="give both or neither"):
+        settings.parse({"hub": {"authenticator": "oidc"}})
+
+
+def test_instructors_servers_let_the_formgrader_be_framed_by_the_hub_only():
+    config = json.loads((JUPYTER / "instructor" / "jupyter_server_config.json").read_text())
+    assert config["ServerApp"]["tornado_settings"]["headers"]["Content-Security-Policy"] == "frame-ancestors 'self'"
+    assert not (JUPYTER / "learner" / "jupyter_server_config.json").read_text().count("Content-Security-Policy")

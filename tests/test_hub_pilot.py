@@ -1,14 +1,19 @@
-"""The pilot hub end to end, on loopback: `adoptkit hub start` with the shared-password authenticator,
-an instructor and two learners made through the REST API, an assignment released, fetched, answered
-through the contents API, a cell calling the sandbox gateway (a hub service) through the kernel,
-submitted, collected, autograded, feedback returned and seen by the learner; and the book's launch
-button followed into the hub. Every process the hub started is gone at the end."""
+"""The pilot hub end to end, on loopback, run as root: `adoptkit hub start` with the shared-password
+authenticator, an instructor and two learners made through the REST API (each learner's server under an
+OS account of their own), an assignment released, fetched, answered through the contents API, a cell
+calling the sandbox gateway (a hub service) through the kernel, a learner's kernel refused what is not
+theirs, submitted, collected (each submission owned by its learner); in chromium the instructor opens the
+Formgrader panel in JupyterLab, grades in a terminal with `adoptkit grade`, generates and releases
+feedback, and another site cannot frame the panel; learners see their feedback; the book's launch
+button followed into the hub; the hub stopped, started again right away, stopped. Every process the
+hub started is gone at the end, and every account is removed."""
 
 from __future__ import annotations
 
 import html
 import json
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -20,23 +25,29 @@ from urllib.parse import unquote, urlencode
 import psutil
 import pytest
 import requests
+from browser import needs_chromium, serve
 from hub_harness import CHP, REPO, PilotHub, UserClient, free_ports, listening
 from nbgrader.api import Gradebook
 
 from adoptkit.hub import wiring
 from adoptkit.llm import offline
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.browser, needs_chromium]
 
 FIXTURE = REPO / "tests" / "fixtures" / "delivery" / "course"
 ASSIGNMENT = "hub-hello"
 COURSE_ID = "adoptkit"
 PASSWORD = "pilot-password-for-tests"
 UPSTREAM_SECRET = "sk-upstream-must-never-reach-a-learner"
+# Run as root, the hub makes each learner an OS account named after them: names of this run only, so
+# that two runs on one machine never share an account, and every account is removed at the end.
+_RUN = os.urandom(2).hex()
+TEACHER, L1, L2 = f"ines{_RUN}", f"ann{_RUN}", f"bob{_RUN}"
 
 
-def _course(tmp_path: Path, ports: dict[str, int], admin_token: str) -> Path:
-    """The fixture course as a git repository (the launch button clones it), with its _config.yml."""
+def _course(tmp_path: Path, ports: dict[str, int], admin_token: str, git_url: str) -> Path:
+    """The fixture course as a git repository, with its _config.yml, and a bare copy served by git's own
+    daemon at git_url (a learner clones it through the launch button: they cannot read the test's folders)."""
     course = tmp_path / "git" / "org" / "course"
     shutil.copytree(FIXTURE, course)
     hub_url = f"http://127.0.0.1:{ports['port']}"
@@ -47,7 +58,7 @@ only_build_toc_files: true
 execute:
   execute_notebooks: "off"
 repository:
-  url: file://{course}
+  url: {git_url}/org/course
   branch: main
 launch_buttons:
   jupyterhub_url: {hub_url}
@@ -81,6 +92,8 @@ c.JupyterHub.load_roles.append({{"name": "test-admin", "services": ["test-admin"
     subprocess.run([*git[:3], "init", "-q", "-b", "main"], check=True)
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "course"], check=True)
+    bare = tmp_path / "git" / "org" / "course.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(course), str(bare)], check=True)
     return course
 
 
@@ -171,6 +184,25 @@ print(len(df), "|", df.attrs["citation"])
 """
 
 
+# What a curious learner might try from their kernel: read what is not theirs, stop another's server.
+PROBE_CELL = """
+import json, os, signal
+seen = {{}}
+for path in {paths!r}:
+    try:
+        open(path, "rb").read(1) if os.path.isfile(path) or not os.path.isdir(path) else os.listdir(path)
+        seen[path] = "read"
+    except OSError as err:
+        seen[path] = type(err).__name__
+try:
+    os.kill({pid}, 0)
+    seen["signal"] = "sent"
+except OSError as err:
+    seen["signal"] = type(err).__name__
+print(json.dumps(seen))
+"""
+
+
 def _rss_mb(pid: int) -> dict[str, float]:
     info = psutil.Process(pid).memory_full_info()
     return {"rss": info.rss / 2**20, "pss": info.pss / 2**20}
@@ -184,15 +216,28 @@ def pilot(tmp_path):
     port, hub_port, proxy_api_port, sandbox = free_ports(4)
     ports = {"port": port, "hub_port": hub_port, "proxy_api_port": proxy_api_port, "sandbox": sandbox}
     admin_token = os.urandom(16).hex()
-    course = _course(tmp_path, ports, admin_token)
+    (tmp_path / "git").mkdir()
+    git_port = free_ports(1)[0]
+    git_server = subprocess.Popen(["git", "daemon", "--reuseaddr", "--export-all", f"--base-path={tmp_path / 'git'}",
+                                   "--listen=127.0.0.1", f"--port={git_port}", str(tmp_path / "git")])
+    course = _course(tmp_path, ports, admin_token, f"git://127.0.0.1:{git_port}")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "ADOPTKIT_LLM"))}
     env.update(ADOPTKIT_CONFIG=str(course / "_config.yml"), ADOPTKIT_HUB_PASSWORD=PASSWORD,
                OPENAI_API_KEY=UPSTREAM_SECRET)
+    from adoptkit import data
+
+    data.fetch("online_shoppers", pilot_settings(course))  # `adoptkit data fetch`, a step of the pilot's set-up
     hub = PilotHub(course, env, f"http://127.0.0.1:{port}", admin_token, tmp_path / "hub.log", ports)
     try:
         yield hub
     finally:
         hub.stop()
+        from adoptkit.hub import accounts
+
+        for name in (TEACHER, L1, L2):
+            accounts.remove(name)
+        git_server.terminate()
+        git_server.wait(timeout=10)
 
 
 def test_pilot_hub_from_release_to_feedback(pilot: PilotHub, capsys):
@@ -203,14 +248,14 @@ def test_pilot_hub_from_release_to_feedback(pilot: PilotHub, capsys):
     t_ready = time.monotonic() - t0
 
     # An instructor and two learners, made through the REST API as an admin's script would.
-    hub.api("POST", "/users", json={"usernames": ["teacher", "learner1", "learner2"]})
-    hub.api("POST", "/groups/instructors/users", json={"users": ["teacher"]})
-    hub.api("POST", "/groups/learners/users", json={"users": ["learner1", "learner2"]})
+    hub.api("POST", "/users", json={"usernames": [TEACHER, L1, L2]})
+    hub.api("POST", "/groups/instructors/users", json={"users": [TEACHER]})
+    hub.api("POST", "/groups/learners/users", json={"users": [L1, L2]})
     cohort = wiring.cohort_group(pilot_settings(course), "pilot")
-    hub.api("POST", f"/groups/{cohort}", json={"users": ["learner1"]})
-    hub.start_servers(["teacher", "learner1", "learner2"])
-    teacher, learner1, learner2 = (hub.user(n) for n in ("teacher", "learner1", "learner2"))
-    idle_server = _rss_mb(hub.server_pid("learner2"))
+    hub.api("POST", f"/groups/{cohort}", json={"users": [L1]})
+    hub.start_servers([TEACHER, L1, L2])
+    teacher, learner1, learner2 = (hub.user(n) for n in (TEACHER, L1, L2))
+    idle_server = _rss_mb(hub.server_pid(L2))
 
     # Learners do not get the instructor's tools (server side or in JupyterLab's menus); the instructor does.
     assert learner1.status("/formgrader/api/status") == 404
@@ -235,7 +280,7 @@ def test_pilot_hub_from_release_to_feedback(pilot: PilotHub, capsys):
     seen = json.loads(learner1.run(kernel, GATEWAY_CELL).strip().splitlines()[-1])
     assert seen["endpoint"] == f"{wiring.gateway_url(pilot_settings(course))}/v1"
     assert seen["model"] == offline.MODEL_ID and seen["answer"].strip()
-    assert seen["hub_user"] == "learner1" and cohort in seen["groups"]  # who, and which cohort: what the gateway asks
+    assert seen["hub_user"] == L1 and cohort in seen["groups"]  # who, and which cohort: what the gateway asks
     assert f"access:services!service={wiring.GATEWAY_SERVICE}" in seen["token_scopes"]  # the token exchange's premise
     assert seen["upstream_key_seen"] is False
     # The call was made with learner1's own key (exchanged for their hub token) and counted in their cohort.
@@ -245,11 +290,24 @@ def test_pilot_hub_from_release_to_feedback(pilot: PilotHub, capsys):
     gw = pilot_settings(course)
     with sa.create_engine(resolve_url(gw.gateway.db_url, gw.root)).connect() as conn:
         logged = conn.execute(sa.text("SELECT learner, cohort, status FROM usage WHERE endpoint LIKE '%chat%'")).all()
-    assert [tuple(r) for r in logged] == [("learner1", "pilot", 200)], logged
+    assert [tuple(r) for r in logged] == [(L1, "pilot", 200)], logged
+    # Each learner's server runs under their own account (the instructor's under the hub's); a learner
+    # cannot read another's home, the exercises' sources, the gradebook or the hub's state, nor signal
+    # another learner's server.
+    hub_settings = pilot_settings(course)
+    assert psutil.Process(hub.server_pid(L1)).uids().real == pwd.getpwnam(L1).pw_uid
+    assert psutil.Process(hub.server_pid(L2)).uids().real == pwd.getpwnam(L2).pw_uid
+    assert psutil.Process(hub.server_pid(TEACHER)).uids().real == os.geteuid()
+    data_dir = hub_settings.path(hub_settings.hub.data_dir)
+    private = [data_dir / "home" / L2, course / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
+               course / "_nbgrader" / "gradebook.db", data_dir / "jupyterhub.sqlite", data_dir / "jupyterhub_cookie_secret"]
+    denied = json.loads(learner1.run(kernel, PROBE_CELL.format(paths=[str(p) for p in private],
+                                                               pid=hub.server_pid(L2))).strip().splitlines()[-1])
+    assert denied == {str(p): "PermissionError" for p in private} | {"signal": "PermissionError"}, denied
     rows, citation = learner1.run(kernel, CHAPTER_CELL, timeout=180).strip().splitlines()[-1].split(" | ", 1)
     assert int(rows) > 0 and citation.startswith("Data: ")
     hub.remember()
-    server_pid = hub.server_pid("learner1")
+    server_pid = hub.server_pid(L1)
     kernel_pids = [p.pid for p in psutil.Process(server_pid).children(recursive=True)]
     busy_server, kernel_mem = _rss_mb(server_pid), [_rss_mb(p) for p in kernel_pids]
     running = {pid: " ".join(psutil.Process(pid).cmdline()) for pid in hub.seen if psutil.pid_exists(pid)}
@@ -262,20 +320,20 @@ def test_pilot_hub_from_release_to_feedback(pilot: PilotHub, capsys):
         result = learner.call("POST", "/assignments/submit", data={"course_id": COURSE_ID, "assignment_id": ASSIGNMENT})
         assert any(a["status"] == "submitted" for a in result["value"]), result
 
-    # Collect, grade (the cohort runner's spot), generate and return feedback.
-    assert teacher.call("POST", f"/formgrader/api/assignment/{ASSIGNMENT}/collect")["success"]
-    grader = teacher.start_kernel("grading.ipynb")
-    graded = json.loads(teacher.run(grader, (
-        "import json, subprocess\n"
-        f"p = subprocess.run({wiring.grade_command(ASSIGNMENT)!r}, capture_output=True, text=True)\n"
-        "print(json.dumps({'rc': p.returncode, 'log': (p.stdout + p.stderr)[-4000:]}))"), timeout=300).strip().splitlines()[-1])
-    assert graded["rc"] == 0, graded["log"]
-    for step in ("generate_feedback", "release_feedback"):
-        assert teacher.call("POST", f"/formgrader/api/assignment/{ASSIGNMENT}/{step}")["success"]
+    # Each submission is owned by its learner's own account, so nbgrader's collect has nothing to warn about.
+    collected = teacher.call("POST", f"/formgrader/api/assignment/{ASSIGNMENT}/collect")
+    assert collected["success"] and "cheating attempt" not in collected["log"], collected["log"]
+    inbound = Path(pilot_settings(course).path(pilot_settings(course).hub.exchange_dir)) / COURSE_ID / "inbound"
+    owners = {e.name.split("+")[0]: pwd.getpwuid(e.stat().st_uid).pw_name for e in inbound.iterdir()}
+    assert owners == {L1: L1, L2: L2}, owners
+
+    # The instructor, in a browser: the Formgrader panel inside JupyterLab, the cohort grader in a
+    # terminal (the command book/deploy.md gives), feedback generated and released from the panel.
+    _instructor_grades_in_the_browser(hub, course, TEACHER)
 
     with Gradebook(f"sqlite:///{course / '_nbgrader' / 'gradebook.db'}", COURSE_ID) as gb:
-        scores = {s: gb.find_submission(ASSIGNMENT, s).score for s in ("learner1", "learner2")}
-    assert scores == {"learner1": 1.0, "learner2": 0.0}
+        scores = {s: gb.find_submission(ASSIGNMENT, s).score for s in (L1, L2)}
+    assert scores == {L1: 1.0, L2: 0.0}
 
     # Each learner fetches their feedback and finds their own score in it.
     for learner, score in ((learner1, "1.0"), (learner2, "0.0")):
@@ -288,7 +346,7 @@ def test_pilot_hub_from_release_to_feedback(pilot: PilotHub, capsys):
         assert re.search(rf"Score: {re.escape(score)} / 1\.0", page), page[:2000]
 
     # The book's launch button: log in with the pilot's password, land on the chapter as a notebook.
-    path, landing = _follow_launch_button(hub, "learner1", launch)
+    path, landing = _follow_launch_button(hub, L1, launch)
     assert path == "lab/tree/course/book/intro.md" and landing.status_code == 200
     chapter = learner1.call("GET", "/api/contents/course/book/intro.md")  # cloned into their home
     assert chapter["type"] == "notebook"  # jupytext serves the MyST chapter as a notebook
@@ -304,13 +362,107 @@ def test_pilot_hub_from_release_to_feedback(pilot: PilotHub, capsys):
     t_stop = time.monotonic() - t_stop
     assert leftovers == [], f"processes outlived the hub: {leftovers}"
     assert [p for p in sorted(ports) if listening(p)] == []
+
+    # Started again right away (what an admin does after changing _config.yml), it comes up.
+    t_restart = time.monotonic()
+    hub.log = hub.log.with_name("hub-restart.log")
+    hub.start()
+    t_restart = time.monotonic() - t_restart
+    assert hub.api("GET", f"/users/{L1}")["name"] == L1  # the same hub state
+    assert hub.stop() == []
     with capsys.disabled():
         kernels = ", ".join(f"{k['rss']:.0f} MiB RSS / {k['pss']:.0f} MiB PSS" for k in kernel_mem)
         print(f"\n[pilot hub] ready in {t_ready:.1f} s (incl. book build), whole run {time.monotonic() - t0:.1f} s, "
-              f"stopped in {t_stop:.1f} s; learner server idle {idle_server['rss']:.0f} MiB RSS / "
+              f"stopped in {t_stop:.1f} s, restarted in {t_restart:.1f} s; learner server idle {idle_server['rss']:.0f} MiB RSS / "
               f"{idle_server['pss']:.0f} MiB PSS, after a session {busy_server['rss']:.0f} MiB RSS / "
               f"{busy_server['pss']:.0f} MiB PSS, its kernel {kernels}; shared: "
               + ", ".join(f"{k} {v:.0f} MiB RSS" for k, v in sorted(fixed.items())))
+
+
+def _instructor_grades_in_the_browser(hub: PilotHub, course: Path, name: str) -> None:
+    from browser import launch, serve
+    from playwright.sync_api import sync_playwright
+
+    log = course / "terminal.log"
+    typed = (f"{{ shopt -q login_shell && echo LOGIN-SHELL; echo CWD=$PWD; command -v adoptkit nbgrader; "
+             f"{' '.join(wiring.grade_command(ASSIGNMENT))}; echo EXIT=$?; }} > {log} 2>&1")
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{hub.url}/hub/login")
+            page.fill("#username_input", name)
+            page.fill("#password_input", PASSWORD)
+            page.click("#login_submit")
+            page.wait_for_url(f"**/user/{name}/lab**", timeout=60_000)
+            page.locator(".jp-LauncherCard").first.wait_for(timeout=60_000)
+
+            # A terminal (a login shell) runs the cohort grader.
+            page.locator(".jp-LauncherCard[title*='terminal' i]").first.click()
+            screen = page.locator(".jp-Terminal .xterm-screen").first
+            screen.wait_for(timeout=60_000)
+            for _ in range(4):  # keys typed before the terminal's websocket is up are lost: type again
+                screen.click()
+                page.keyboard.type(typed)
+                page.keyboard.press("Enter")
+                deadline = time.monotonic() + 15
+                while not log.exists() and time.monotonic() < deadline:
+                    time.sleep(0.3)
+                if log.exists():
+                    break
+            else:
+                raise AssertionError("the terminal ran nothing that was typed")
+            deadline = time.monotonic() + 300
+            while "EXIT=" not in (log.read_text() if log.exists() else "") and time.monotonic() < deadline:
+                time.sleep(0.5)
+            out = log.read_text() if log.exists() else "(the terminal wrote nothing)"
+            assert "LOGIN-SHELL" in out and f"CWD={course}" in out and "EXIT=0" in out, out[-3000:]
+            found = [line for line in out.splitlines() if line.endswith(("/adoptkit", "/nbgrader"))]
+            assert [Path(f).name for f in found] == ["adoptkit", "nbgrader"], out[:2000]
+
+            # The Formgrader panel (Nbgrader menu): its frame shows the course's assignments.
+            page.locator("#jp-MainMenu").get_by_text("Nbgrader", exact=True).click()
+            page.locator(".lm-Menu-itemLabel").get_by_text("Formgrader", exact=True).click()
+            panel = page.frame_locator("iframe[src*='formgrader']")
+            panel.get_by_text("Manage Assignments").first.wait_for(timeout=60_000)
+            panel.locator("tr", has_text=ASSIGNMENT).first.wait_for(timeout=30_000)
+
+            # From the panel: generate the feedback, then release it.
+            row = panel.locator("tr", has_text=ASSIGNMENT).first
+            for cell, done in (("generate-feedback", "generated feedback"), ("release-feedback", "released feedback")):
+                row.locator(f".{cell} a").click()
+                modal = panel.locator("#success-modal")
+                modal.get_by_text(done, exact=False).wait_for(timeout=120_000)
+                modal.locator("button").last.click()
+                modal.wait_for(state="detached", timeout=30_000)
+            assert panel.locator("#error-modal").count() == 0
+
+            # The panel may be framed by the hub's own pages only: a page of another origin gets nothing.
+            with serve(_framing_page(course.parent, f"{hub.url}/user/{name}/formgrader")) as other:
+                page.goto(other + "frame.html")  # 127.0.0.1 on another port: another origin
+                page.wait_for_load_state("load")
+                time.sleep(1)
+                framed = [f for f in page.frames if f != page.main_frame]
+                assert framed and all("Manage Assignments" not in _frame_text(f) for f in framed)
+        except Exception:
+            page.screenshot(path=str(REPO / ".cache" / "test-instructor.png"))  # kept for a look after a failure
+            raise
+        finally:
+            browser.close()
+
+
+def _framing_page(folder: Path, url: str) -> Path:
+    folder = folder / "elsewhere"
+    folder.mkdir(exist_ok=True)
+    (folder / "frame.html").write_text(f'<!doctype html><iframe src="{url}" width="800" height="600"></iframe>')
+    return folder
+
+
+def _frame_text(frame) -> str:
+    try:
+        return frame.content()
+    except Exception:  # a frame the browser refused to fill is an error page, or none at all
+        return ""
 
 
 def pilot_settings(course: Path):

@@ -1,6 +1,6 @@
 # Rendered by `adoptkit hub config` from ../../_config.yml.
 # Do not edit: change `adoptkit: hub:` in that file and render again (`adoptkit hub start` renders
-# before it starts). Site additions (single sign-on, TLS) go in the file `hub.extra_config` names.
+# before it starts). Site additions (TLS, anything else) go in the file `hub.extra_config` names.
 """The course's JupyterHub on one machine: learners, instructors, nbgrader's exchange and the sandbox
 gateway (book/deploy.md). Run it with `adoptkit hub start`, or `jupyterhub -f` this file."""
 
@@ -18,8 +18,13 @@ COURSE = ROOT  # nbgrader's course root: instructors work here
 COURSE_CONFIG = ROOT / 'autograders/nbgrader_config.py'  # the course's nbgrader config
 JUPYTER_CONFIG = ROOT / 'deploy/jupyter'  # the kit's Jupyter config by role (common/, learner/, instructor/)
 BIN = Path(sys.executable).parent  # the course environment: the hub, the servers and the gateway run in it
+OWN_ACCOUNTS = os.geteuid() == 0  # run as root, the hub gives each learner an OS account of their own
 for folder in (DATA, EXCHANGE):
     folder.mkdir(parents=True, exist_ok=True)
+if OWN_ACCOUNTS:  # learners may pass through DATA (to their home, the exchange) but not list or read it
+    os.chmod(DATA, 0o711)
+    (DATA / "jupyterhub.sqlite").touch(mode=0o600)  # the hub's database: made private before it is opened
+    os.chmod(DATA / "jupyterhub.sqlite", 0o600)
 
 # Where the hub listens and keeps its state
 c.JupyterHub.bind_url = "http://127.0.0.1:8000"
@@ -43,16 +48,21 @@ c.Authenticator.allowed_users = set()
 c.Authenticator.allow_existing_users = True  # users an admin adds (admin page, REST API) may log in
 c.JupyterHub.load_groups = {'instructors': {'users': []}, 'learners': {'users': []}}
 
-# Everyone's server. The pilot's spawner runs every server under the hub's own OS account: no
-# isolation between learners (book/deploy.md says what that trusts; the cluster isolates them).
-c.JupyterHub.spawner_class = "simple"
-c.SimpleLocalProcessSpawner.home_dir_template = str(DATA / "home" / "{username}")
+# Everyone's server. Run as root, the hub gives each learner an OS account of their own (made at their
+# first start) and a private home; instructors' servers, and everyone's when the hub is not root, run
+# under the hub's own account (adoptkit.hub.spawner; book/deploy.md says what each trusts).
+c.JupyterHub.spawner_class = "adoptkit.hub.spawner.CourseSpawner"
+c.CourseSpawner.home_dir_template = str(DATA / "home" / "{username}")
+c.CourseSpawner.reachable = [str(p) for p in (JUPYTER_CONFIG, CONFIG, EXCHANGE, ROOT / '.cache/data',
+                                              os.environ.get("ADOPTKIT_DATA_CACHE"), os.environ.get("ADOPTKIT_DATA_MIRROR")) if p]
 c.Spawner.cmd = [str(BIN / "jupyterhub-singleuser")]
 c.Spawner.args = ['--allow-root', '--ServerApp.shutdown_no_activity_timeout=3600', '--MappingKernelManager.cull_idle_timeout=3600']
 c.Spawner.default_url = "/lab"
 c.Spawner.env_keep = ['CONDA_DEFAULT_ENV', 'CONDA_ROOT', 'JUPYTERHUB_SINGLEUSER_APP', 'LANG', 'LC_ALL', 'LD_LIBRARY_PATH', 'PATH', 'PYTHONPATH', 'VIRTUAL_ENV', 'ADOPTKIT_DATA_MIRROR', 'ADOPTKIT_DATA_CACHE']
 c.Spawner.environment = {
     "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    "ADOPTKIT_BIN": str(BIN),  # a terminal's login shell puts it back on PATH (adoptkit.hub.profile)
+    "ADOPTKIT_LEARNER_ACCOUNTS": "own" if OWN_ACCOUNTS else "shared",
     "ADOPTKIT_EXCHANGE_DIR": str(EXCHANGE),
     **({"ADOPTKIT_CONFIG": str(CONFIG)} if CONFIG.is_file() else {}),
     'ADOPTKIT_LLM_URL': 'http://127.0.0.1:8765/v1',

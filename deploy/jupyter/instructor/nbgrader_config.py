@@ -11,7 +11,9 @@ if not os.path.isfile(course_config):
                             "`hub.nbgrader_config` in _config.yml) does not exist; fix the path and restart the server")
 load_subconfig(course_config)  # noqa: F821 (the course layout and gradebook)
 c.Exchange.root = os.environ["ADOPTKIT_EXCHANGE_DIR"]
-# Every learner's server writes to the exchange under one OS account (the hub's on the pilot, jovyan
-# in the cluster image), so nbgrader's "owned by someone else: cheating attempt?" check would fire on
-# every submission. The hub, not file ownership, says who submitted (book/deploy.md: what this trusts).
-c.CollectApp.check_owner = False
+# nbgrader's collect warns when a submission's files are not owned by the account of the learner it
+# names ("cheating attempt?"). That check means something only where each learner has an account of
+# their own: on the pilot run as root (the hub says so in ADOPTKIT_LEARNER_ACCOUNTS=own). Where every
+# server runs under one account (a pilot not run as root; jovyan in the cluster's image), it would fire
+# on every submission, so it is off and the hub's login is what says who submitted (book/deploy.md).
+c.CollectApp.check_owner = os.environ.get("ADOPTKIT_LEARNER_ACCOUNTS") == "own"

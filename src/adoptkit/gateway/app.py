@@ -86,7 +86,7 @@ class Gateway:
         self.budget_in_thread = shared  # a database round trip: off the loop
         self.redactor = Redactor(g.redaction, self.settings.root) if g.redaction.enabled else None
         self.policy = PolicyCheck(g.policy)
-        self.router = Router(g)
+        self.router = Router(g, root=self.settings.root)
         for backend in self.router.backends.values():
             if hasattr(backend, "redact_text"):
                 backend.redact_text = self.scrub_pii

@@ -3,27 +3,32 @@
 exactly one backend offers. The aliases live in gateway.aliases, so an instructor switches a whole
 course to a real model by editing one line.
 
-Backends are registered in one place, `BUILTIN` below (in-process backends that exist whatever the
-config says, such as the offline model); upstreams come from gateway.upstreams. A new in-process
-backend (a local llama.cpp model, say) is a class with the methods listed in backends.py, added to
-`BUILTIN` under its name."""
+Backends are registered in one place, `BUILTIN` below: the in-process backends that exist whatever the
+config says (the offline stand-in, and the local llama.cpp and MiniLM models of local.py); upstreams come
+from gateway.upstreams. A new in-process backend is a class with the methods listed in backends.py,
+added to `BUILTIN` under its name. Every backend's requests take the same path through app.py (schema,
+redaction, budgets, usage log): a backend only answers."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from ..settings import Gateway
 from .backends import OfflineBackend
 from .errors import APIError
+from .local import LocalBackend
 from .upstreams import UpstreamBackend
 
 
-# name -> factory(gateway settings) for the in-process backends
-BUILTIN = {"offline": lambda cfg: OfflineBackend()}
+# name -> factory(gateway settings, the config's folder) for the in-process backends
+BUILTIN = {"offline": lambda cfg, root: OfflineBackend(),
+           "local": lambda cfg, root: LocalBackend(cfg.local, root)}
 
 
 class Router:
-    def __init__(self, cfg: Gateway, offline: OfflineBackend | None = None):
+    def __init__(self, cfg: Gateway, offline: OfflineBackend | None = None, root: Path = Path(".")):
         self.aliases = dict(cfg.aliases)
-        self.backends = {name: make(cfg) for name, make in BUILTIN.items()}
+        self.backends = {name: make(cfg, root) for name, make in BUILTIN.items()}
         if offline is not None:
             self.backends["offline"] = offline
         self.backends.update({name: UpstreamBackend(name, up) for name, up in cfg.upstreams.items()})

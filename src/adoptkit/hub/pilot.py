@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import textwrap
 from importlib.resources import files
 from pathlib import Path
 from string import Template
@@ -91,16 +92,19 @@ def render(settings: Settings, out: Path, source: Path | None = None) -> str:
         "root": repr(Path(os.path.relpath(os.path.abspath(settings.root), out.parent)).as_posix()),
         "data_dir": _path_expr(settings, hub.data_dir),
         "exchange_dir": _path_expr(settings, hub.exchange_dir),
+        "data_cache": _path_expr(settings, settings.data.cache),
         "course_dir": _path_expr(settings, hub.course_dir),
         "nbgrader_config": _path_expr(settings, hub.nbgrader_config),
         "jupyter_config": _path_expr(settings, hub.jupyter_config),
         "extra_config": _path_expr(settings, hub.extra_config) if hub.extra_config else "None",
         "proxy_command": _command_expr(settings, hub.proxy_command),
         "ip": hub.ip, "port": hub.port, "hub_port": hub.hub_port, "proxy_api_port": hub.proxy_api_port,
-        "authenticator": repr(hub.authenticator),
+        "authenticator": repr("generic-oauth" if hub.oidc else hub.authenticator),
+        "oidc": _oidc_block(settings),
         "admins": _set_literal(hub.admins),
         "allowed": _set_literal(set(groups["instructors"]["users"]) | set(groups["learners"]["users"])),
-        "groups": pprint.pformat(groups, width=100, sort_dicts=False),
+        "load_groups": ("# Groups come from the identity provider at each login (manage_groups, below)." if hub.oidc
+                        else f"c.JupyterHub.load_groups = {pprint.pformat(groups, width=100, sort_dicts=False)}"),
         "server_args": repr(args),
         "env_keep": repr(_SPAWNER_ENV_KEEP + [k for k in wiring.SERVER_ENV_KEEP if k not in _SPAWNER_ENV_KEEP]),
         "learner_environment": "\n".join(f"    {k!r}: {v!r}," for k, v in wiring.learner_environment(settings).items()),
@@ -112,6 +116,23 @@ def render(settings: Settings, out: Path, source: Path | None = None) -> str:
     }
     template = files("adoptkit.hub").joinpath("jupyterhub_config.tmpl").read_text(encoding="utf-8")
     return Template(template).substitute(values)
+
+
+def _oidc_block(settings: Settings) -> str:
+    """Single sign-on: the provider's settings as literals; its endpoints are read when the hub starts."""
+    oidc = settings.hub.oidc
+    if oidc is None:
+        return ""
+    from .sso import callback_url
+
+    fields = pprint.pformat(oidc.model_dump(), width=100, sort_dicts=False)
+    return (f"if c.JupyterHub.authenticator_class == \"generic-oauth\":  # OpenID Connect (adoptkit.hub.sso)\n"
+            f"    from adoptkit.hub.sso import generic_oauth\n"
+            f"    from adoptkit.settings import OidcSettings\n\n"
+            f"    OIDC = OidcSettings(**{textwrap.indent(fields, '    ').lstrip()})\n"
+            f"    for key, value in generic_oauth(OIDC, {callback_url(settings)!r}, "
+            f"{settings.gateway.hub.cohort_group_prefix!r}).items():\n"
+            f"        setattr(c.GenericOAuthenticator, key, value)\n")
 
 
 def write(settings: Settings, out: Path, source: Path | None = None) -> bool:
@@ -142,7 +163,11 @@ def install_proxy(root: Path) -> Path:
 
 
 def _port_free(host: str, port: int) -> bool:
+    """Whether a server could listen on the port now. Like the hub, the proxy and the gateway, the probe
+    sets SO_REUSEADDR: without it, the connections a stopped hub leaves in TIME_WAIT (about a minute
+    on Linux) would count as "in use", and a restart right after a stop would be refused."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
@@ -158,6 +183,9 @@ def preflight(settings: Settings) -> list[str]:
         problems.append(f"configurable-http-proxy not found at {chp!r} (hub.proxy_command). Install it from "
                         f"the course folder with `adoptkit hub install-proxy` (that is `{CHP_INSTALL}`), or "
                         "point hub.proxy_command at yours.")
+    if hub.oidc and not os.environ.get("OAUTH_CLIENT_SECRET"):
+        problems.append("single sign-on needs the client secret the identity provider gave for this hub: set "
+                        "OAUTH_CLIENT_SECRET in the hub's environment (never in _config.yml).")
     if hub.authenticator == "shared-password" and not (
             os.environ.get("ADOPTKIT_HUB_PASSWORD") or os.environ.get("ADOPTKIT_HUB_ADMIN_PASSWORD")):
         problems.append("nobody could log in: set ADOPTKIT_HUB_PASSWORD (8+ characters, for learners and "
@@ -171,6 +199,8 @@ def preflight(settings: Settings) -> list[str]:
     if jc.is_dir() and (missing := [r for r in ROLES if not (jc / r).is_dir()]):
         problems.append(f"hub.jupyter_config = {hub.jupyter_config!r} lacks {missing}: point it at the kit's "
                         "deploy/jupyter folder.")
+    if os.geteuid() == 0:
+        problems += _learner_accounts_ready()
     for what, host, port in (("hub.port", hub.ip, hub.port), ("hub.hub_port", "127.0.0.1", hub.hub_port),
                              ("hub.proxy_api_port", "127.0.0.1", hub.proxy_api_port),
                              ("sandbox.port (the gateway)", settings.sandbox.host, settings.sandbox.port)):
@@ -180,11 +210,70 @@ def preflight(settings: Settings) -> list[str]:
     return problems
 
 
+def _learner_accounts_ready() -> list[str]:
+    """Run as root, the hub makes each learner an account: it needs useradd."""
+    if shutil.which("useradd") or Path("/usr/sbin/useradd").exists():
+        return []
+    return ["useradd is missing (Debian: apt-get install passwd): run as root, the hub makes each learner "
+            "an account of their own with it."]
+
+
+def learner_private_paths(settings: Settings) -> list[Path]:
+    """What learners must not read, though it lies in the course folder they reach: the exercises'
+    sources (solutions and hidden tests), nbgrader's working folders (everyone's submissions, grades and
+    feedback) and SQLite databases (the gradebook, the gateway's keys and usage log)."""
+    from traitlets.config import PyFileConfigLoader
+
+    course = settings.path(settings.hub.course_dir)
+    config_file = settings.path(settings.hub.nbgrader_config)
+    saved = os.environ.get("ADOPTKIT_COURSE_ROOT")
+    os.environ["ADOPTKIT_COURSE_ROOT"] = str(course)  # as the instructors' servers load it
+    try:
+        cd = PyFileConfigLoader(config_file.name, str(config_file.parent)).load_config().CourseDirectory
+    finally:
+        if saved is None:
+            os.environ.pop("ADOPTKIT_COURSE_ROOT")
+        else:
+            os.environ["ADOPTKIT_COURSE_ROOT"] = saved
+    root = Path(cd.get("root", course))
+    tops = set()
+    for key in ("source_directory", "submitted_directory", "autograded_directory", "feedback_directory",
+                "solution_directory", "source_with_tests_directory"):
+        if key in cd and not os.path.isabs(cd[key]):
+            tops.add(root / Path(cd[key]).parts[0])
+    paths = sorted(p for p in tops if p != root)
+    for url in (cd.get("db_url", ""), settings.gateway.db_url):
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            db = Path(url.removeprefix("sqlite:///"))
+            paths.append(db if db.is_absolute() else settings.root / db)
+    return paths
+
+
+def protect(settings: Settings) -> list[str]:
+    """Close `learner_private_paths` to other accounts (databases are made if missing, so they are
+    never created readable); returns what changed."""
+    changed = []
+    for path in learner_private_paths(settings):
+        if path.suffix in (".db", ".sqlite"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+        if not path.exists():
+            continue
+        mode = os.stat(path).st_mode & 0o7777
+        if mode & 0o007:
+            os.chmod(path, mode & ~0o007)
+            changed.append(f"{path}: closed to learners' accounts ({oct(mode)} -> {oct(mode & ~0o007)})")
+    return changed
+
+
 def start(settings: Settings, out: Path, source: Path | None = None) -> None:
     """Render, check, then become JupyterHub (same pid: Ctrl-C or SIGTERM stops the hub and all it started)."""
     if problems := preflight(settings):
         raise HubError("The hub cannot start:\n" + "\n".join(f"  - {p}" for p in problems))
     write(settings, out, source)
+    if os.geteuid() == 0:  # learners get their own accounts: the course's private parts must be private
+        for line in protect(settings):
+            print(f"[adoptkit hub] {line}")
     data = settings.path(settings.hub.data_dir)
     data.mkdir(parents=True, exist_ok=True)
     os.chdir(data)
