@@ -271,6 +271,7 @@ class LocalModel(_Section):
     context: int = Field(default=2048, ge=256, le=131072)  # tokens of prompt + answer per request
     max_tokens: int = Field(default=512, ge=1)  # the most a request may generate (a longer ask is cut to this)
     queue: int = Field(default=16, ge=0, le=10_000)  # requests waiting behind the one generating; more get 503
+    per_learner: int = Field(default=2, ge=1, le=10_000)  # one learner's requests waiting or generating; more: 429
     wait_seconds: float = Field(default=120.0, gt=0)  # a request waiting longer for its turn gets 503
 
     @field_validator("sha256")

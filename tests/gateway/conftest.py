@@ -197,6 +197,9 @@ def fake_hub():
 # ---- the gateway, as `adoptkit sandbox serve --port 0` ------------------------------------------------
 def write_config(folder: Path, upstream_base: str, hub_url: str) -> Path:
     down = closed_port()
+    # the MiniLM weights the session fetched into the repository's cache (tests/conftest.py), found from here
+    (folder / ".cache").mkdir(exist_ok=True)
+    (folder / ".cache" / "models").symlink_to(HERE.parents[1] / ".cache" / "models", target_is_directory=True)
     cfg = folder / "_config.yml"
     cfg.write_text(textwrap.dedent(f"""\
         adoptkit:
@@ -205,7 +208,8 @@ def write_config(folder: Path, upstream_base: str, hub_url: str) -> Path:
             max_body_bytes: 300000
             aliases:
               course-default: offline:adoptkit-offline
-              course-embed: offline:adoptkit-offline-embed
+              course-embed: local:all-MiniLM-L6-v2
+              course-hashed: offline:adoptkit-offline-embed
               course-real: rec:echo-1
             upstreams:
               rec: {{kind: openai, base_url: "{upstream_base}/v1", api_key_env: ADOPTKIT_TEST_UPSTREAM_KEY,

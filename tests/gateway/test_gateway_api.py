@@ -93,16 +93,20 @@ def test_json_mode_and_json_schema(gateway):
 def test_embeddings_base64_default_float_and_meaning(gateway):
     c = gateway.client(gateway.key())
     texts = ["refund my card payment", "card payment refund please", "the weather in spring"]
-    got = c.embeddings.create(model="course-embed", input=texts)  # the client asks for base64 and decodes it
-    vecs = [d.embedding for d in got.data]
-    assert [len(v) for v in vecs] == [256] * 3
-    assert all(abs(math.hypot(*v) - 1) < 1e-5 for v in vecs)
     cos = lambda a, b: sum(x * y for x, y in zip(a, b))  # noqa: E731
-    assert cos(vecs[0], vecs[1]) > 0.3 > cos(vecs[0], vecs[2])
-    floats = c.embeddings.create(model="course-embed", input=texts[0], encoding_format="float", dimensions=64)
+    for model, size in (("course-embed", 384), ("course-hashed", 256)):  # MiniLM; the hashed stand-in
+        got = c.embeddings.create(model=model, input=texts)  # the client asks for base64 and decodes it
+        vecs = [d.embedding for d in got.data]
+        assert [len(v) for v in vecs] == [size] * 3
+        assert all(abs(math.hypot(*v) - 1) < 1e-5 for v in vecs)
+        assert cos(vecs[0], vecs[1]) > 0.3 > cos(vecs[0], vecs[2])
+    assert got.model == "adoptkit-offline-embed"
+    floats = c.embeddings.create(model="course-hashed", input=texts[0], encoding_format="float", dimensions=64)
     assert len(floats.data[0].embedding) == 64
-    again = c.embeddings.create(model="course-embed", input=texts[0], encoding_format="float", dimensions=64)
+    again = c.embeddings.create(model="course-hashed", input=texts[0], encoding_format="float", dimensions=64)
     assert again.data[0].embedding == floats.data[0].embedding
+    real = c.embeddings.create(model="course-embed", input=texts[0], encoding_format="float")
+    assert real.model == "all-MiniLM-L6-v2" and len(real.data[0].embedding) == 384
 
 
 def test_embeddings_forwarded_to_an_upstream_are_redacted(gateway, upstream):

@@ -9,14 +9,20 @@ The response says what the gateway did: an `adoptkit` field in the JSON (and in 
 chunk) and `x-adoptkit-*` headers: the backend, redactions by type, flags, a completion cap if the
 budget set one.
 
-Nothing slow runs on the event loop: key lookups (and PostgreSQL budget steps) run in threads;
-redaction of more than a few hundred characters, offline embeddings and large offline answers run in a
-small pool of worker threads, one job per learner at a time, each bounded in size
-(gateway.max_text_chars) and time (gateway.redaction.max_seconds). So one learner's big request never
-holds up another learner's small one.
+Every backend takes this path, in-process ones included (the offline stand-in, the local llama.cpp
+model and MiniLM embeddings): a backend only answers what the gateway forwards.
 
-Redaction applies to the offline backend too (gateway.redaction.offline, default true): it is local, but
-a learner then sees exactly what a real provider would receive, whichever backend answers.
+Nothing slow runs on the event loop: key lookups (and PostgreSQL budget steps) run in threads;
+redaction of more than a few hundred characters and real embeddings run in two shared worker threads,
+one job per learner at a time (fair.py); large offline answers in a thread; the local chat model in its
+own thread, taking its queue's learners in turn (local.py). Each is bounded in size
+(gateway.max_text_chars, 2,048 embedding inputs) and time (gateway.redaction.max_seconds). So one
+learner's big request never holds up another learner's small one.
+
+Redaction: requests that leave the machine (upstreams) are always redacted. Those answered in the
+gateway's own process (offline stand-in, local model) are redacted too while gateway.redaction.offline
+is true, the default: nothing leaves the machine, but a learner sees exactly what a real provider would
+receive, whichever backend answers.
 """
 
 from __future__ import annotations
@@ -40,7 +46,9 @@ from ..llm import offline
 from ..settings import Settings, current
 from . import db, schema
 from .budgets import Budgets, Hold, MemoryLedger, SQLLedger
+from .backends import Caller
 from .errors import APIError
+from .fair import FairSlots
 from .hub import exchange
 from .keys import BadKeyThrottle, Identity, KeyStore, authenticate, bearer
 from .policy import PolicyCheck
@@ -86,36 +94,19 @@ class Gateway:
         self.budget_in_thread = shared  # a database round trip: off the loop
         self.redactor = Redactor(g.redaction, self.settings.root) if g.redaction.enabled else None
         self.policy = PolicyCheck(g.policy)
+        self.heavy = FairSlots(WORKERS)  # big redaction jobs and real embeddings, one per learner at a time
         self.router = Router(g, root=self.settings.root)
         for backend in self.router.backends.values():
             if hasattr(backend, "redact_text"):
                 backend.redact_text = self.scrub_pii
+            if hasattr(backend, "heavy"):
+                backend.heavy = self.heavy
         self.throttle = BadKeyThrottle()
-        self._heavy: anyio.CapacityLimiter | None = None
-        self._learner_locks: dict[str, list] = {}
 
     def redacts(self, backend) -> bool:
-        return self.redactor is not None and (backend.name != "offline" or self.settings.gateway.redaction.offline)
-
-    # -- off the loop ----------------------------------------------------------------------------------
-    @property
-    def heavy(self) -> anyio.CapacityLimiter:
-        if self._heavy is None:
-            self._heavy = anyio.CapacityLimiter(WORKERS)
-        return self._heavy
-
-    @contextlib.asynccontextmanager
-    async def one_job_per_learner(self, learner: str):
-        """A learner's big jobs run one at a time, so one learner cannot take every worker."""
-        entry = self._learner_locks.setdefault(learner, [anyio.Lock(), 0])
-        entry[1] += 1
-        try:
-            async with entry[0]:
-                yield
-        finally:
-            entry[1] -= 1
-            if entry[1] == 0:
-                self._learner_locks.pop(learner, None)
+        """Requests that leave the machine are always redacted; those answered in the gateway's own process
+        (the offline stand-in, the local model) too unless gateway.redaction.offline is false."""
+        return self.redactor is not None and (backend.leaves_machine or self.settings.gateway.redaction.offline)
 
     async def budget(self, fn, *args):
         return await anyio.to_thread.run_sync(fn, *args) if self.budget_in_thread else fn(*args)
@@ -153,8 +144,7 @@ class Gateway:
             if sum(len(texts[i]) for i in todo) <= INLINE_CHARS[self.redactor.people is not None]:
                 done = job()
             else:
-                async with self.one_job_per_learner(who.learner):
-                    done = await anyio.to_thread.run_sync(job, limiter=self.heavy)
+                done = await self.heavy.run_sync(who.learner, job)
         except RedactionTooSlow:
             biggest = max(todo, key=lambda i: len(prep.texts[i]))
             raise APIError(400, f"Checking this request for personal data took more than "
@@ -314,16 +304,17 @@ def create_app(settings: Settings | None = None, require_keys: bool | None = Non
                 prompt = estimate_tokens(work.texts, len(req.messages))
                 hold = await gw.budget(gw.budgets.reserve, who, prompt, asked, req.n or 1)
                 cap_completion(forward, hold, asked, backend)
+                caller = Caller(who.learner, partial(fit_hold, gw, hold))
                 extras = gw.extras(backend, backend_model, row, flags, hold, asked)
                 headers = extras_headers(extras)
                 if req.stream:
-                    chunks = await backend.chat_stream(forward, backend_model)
+                    chunks = await backend.chat_stream(forward, backend_model, caller)
                     wants_usage = bool(req.stream_options and req.stream_options.include_usage)
                     streaming = True
                     return ClosingStream(stream_events(gw, row, chunks, extras, wants_usage, forward, hold),
                                          on_close=partial(settle_unstarted, gw, row, hold),
                                          media_type="text/event-stream", headers=headers)
-                result = await backend.chat(forward, backend_model)
+                result = await backend.chat(forward, backend_model, caller)
                 count_tokens(row, result.get("usage"), forward, result)
                 await gw.budget(gw.budgets.settle, hold, row.prompt_tokens + row.completion_tokens)
                 gw.usage.record(row.finish(200, "ok"))
@@ -350,8 +341,11 @@ def create_app(settings: Settings | None = None, require_keys: bool | None = Non
                 work = await gw.redact(prep, who) if gw.redacts(backend) else Work(list(prep.texts))
                 row.redactions.update(work.counts)
                 forward = schema.fill(tree, prep, work.texts)
-                hold = await gw.budget(gw.budgets.reserve, who, estimate_tokens(work.texts, 0), 1, 1)
-                result = await backend.embeddings(forward, backend_model)
+                # each input counted as a message: a real model adds its own tokens around every input
+                hold = await gw.budget(gw.budgets.reserve, who, estimate_tokens(work.texts, len(work.texts)), 1, 1)
+                result = await backend.embeddings(forward, backend_model, Caller(who.learner))
+                if not backend.leaves_machine:  # the model that answered (local: the stand-in where MiniLM is absent)
+                    row.backend_model = backend_model = str(result.get("model") or backend_model)
                 row.prompt_tokens = int((result.get("usage") or {}).get("prompt_tokens") or 0)
                 await gw.budget(gw.budgets.settle, hold, row.prompt_tokens)
                 gw.usage.record(row.finish(200, "ok"))
@@ -452,6 +446,15 @@ def cap_completion(forward: dict, hold: Hold, asked: int | None, backend) -> Non
         forward.pop("max_tokens", None)
     else:
         forward["max_tokens"] = hold.grant
+
+
+def fit_hold(gw: Gateway, hold: Hold, prompt_tokens: int, cap: int) -> int:
+    """A backend counted the real prompt (Caller.fit; the local model, in its own thread): hold exactly
+    what the request can use, its prompt and its answer's cap. If the budget cannot take more, the answer
+    is cut to what the hold covers (below 1: refused)."""
+    if gw.budgets.adjust(hold, prompt_tokens + cap - hold.tokens):
+        return cap
+    return min(cap, hold.tokens - prompt_tokens)
 
 
 def extras_headers(extras: dict) -> dict:

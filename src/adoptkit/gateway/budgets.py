@@ -5,7 +5,8 @@ offline tokenizer on the text as forwarded) plus its completion cap (`max_tokens
 `limits.reserve_max_tokens` when it names none), times `n`. Where a token budget applies, the cap
 is cut to what is left and passed on to the model, so the model cannot answer past the budget. When the
 request ends (answered, streamed, broken off, failed) the hold is settled: the real tokens count and
-the rest is released. Check and hold are one atomic step, so 50 concurrent requests cannot all pass a
+the rest is released. A backend that counts the real prompt before answering (the local model) has
+the hold adjusted to it first (`adjust`), so its answers never run past a budget. Check and hold are one atomic step, so 50 concurrent requests cannot all pass a
 check that only one of them fits (LiteLLM's #34732 and #40095 are that race).
 
 Where the counters live (the "ledger"):
@@ -25,7 +26,7 @@ import datetime as dt
 import threading
 import time
 from collections import Counter, defaultdict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
@@ -51,6 +52,7 @@ class Hold:
     grant: int | None
     day: dt.datetime | None = None  # the day it was admitted (a request running past midnight settles there)
     settled: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # adjust (a backend's thread) vs settle
 
 
 @dataclass
@@ -100,12 +102,29 @@ class Budgets:
         grant, tokens = self._raise(self.ledger.admit, levels, plan, prompt_tokens + n, self.enforce)
         return Hold(identity, tokens, grant, day)
 
+    def adjust(self, hold: Hold, extra: int) -> bool:
+        """Hold `extra` more tokens for a running request, or release -extra: a backend that counts the real
+        prompt before answering (local) found it longer or shorter than estimated. False, holding nothing
+        more, if a daily token budget cannot take them."""
+        with hold.lock:
+            if extra == 0 or hold.settled:
+                return True
+            try:
+                self.ledger.adjust(self.levels(hold.identity), extra, self.enforce, hold.day)
+            except OverBudget:
+                return False
+            hold.tokens += extra
+            return True
+
     def settle(self, hold: Hold | None, used_tokens: int) -> None:
         """The request is over: count what it really used, release the rest of its hold."""
-        if hold is None or hold.settled:
+        if hold is None:
             return
-        hold.settled = True
-        self.ledger.settle(self.levels(hold.identity), hold.tokens, used_tokens, hold.day)
+        with hold.lock:
+            if hold.settled:
+                return
+            hold.settled = True
+            self.ledger.settle(self.levels(hold.identity), hold.tokens, used_tokens, hold.day)
 
     def status(self, identity: Identity) -> dict:
         out = {}
@@ -214,6 +233,17 @@ class MemoryLedger:
                     self._rate(lv, now, record=True)
             return grant, tokens
 
+    def adjust(self, levels: list[Level], extra: int, enforce: bool, day: dt.datetime | None = None) -> None:
+        with self._lock:
+            self._roll()
+            if enforce and extra > 0:
+                for lv, (_r, u, h) in zip(levels, self._counts(levels)):
+                    cap = lv.limits.tokens_per_day
+                    if cap is not None and cap - u - h < extra:
+                        raise OverBudget(lv, "tokens", u + h, cap, h, extra)
+            for lv in levels:
+                self.held[(lv.level, lv.name)] += extra
+
     def settle(self, levels: list[Level], held: int, used: int, day: dt.datetime | None = None) -> None:
         with self._lock:
             self._roll()
@@ -300,6 +330,20 @@ class SQLLedger:
                 c.execute(b.update().where(where & (b.c.window == minute)).values(requests=b.c.requests + 1))
         self._cleanup()
         return grant, tokens
+
+    def adjust(self, levels: list[Level], extra: int, enforce: bool, day: dt.datetime | None = None) -> None:
+        day = day or self._windows()[0]
+        b = db.budget
+        with self.engine.begin() as c:
+            rows = self._rows(c, levels, [day], lock=True)
+            if enforce and extra > 0:
+                for lv, (_r, u, h) in zip(levels, rows):
+                    cap = lv.limits.tokens_per_day
+                    if cap is not None and cap - u - h < extra:
+                        raise OverBudget(lv, "tokens", u + h, cap, h, extra)
+            for lv in levels:
+                where = (b.c.level == lv.level) & (b.c.name == lv.name) & (b.c.window == day)
+                c.execute(b.update().where(where).values(held=b.c.held + extra))
 
     def settle(self, levels: list[Level], held: int, used: int, day: dt.datetime | None = None) -> None:
         day = day or self._windows()[0]

@@ -43,7 +43,7 @@ class Router:
         return out
 
     def resolve(self, model, kind: str = "chat"):
-        """(backend, the backend's model name), or 404 listing what there is."""
+        """(backend, the model's own name at that backend), or 404 listing what there is."""
         if not isinstance(model, str) or not model:
             raise APIError(400, "`model` is required, e.g. 'course-default'", param="model")
         target = self.aliases.get(model, model)
@@ -58,8 +58,7 @@ class Router:
                 raise APIError(404, f"The model '{model}' does not exist here; available: {', '.join(known)}",
                                code="model_not_found", param="model")
             backend, backend_model = owners[0], target
-        backend.check_model(backend_model, kind)
-        return backend, backend_model
+        return backend, backend.check_model(backend_model, kind)
 
     async def aclose(self) -> None:
         for backend in self.backends.values():

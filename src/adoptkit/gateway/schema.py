@@ -252,6 +252,8 @@ def _path(loc: tuple) -> str:
     for i, part in enumerate(loc):
         if isinstance(part, int):
             out += f"[{part}]"
+        elif i and loc[i - 1] == "response_format" and part in _FORMAT_TAGS:
+            continue  # the union's tag, not a field: response_format.json_schema.name, not ...json_schema.json_schema
         elif "[" in part or "-" in part or "=" in part or part in ("str", "int", "float", "bool", "none", "dict",
                                                                  "list") or part[:1].isupper() or (
                 i == 0 and part not in fields_of):
@@ -280,11 +282,20 @@ def _first_param(err: ValidationError) -> str:
     return _path(sorted(err.errors(), key=lambda e: len(e["loc"]))[0]["loc"])
 
 
+_FORMAT_TAGS = ("text", "json_object", "json_schema")
+# a union's "none of my shapes" errors: said about a field only when nothing inside it is more precise
+_SHAPE_ERRORS = {"string_type", "list_type", "dict_type", "model_type", "model_attributes_type", "none_required"}
+
+
 def explain(err: ValidationError) -> str:
     """One sentence per field that is wrong (at most five), shortest path first."""
     by_path: dict[str, list[dict]] = {}
     for e in err.errors():
         by_path.setdefault(_path(e["loc"]), []).append(e)
+    for path in list(by_path):
+        inner = any(p.startswith((path + "[", path + ".")) for p in by_path if p != path)
+        if inner and {e["type"] for e in by_path[path]} <= _SHAPE_ERRORS:
+            del by_path[path]  # "content: not a string" says less than "content[0].type: an image cannot be sent"
     lines, said = [], set()
     for path, errors in sorted(by_path.items(), key=lambda kv: (len(kv[0]), kv[0]))[:5]:
         sentence = _say(path, errors)
@@ -315,6 +326,9 @@ def _say(path: str, errors: list[dict]) -> str:
     if path == "input" or path.startswith("input["):
         return ("must be a string or a list of strings (token arrays are refused: the gateway cannot check them for "
                 "personal data)")
+    if "union_tag_invalid" in types:
+        ctx = errors[0].get("ctx") or {}
+        return f"{ctx.get('discriminator', 'type')} must be one of {ctx.get('expected_tags', '')} (got {ctx.get('tag')!r})"
     if path in ("response_format", "stream_options", "prediction", "tool_choice") or "model_type" in types or (
             "model_attributes_type" in types):
         return f"must be an object (got {type(given).__name__}) with the fields OpenAI's API documents"

@@ -25,6 +25,7 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 
 from ..settings import Upstream
+from .backends import ANYONE, Caller
 from .errors import APIError
 from .scrub import display_url, secrets
 
@@ -44,6 +45,7 @@ def _their_message(status: int, reason: str | None, raw: bytes) -> str:
 class UpstreamBackend:
     def __init__(self, name: str, cfg: Upstream):
         self.name, self.cfg = name, cfg
+        self.leaves_machine = True
         self.where = display_url(cfg.base_url)
         parts = urlsplit(cfg.base_url)
         self._credentials = tuple(v for v in (parts.username, parts.password) if v and len(v) >= 4)
@@ -55,13 +57,14 @@ class UpstreamBackend:
         return [{"id": f"{self.name}:{m}", "object": "model", "created": 0, "owned_by": self.name}
                 for m in self.cfg.models]
 
-    def check_model(self, model: str, kind: str) -> None:
+    def check_model(self, model: str, kind: str) -> str:
         if self.cfg.models and model not in self.cfg.models:
             raise APIError(404, f"upstream '{self.name}' offers {self.cfg.models}, not '{model}' "
                                 f"(gateway.upstreams.{self.name}.models)", code="model_not_found", param="model")
         if self.cfg.kind == "azure" and (not _SEGMENT.match(model) or ".." in model):
             raise APIError(400, f"'{model}' is not an Azure deployment name (letters, digits, '.', '_' and '-', "
                                 "starting with a letter or digit).", code="invalid_model", param="model")
+        return model
 
     def _key(self) -> str | None:
         return os.environ.get(self.cfg.api_key_env) if self.cfg.api_key_env else None
@@ -164,10 +167,10 @@ class UpstreamBackend:
                            code="upstream_bad_response")
         return out
 
-    async def chat(self, body: dict, model: str) -> dict:
+    async def chat(self, body: dict, model: str, caller: Caller = ANYONE) -> dict:
         return await self._json(await self._post("chat/completions", model, {**body, "stream": False}))
 
-    async def chat_stream(self, body: dict, model: str) -> AsyncIterator[dict]:
+    async def chat_stream(self, body: dict, model: str, caller: Caller = ANYONE) -> AsyncIterator[dict]:
         # Ask for the usage chunk so the budget counts real tokens; the gateway drops it again
         # if the learner did not ask for it.
         body = {**body, "stream": True, "stream_options": {**(body.get("stream_options") or {}), "include_usage": True}}
@@ -195,5 +198,5 @@ class UpstreamBackend:
 
         return chunks()
 
-    async def embeddings(self, body: dict, model: str) -> dict:
+    async def embeddings(self, body: dict, model: str, caller: Caller = ANYONE) -> dict:
         return await self._json(await self._post("embeddings", model, body))
