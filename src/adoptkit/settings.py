@@ -207,8 +207,9 @@ class GatewayLimits(_Section):
 
 class Redaction(_Section):
     enabled: bool = True
-    # The offline model is local, but it sees what an upstream would see, so a notebook shows
-    # exactly what would leave the laptop whichever backend answers.
+    # Redact for the backends in the gateway's own process too (the offline stand-in and the local
+    # model): nothing leaves the machine, but a notebook shows exactly what would leave it whichever
+    # backend answers. Upstreams are redacted whatever this says.
     offline: bool = True
     entities: list[str] = ["EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "UK_NINO",
                            "IP_ADDRESS", "PERSON"]
