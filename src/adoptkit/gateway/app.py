@@ -59,7 +59,8 @@ from .usage import UsageLog, UsageRow
 
 DRAIN_LIMIT = 32 * 1024 * 1024  # an oversized body is read (and dropped) up to this, so the client sees the 413
 # Text up to this many characters is redacted on the event loop (a thread hop costs more than the work):
-# patterns alone take well under a millisecond for 4,000 characters; the name model about 5 ms for 256.
+# patterns alone take well under a millisecond for 4,000 characters; the name model, where it reads, a few ms
+# for a few hundred (bench/redaction.py).
 INLINE_CHARS = {True: 256, False: 4_000}
 WORKERS = 2  # threads for big redaction jobs: the loop keeps the interpreter often enough to stay responsive
 # JSON-schema keywords: keys of free-form JSON that are vocabulary, not anybody's data
@@ -139,7 +140,8 @@ class Gateway:
                 if t and not (s.kind is schema.IDENT and t in _SCHEMA_WORDS)]
         if not todo:
             return Work(list(prep.texts))
-        job = partial(self._redact_now, [texts[i] for i in todo], self.settings.gateway.redaction.max_seconds)
+        job = partial(self._redact_now, [texts[i] for i in todo], self.settings.gateway.redaction.max_seconds,
+                      who.learner)
         try:
             if sum(len(texts[i]) for i in todo) <= INLINE_CHARS[self.redactor.people is not None]:
                 done = job()
@@ -169,8 +171,8 @@ class Gateway:
                 counts.update(red.counts)
         return Work(out, counts)
 
-    def _redact_now(self, texts: list[str], seconds: float):
-        return self.redactor.redact_many(texts, deadline=time.thread_time() + seconds)
+    def _redact_now(self, texts: list[str], seconds: float, learner: str):
+        return self.redactor.redact_many(texts, deadline=time.thread_time() + seconds, scope=learner)
 
     @contextlib.contextmanager
     def logged(self, row: UsageRow):

