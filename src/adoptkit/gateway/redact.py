@@ -105,7 +105,8 @@ def describe(cfg: Redaction) -> str:
              else "requests to upstreams (not to the offline and local models: gateway.redaction.offline is false)")
     return ("Redacts " + ", ".join(on) + f", in every text field of {where}, whatever the separators, full-width or "
             "invisible characters. Not detected: postal addresses, dates of birth, passport and other national ID "
-            "numbers, account numbers without a checksum, names in non-Latin scripts, emails spelt out ('jo at "
+            "numbers, account numbers without a checksum, names in non-Latin scripts or written all in capitals or "
+            "all in lower case (unless on the deny-list), emails spelt out ('jo at "
             "example dot com'), anything inside images or files (refused). Redaction is a safety net, not a "
             "licence: leave personal data out of prompts." + (f" {NAMES_COST}" if names and cfg.ner else ""))
 
