@@ -19,7 +19,7 @@ CHECKED = [
     "engineering-quiz", "engineering-review",
     "engineering-teachback", "hackathon-complaints-sprint", "hr-quiz", "hr-screening", "hr-teachback",
     "marketing-copy", "marketing-quiz", "marketing-teachback", "sales-crm", "sales-quiz", "sales-teachback",
-    "sales-nocode",
+    "sales-nocode", "hr-nocode", "hr-assessment-pre", "hr-assessment-post",
 ]
 
 

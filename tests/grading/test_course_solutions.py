@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import importlib
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from lessons import good_lesson
 from nbgrader_harness import ROOT, by_id, nbgrader, solutions
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.geteuid() != 0, reason="grades in the root sandbox")]
@@ -73,34 +75,6 @@ def quiz_answers(source_nb) -> tuple[str, list] | None:
     return name.group(1), [answers.get(i) for i in range(max(answers) + 1)] if answers else []
 
 
-ROLE_DATA = {"sales": "online_retail", "marketing": "bank_marketing", "hr": "onet_occupations",
-             "engineering": "cfpb_complaints"}
-
-
-def good_lesson(role: str):
-    """A complete teach-back lesson on the role's real data (the source's lesson is the blank template)."""
-    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
-    dataset = ROLE_DATA[role]
-    return nbformat.v4.new_notebook(cells=[
-        md(f"# Checking a model's answers against the {dataset.replace('_', ' ')} data"),
-        md("## Who this is for\n\nColleagues who ask a model for figures or labels and need to know when to trust "
-           "the reply before it reaches a customer, a manager or a report."),
-        md("## What you will be able to do\n\n- load the team's real data and compute the figure yourself\n"
-           "- compare the model's answer with that figure\n- decide what a person must review"),
-        md("## Worked example\n\nWe load the real dataset, count its rows and columns, and print its citation, so "
-           "every number in the lesson comes from the data rather than from a model's memory."),
-        code(f"from adoptkit import data\ndf = data.load('{dataset}')\nprint(df.shape)\nprint(df.attrs['citation'])"),
-        md("## Try it yourself\n\nExercise: pick one column, compute its most frequent value, then ask yourself "
-           "whether a model that never saw this table could know it. What would you check first?"),
-        code("# your code here"),
-        md("## Common mistakes\n\nTrusting a fluent reply because it sounds confident; comparing against a figure "
-           "computed on a different period; forgetting that missing values change averages and counts; "
-           "pasting personal data into a prompt when an aggregate would do."),
-        md("## Sources\n\nData: loaded with adoptkit.data.load, whose citation line is printed above; see "
-           "https://archive.ics.uci.edu/ for the UCI datasets and https://www.consumerfinance.gov/ for the CFPB."),
-    ])
-
-
 def learner_copy(release_nb, source_nb, variant: str):
     nb = copy.deepcopy(release_nb)
     if variant == "release":
@@ -146,9 +120,10 @@ def test_solution_scores_full_marks_and_nothing_honest_is_flagged(course, assign
                     nbformat.read(release_dir / name, as_version=4)
             nbformat.write(nb, folder / name)
             if variant != "release" and (course / "exercises" / assignment / "tasks.yml").exists():
-                from test_nocode_sales import answer  # the no-code track: answers through its widgets' own API
-
-                answer(folder, assignment, variant)
+                # the no-code track: the role's good answers, given through its widgets' own API
+                from nocode_harness import answer
+                role = importlib.import_module(f"test_nocode_{assignment.split('-')[0]}")
+                answer(folder, assignment, variant, good=role.GOOD, vague=role.VAGUE)
             quiz = quiz_answers(source)
             if quiz and variant != "release":
                 (folder / "quiz-answers").mkdir(exist_ok=True)

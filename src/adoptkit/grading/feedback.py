@@ -52,6 +52,13 @@ def _visible(source: str, begin: str, end: str) -> tuple[str, dict[int, int | No
     return "\n".join(shown), where
 
 
+def _for_learner(output: NotebookNode) -> bool:
+    """An explanation a hidden check wrote for the learner on purpose (adoptkit.widgets.grading's FEEDBACK mark:
+    the why of each option, the faults found and missed); plain prints stay hidden."""
+    meta = output.get("metadata") or {}
+    return output.get("output_type") == "display_data" and (meta.get("adoptkit") or {}).get("feedback") is True
+
+
 def _message(output: NotebookNode) -> str:
     text = _ANSI.sub("", str(output.get("evalue", ""))).strip()
     return text
@@ -69,8 +76,8 @@ class LearnerFeedback(NbGraderPreprocessor):
         hidden = hidden_lines(cell.source, self.begin_hidden, self.end_hidden)
         original = cell.source
         cell.source, where = _visible(original, self.begin_hidden, self.end_hidden)
-        if hidden:  # what hidden checks print (an expected value, say) is theirs too
-            cell.outputs = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if hidden:  # what hidden checks print (an expected value, say) is theirs too, unless written for the learner
+            cell.outputs = [o for o in cell.get("outputs", []) if o.get("output_type") == "error" or _for_learner(o)]
         for out in cell.get("outputs", []):
             if out.get("output_type") != "error":
                 continue
