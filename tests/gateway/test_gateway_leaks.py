@@ -4,7 +4,7 @@ must receive none of it (or, where the gateway refuses a request, nothing at all
 
 The formats are the ones that slipped past before (issue 14): card numbers with no-break spaces, line
 breaks, dots, slashes, " - ", a space between every digit, full-width digits, zero-width characters and
-soft hyphens inside; full-width SSNs; lower-case unspaced IBANs; zero-width characters inside an email;
+soft hyphens inside, digits of another script; full-width SSNs; lower-case unspaced IBANs; zero-width characters inside an email;
 a full-width "＠"; an email escaped as \\u0040 inside tool arguments; plus a phone number with no-break
 spaces and a deny-listed name. All values are synthetic (Luhn- and mod-97-valid, made up here)."""
 
@@ -39,6 +39,7 @@ FORMATS = {
     "card, full-width digits": ("".join(chr(0xFF10 + int(d)) for d in CARD), CARD),
     "card, zero-width spaces": ("\u200b".join(groups(CARD2, " ").split(" ")), CARD2),
     "card, soft hyphens": ("\u00ad".join(groups(CARD, " ").split(" ")), CARD),
+    "card, Arabic-Indic digits": ("".join(chr(0x0660 + int(d)) for d in CARD2), CARD2),
     "SSN, full-width": ("５３６－９０－４３９９", "536904399"),
     "IBAN, lower case, unspaced": (IBAN.lower(), IBAN),
     "IBAN, grouped": (groups(IBAN, " "), IBAN),
@@ -63,7 +64,7 @@ def leaked(original: str, strings: list[str]) -> bool:
             if any(original[i:i + 10] in have for i in range(len(original) - 9)):
                 return True
         elif original.isdigit():
-            have = re.sub(r"\D", "", unicodedata.normalize("NFKC", text))
+            have = "".join(str(unicodedata.decimal(c)) for c in s if c.isdecimal())  # digits of any script
             if any(original[i:i + 7] in have for i in range(len(original) - 6)):
                 return True
         elif any(w.lower() in text.lower() for w in original.split()):

@@ -1,7 +1,7 @@
 """Text as a detector should see it, with a map back to the text as the learner wrote it.
 
 Personal data copied from a web page, an office document or a chat arrives in forms that pattern
-matchers miss: full-width digits and "＠" (Unicode compatibility forms), zero-width spaces, soft hyphens,
+matchers miss: full-width digits and "＠" (Unicode compatibility forms), digits of other scripts, zero-width spaces, soft hyphens,
 byte-order marks and bidi marks inside an email or a card number, no-break and thin spaces between
 digit groups, en dashes, escapes (`\\u0040`, `&#64;`, `%40`). `normalise()` undoes all of these and
 keeps, for every character of the result, the span of the original it came from, so a finding in the
@@ -48,6 +48,8 @@ def _fold_char(ch: str) -> str:
         return "-"
     if ch in "\u3002\uff61":  # ideographic full stops
         return "."
+    if cat == "Nd":  # a digit of any script (Arabic-Indic, Devanagari, ...): NFKC leaves those as they are
+        return str(unicodedata.decimal(ch))
     return unicodedata.normalize("NFKC", ch)
 
 
