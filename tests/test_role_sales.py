@@ -158,11 +158,11 @@ def test_follow_ups_guardrails_and_redaction(chapter_outputs):
     got = chapter_outputs["follow-ups"]
     n = got.glued["fu_n_cases"]
     assert n == 12 and 0 <= got.glued["fu_free_ok"] <= n and 0 <= got.glued["fu_slot_ok"] <= n
-    # the synthetic note holds an email, a phone number and a test card number, and a name not on the deny-list
-    assert got.glued["fu_redacted_types"] == "CREDIT_CARD, EMAIL_ADDRESS, PHONE_NUMBER"
-    assert got.glued["fu_name_kept"] is True
+    # the synthetic note holds an email, a phone number, a test card number and a name (found by the name model)
+    assert got.glued["fu_redacted_types"] == "CREDIT_CARD, EMAIL_ADDRESS, PERSON, PHONE_NUMBER"
+    assert got.glued["fu_name_kept"] is False
     assert "jordan.avery@example.com" not in got.text.split("received:", 1)[1]
-    assert "gateway removed: CREDIT_CARD=1,EMAIL_ADDRESS=1,PHONE_NUMBER=1" in got.text
+    assert "gateway removed: CREDIT_CARD=1,EMAIL_ADDRESS=1,PERSON=1,PHONE_NUMBER=1" in got.text
     # the hand-written drafts: the complete one passes, the others are stopped with their reasons
     assert re.search(r"<td>complete</td>\s*<td>none</td>", got.text)
     assert "offers a refund: 'refund'" in got.text and "unfinished: '[customer name]'" in got.text

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 CONFIG_NAME = "_config.yml"
 KNOWN_ROLES = ("marketing", "sales", "hr", "engineering", "finance", "support", "leadership")
@@ -230,12 +230,16 @@ class GatewayLimits(_Section):
     learner: Limits = Limits(tokens_per_day=200_000, requests_per_day=1_000, requests_per_minute=60)
     cohort: Limits = Limits(tokens_per_day=5_000_000, requests_per_day=50_000)
     cohorts: dict[str, CohortLimits] = {}  # overrides by cohort name
+    # A request without max_tokens may use this many completion tokens (held against the budget until
+    # it ends); the gateway passes the cap on to the model when a token budget applies.
+    reserve_max_tokens: int = Field(default=4096, ge=1)
 
 
 class Redaction(_Section):
     enabled: bool = True
-    # The offline model is local, but it sees what an upstream would see, so a notebook shows
-    # exactly what would leave the laptop whichever backend answers.
+    # Redact for the backends in the gateway's own process too (the offline stand-in and the local
+    # model): nothing leaves the machine, but a notebook shows exactly what would leave it whichever
+    # backend answers. Upstreams are redacted whatever this says.
     offline: bool = True
     entities: list[str] = ["EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "UK_NINO",
                            "IP_ADDRESS", "PERSON"]
@@ -246,6 +250,8 @@ class Redaction(_Section):
     org_patterns: dict[str, str] = {}  # ENTITY_NAME -> regex for the organisation's own IDs
     deny_names: list[str] = []  # names to redact wherever they appear (e.g. the people in a dataset)
     deny_names_file: str | None = None  # one name a line, relative to the config file
+    ner: bool = True  # PERSON also by the offline name model (en_core_web_sm 3.8); false: the deny-list only
+    max_seconds: float = Field(default=20.0, gt=0)  # CPU seconds to check one request's text (then a 400)
 
     @field_validator("org_patterns")
     @classmethod
@@ -296,6 +302,7 @@ class LocalModel(_Section):
     context: int = Field(default=2048, ge=256, le=131072)  # tokens of prompt + answer per request
     max_tokens: int = Field(default=512, ge=1)  # the most a request may generate (a longer ask is cut to this)
     queue: int = Field(default=16, ge=0, le=10_000)  # requests waiting behind the one generating; more get 503
+    per_learner: int = Field(default=2, ge=1, le=10_000)  # one learner's requests waiting or generating; more: 429
     wait_seconds: float = Field(default=120.0, gt=0)  # a request waiting longer for its turn gets 503
 
     @field_validator("sha256")
@@ -312,6 +319,7 @@ class Gateway(_Section):
     require_keys: bool = True
     db_url: str = "sqlite:///.cache/gateway.db"  # a relative SQLite path is taken from the config's folder
     max_body_bytes: int = Field(default=2_000_000, gt=0)
+    max_text_chars: int = Field(default=400_000, gt=0)  # characters of text in one request (all fields)
     # course-embed: real embeddings on this machine (the hashed stand-in answers, and says so, where the
     # MiniLM weights are not fetched); course-local: the local backend's chat model (gateway/local.py).
     aliases: dict[str, str] = {"course-default": "offline:adoptkit-offline",
@@ -324,6 +332,14 @@ class Gateway(_Section):
     policy: Policy = Policy()
     hub: Hub = Hub()
     prices: dict[str, Price] = {}  # model id -> price; the offline model costs nothing
+
+    @model_validator(mode="before")
+    @classmethod
+    def _db_url_from_env(cls, data):
+        # ADOPTKIT_GATEWAY_DB_URL wins over the file, so a database password never sits in _config.yml.
+        if env := os.environ.get("ADOPTKIT_GATEWAY_DB_URL"):
+            data = {**(data if isinstance(data, dict) else {}), "db_url": env}
+        return data
 
     @field_validator("upstreams")
     @classmethod
@@ -547,7 +563,7 @@ class Settings(_Section):
     data: Data = Data()
     sandbox: Sandbox = Sandbox()
     hub: HubSettings = HubSettings()
-    gateway: Gateway = Gateway()
+    gateway: Gateway = Field(default_factory=Gateway)  # built per load, so ADOPTKIT_GATEWAY_DB_URL is read then
     competency: CompetencyModel = CompetencyModel()
     measure: Measure = Measure()
     roi: ROI = ROI()

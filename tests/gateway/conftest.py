@@ -67,12 +67,17 @@ def recording_app(rec: Recorder) -> FastAPI:
 
     async def answer_chat(request: Request, body: dict, key_ok: bool):
         remember(request, body)
-        if not key_ok:
-            return JSONResponse({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error",
-                                           "code": "invalid_api_key"}}, status_code=401)
+        if not key_ok:  # like some proxies: the refusal quotes the credentials it was sent
+            sent = request.headers.get("authorization") or request.headers.get("api-key")
+            return JSONResponse({"error": {"message": f"Incorrect API key provided. Headers: Authorization: {sent}",
+                                           "type": "invalid_request_error", "code": "invalid_api_key"}}, status_code=401)
         text = json.dumps(body.get("messages"))
         if "UPSTREAM-FAIL" in text:
             return JSONResponse({"error": {"message": "the model crashed"}}, status_code=500)
+        if "UPSTREAM-QUOTES" in text:  # a provider's 400 that quotes personal data and a key back
+            return JSONResponse({"error": {"message": "Invalid request for account holder jane.roe@example.com "
+                                                      f"(key {UPSTREAM_KEY}, card 4532 0151 1283 0366)"}},
+                                status_code=400)
         result = offline.answer(body)
         result.model = body.get("model")
         if body.get("tools"):
@@ -122,6 +127,11 @@ def recording_app(rec: Recorder) -> FastAPI:
         body = await request.json()
         ok = request.headers.get("api-key") == UPSTREAM_KEY and "api-version" in request.query_params
         return await answer_chat(request, body, ok)
+
+    @app.post("/admin/secret")
+    async def admin(request: Request):  # what a path traversal would reach
+        remember(request, {})
+        return JSONResponse({"secret": "the organisation's admin endpoint"})
 
     @app.post("/not-an-api/chat/completions")
     async def html_page(request: Request):  # a misconfigured base_url: a web page, not the API
@@ -187,6 +197,9 @@ def fake_hub():
 # ---- the gateway, as `adoptkit sandbox serve --port 0` ------------------------------------------------
 def write_config(folder: Path, upstream_base: str, hub_url: str) -> Path:
     down = closed_port()
+    # the MiniLM weights the session fetched into the repository's cache (tests/conftest.py), found from here
+    (folder / ".cache").mkdir(exist_ok=True)
+    (folder / ".cache" / "models").symlink_to(HERE.parents[1] / ".cache" / "models", target_is_directory=True)
     cfg = folder / "_config.yml"
     cfg.write_text(textwrap.dedent(f"""\
         adoptkit:
@@ -195,7 +208,8 @@ def write_config(folder: Path, upstream_base: str, hub_url: str) -> Path:
             max_body_bytes: 300000
             aliases:
               course-default: offline:adoptkit-offline
-              course-embed: offline:adoptkit-offline-embed
+              course-embed: local:all-MiniLM-L6-v2
+              course-hashed: offline:adoptkit-offline-embed
               course-real: rec:echo-1
             upstreams:
               rec: {{kind: openai, base_url: "{upstream_base}/v1", api_key_env: ADOPTKIT_TEST_UPSTREAM_KEY,
@@ -208,12 +222,16 @@ def write_config(folder: Path, upstream_base: str, hub_url: str) -> Path:
               badkey: {{kind: openai, base_url: "{upstream_base}/v1", api_key_env: ADOPTKIT_TEST_WRONG_KEY,
                         models: [m3]}}
               html: {{kind: compatible, base_url: "{upstream_base}/not-an-api", models: [m4]}}
+              az: {{kind: azure, base_url: "{upstream_base}", api_key_env: ADOPTKIT_TEST_UPSTREAM_KEY}}
+              creds: {{kind: compatible, base_url: "http://alice:s3cret-in-url@127.0.0.1:{down}/v1?key=qs-secret",
+                       models: [m5]}}
             limits:
               learner: {{tokens_per_day: 1000000, requests_per_day: 10000, requests_per_minute: 1000}}
               cohorts:
                 tight: {{learner: {{requests_per_day: 2}}}}
                 shared: {{cohort: {{tokens_per_day: 150}}}}
                 minute: {{learner: {{requests_per_minute: 2}}}}
+                budget200: {{learner: {{tokens_per_day: 200, requests_per_day: 1000}}}}
             redaction:
               deny_names: {json.dumps(CORPUS["deny_names"])}
               org_patterns: {json.dumps(CORPUS["org_patterns"])}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import subprocess
 import sys
 import time
@@ -92,16 +93,20 @@ def test_json_mode_and_json_schema(gateway):
 def test_embeddings_base64_default_float_and_meaning(gateway):
     c = gateway.client(gateway.key())
     texts = ["refund my card payment", "card payment refund please", "the weather in spring"]
-    got = c.embeddings.create(model="course-embed", input=texts)  # the client asks for base64 and decodes it
-    vecs = [d.embedding for d in got.data]
-    assert [len(v) for v in vecs] == [256] * 3
-    assert all(abs(math.hypot(*v) - 1) < 1e-5 for v in vecs)
     cos = lambda a, b: sum(x * y for x, y in zip(a, b))  # noqa: E731
-    assert cos(vecs[0], vecs[1]) > 0.3 > cos(vecs[0], vecs[2])
-    floats = c.embeddings.create(model="course-embed", input=texts[0], encoding_format="float", dimensions=64)
+    for model, size in (("course-embed", 384), ("course-hashed", 256)):  # MiniLM; the hashed stand-in
+        got = c.embeddings.create(model=model, input=texts)  # the client asks for base64 and decodes it
+        vecs = [d.embedding for d in got.data]
+        assert [len(v) for v in vecs] == [size] * 3
+        assert all(abs(math.hypot(*v) - 1) < 1e-5 for v in vecs)
+        assert cos(vecs[0], vecs[1]) > 0.3 > cos(vecs[0], vecs[2])
+    assert got.model == "adoptkit-offline-embed"
+    floats = c.embeddings.create(model="course-hashed", input=texts[0], encoding_format="float", dimensions=64)
     assert len(floats.data[0].embedding) == 64
-    again = c.embeddings.create(model="course-embed", input=texts[0], encoding_format="float", dimensions=64)
+    again = c.embeddings.create(model="course-hashed", input=texts[0], encoding_format="float", dimensions=64)
     assert again.data[0].embedding == floats.data[0].embedding
+    real = c.embeddings.create(model="course-embed", input=texts[0], encoding_format="float")
+    assert real.model == "all-MiniLM-L6-v2" and len(real.data[0].embedding) == 384
 
 
 def test_embeddings_forwarded_to_an_upstream_are_redacted(gateway, upstream):
@@ -196,13 +201,20 @@ def test_learner_daily_budget_429_says_when_it_resets(gateway):
     assert [r["outcome"] for r in gateway.rows("tight-learner", 4)] == ["ok", "ok", "over_budget", "over_budget"]
 
 
-def test_cohort_token_budget_is_shared(gateway):
+def test_cohort_token_budget_is_shared_and_caps_the_answer(gateway):
+    """Two learners share a cohort budget of 150 tokens: a request is held at its worst case and its
+    completion is capped to what is left; one that cannot fit is refused before it runs."""
     a = gateway.client(gateway.key(cohort="shared"))
     b = gateway.client(gateway.key(cohort="shared"))
+    raw = a.chat.completions.with_raw_response.create(model="course-default", messages=MSG)
+    cap = int(raw.headers["x-adoptkit-max-tokens"])  # no max_tokens asked: the budget set one
+    assert 0 < cap < 150 and raw.parse().adoptkit["max_tokens"] == cap
+    b.chat.completions.create(model="course-default", messages=MSG)
     long = [{"role": "user", "content": "Summarise: " + "The service was slow and the fee was wrong. " * 20}]
-    a.chat.completions.create(model="course-default", messages=long)  # about 200 tokens: over the 150
-    with pytest.raises(openai.RateLimitError, match="cohort 'shared' has used"):
-        b.chat.completions.create(model="course-default", messages=MSG)
+    with pytest.raises(openai.RateLimitError, match=r"cohort 'shared' has used (\d+) of 150 tokens .*needs at least") as err:
+        b.chat.completions.create(model="course-default", messages=long)
+    used = int(re.search(r"has used (\d+) of", str(err.value)).group(1))
+    assert 0 < used <= 150
 
 
 def test_per_minute_rate_limit_allows_a_retry(gateway):
@@ -302,7 +314,7 @@ def test_every_request_is_one_row_and_the_log_holds_no_pii(gateway):
         c.chat.completions.create(model="nope", messages=MSG)
     rows = gateway.rows(learner, 2)
     assert [(r["status"], r["outcome"], r["backend"]) for r in rows] == [(200, "ok", "rec"), (404, "not_found", None)]
-    assert json.loads(rows[0]["redactions"]) == {"CREDIT_CARD": 1, "EMAIL_ADDRESS": 1, "PHONE_NUMBER": 1}
+    assert json.loads(rows[0]["redactions"]) == {"CREDIT_CARD": 1, "EMAIL_ADDRESS": 1, "PHONE_NUMBER": 1, "PERSON": 1}
     assert rows[0]["latency_ms"] > 0 and rows[0]["prompt_tokens"] > 0 and rows[0]["cohort"] == "general"
     raw = b"".join(p.read_bytes() for p in gateway.config.parent.glob("gateway.db*"))
     for secret in (b"jo.secret@example.com", b"7946 0321", b"4012 8888 8888 1881"):

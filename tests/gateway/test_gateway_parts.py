@@ -22,7 +22,7 @@ from adoptkit import settings as settings_mod
 from adoptkit.gateway import budgets as budgets_mod
 from adoptkit.gateway import db
 from adoptkit.gateway.backends import embed
-from adoptkit.gateway.budgets import Budgets
+from adoptkit.gateway.budgets import Budgets, MemoryLedger
 from adoptkit.gateway.errors import APIError
 from adoptkit.gateway.keys import Identity, KeyStore, authenticate, bearer
 from adoptkit.gateway.policy import PolicyCheck
@@ -78,38 +78,60 @@ def test_budget_counts_resets_at_midnight_and_survives_restart(engine, monkeypat
         row.who(who)
         log.record(row)
     log.flush()
-    b = Budgets(limits, log.admitted_today())  # a restarted gateway: 3 admitted requests, 45 tokens
+    b = Budgets(limits, MemoryLedger(log.admitted_today()))  # a restarted gateway: 3 admitted requests, 45 tokens
     assert b.status(who)["learner"]["requests_today"] == 3 and b.status(who)["learner"]["tokens_today"] == 45
     with pytest.raises(APIError, match="used 3 of 3 requests"):
-        b.admit(who)
+        b.reserve(who, 10, 10)
     tomorrow = budgets_mod.day_start() + dt.timedelta(days=1)
     monkeypatch.setattr(budgets_mod, "day_start", lambda now=None: tomorrow)
-    b.admit(who)  # a new day: counters start again
+    hold = b.reserve(who, 100, None)  # a new day: counters start again; no max_tokens: capped to what is left
     assert b.status(who)["learner"]["requests_today"] == 1
-    b.add_tokens(who, 1000)
-    with pytest.raises(APIError, match="1,000 of 1,000 tokens") as err:
-        b.admit(who)
-    assert err.value.status == 429 and err.value.headers["x-should-retry"] == "false"
+    assert hold.grant == 900 and b.status(who)["learner"]["tokens_held"] == 1000
+    with pytest.raises(APIError, match=r"used 1,000 of 1,000 tokens allowed per day \(including 1,000 held"):
+        b.reserve(who, 1, 1)
+    b.settle(hold, 400)  # it used 400: the other 600 come back
+    assert b.status(who)["learner"]["tokens_today"] == 400
+    assert b.reserve(who, 100, 50).grant == 50
     log.close()
 
 
 def test_open_gateway_counts_but_never_refuses():
-    b = Budgets(GatewayLimits(learner=Limits(requests_per_day=1, requests_per_minute=1)), enforce=False)
+    b = Budgets(GatewayLimits(learner=Limits(requests_per_day=1, requests_per_minute=1)), MemoryLedger(), enforce=False)
     local = Identity("me", "local", None)
     for _ in range(3):
-        b.admit(local)
+        b.reserve(local, 5, 5)
     assert b.status(local)["learner"]["requests_today"] == 3
 
 
 def test_cohort_overrides_apply_to_their_cohort_only():
     limits = GatewayLimits(learner=Limits(requests_per_day=100), cohort=Limits(),
                            cohorts={"trial": settings_mod.CohortLimits(learner=Limits(requests_per_day=1))})
-    b = Budgets(limits)
-    b.admit(Identity("t1", "trial", None))
+    b = Budgets(limits, MemoryLedger())
+    b.reserve(Identity("t1", "trial", None), 1, 1)
     with pytest.raises(APIError):
-        b.admit(Identity("t1", "trial", None))
+        b.precheck(Identity("t1", "trial", None))
     for _ in range(3):
-        b.admit(Identity("g1", "general", None))
+        b.reserve(Identity("g1", "general", None), 1, 1)
+
+
+def test_holds_never_overshoot_under_threads():
+    """200 threads race for a 1,000-token day: what is held and used never passes the budget."""
+    import concurrent.futures as cf
+
+    b = Budgets(GatewayLimits(learner=Limits(tokens_per_day=1000), cohort=Limits()), MemoryLedger())
+    who = Identity("race", "c", None)
+
+    def one(_):
+        try:
+            hold = b.reserve(who, 30, 50)
+        except APIError:
+            return 0
+        b.settle(hold, hold.tokens)  # the worst case: every granted token used
+        return hold.tokens
+
+    with cf.ThreadPoolExecutor(16) as pool:
+        spent = sum(pool.map(one, range(200)))
+    assert 0 < spent <= 1000 and b.status(who)["learner"]["tokens_today"] == spent
 
 
 # ---- policy ---------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from adoptkit import settings
 from adoptkit.gateway import db
+from adoptkit.gateway.app import create_app
 from adoptkit.gateway.keys import KeyStore
 from adoptkit.gateway.server import BackgroundServer
 from adoptkit.llm import models
@@ -32,8 +33,8 @@ GGUF = models.locate("smollm2-135m-instruct", HERE.parents[1])["SmolLM2-135M-Ins
 ASK = [{"role": "user", "content": "Reply with one word: what colour is grass?"}]
 
 
-def serve(root: Path, **local) -> BackgroundServer:
-    s = settings.parse({"gateway": {"db_url": "sqlite:///gw.db", "local": local}}, root=root)
+def serve(root: Path, gateway: dict | None = None, **local) -> BackgroundServer:
+    s = settings.parse({"gateway": {"db_url": "sqlite:///gw.db", "local": local, **(gateway or {})}}, root=root)
     return BackgroundServer(settings=s).start()
 
 
@@ -78,7 +79,7 @@ def test_sandbox_serve_backend_local_answers_the_openai_client_with_no_network(t
             db_url: sqlite:///gw.db
             limits:
               cohorts:
-                tight: {learner: {tokens_per_day: 10}}
+                tight: {learner: {tokens_per_day: 60}}
         """), encoding="utf-8")
     keys = KeyStore(db.connect("sqlite:///gw.db", tmp_path))
     key, _ = keys.issue("ana", "pilot")
@@ -102,9 +103,12 @@ def test_sandbox_serve_backend_local_answers_the_openai_client_with_no_network(t
     logged = [r for r in rows(tmp_path) if r["endpoint"] == "chat"]
     ana = [r for r in logged if r["learner"] == "ana"]
     assert [r["backend"] for r in ana] == ["local", "local"] and all(r["status"] == 200 for r in ana)
+    assert {r["backend_model"] for r in logged} == {"SmolLM2-135M-Instruct"}  # the file served, never "default"
     assert ana[0]["completion_tokens"] == chat["usage"]["completion_tokens"]
     assert ana[1]["completion_tokens"] == stream["usage"]["completion_tokens"]
-    assert [r["status"] for r in logged if r["learner"] == "ben"] == [200, 429]
+    ben = [r for r in logged if r["learner"] == "ben"]
+    assert [r["status"] for r in ben] == [200, 429]
+    assert ben[0]["prompt_tokens"] + ben[0]["completion_tokens"] <= 60  # the hold was fitted to the real prompt
     assert "jo.bloggs@example.com" not in json.dumps(logged, default=str)
     print("network isolation:", "unshare -n" if prefix else "not available here")
 
@@ -144,15 +148,15 @@ def test_json_schema_is_enforced_while_decoding(local):
     ({"tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}]}, "cannot call tools"),
     ({"n": 2}, "one choice a request"),
     ({"logprobs": True}, "does not return logprobs"),
-    ({"temperature": 3}, "`temperature` must be a number from 0 to 2"),
+    ({"temperature": 3}, "temperature: input should be less than or equal to 2"),  # the gateway's schema
     ({"seed": -1}, "`seed` must be an integer"),
     ({"stop": ["a", "b", "c", "d", "e"]}, "up to 4"),
-    ({"max_tokens": 0}, "`max_tokens` must be a positive integer"),
-    ({"response_format": {"type": "json_schema", "json_schema": {"schema": {"type": "foo"}}}}, "cannot turn this JSON schema"),
-    ({"response_format": {"type": "json_schema", "json_schema": {"schema": {"$ref": "http://127.0.0.1:9/x"}}}}, "cannot turn"),
-    ({"response_format": {"type": "json_schema", "json_schema": {"schema": {"type": "array", "minItems": 10**9}}}}, "too large"),
-    ({"response_format": {"type": "yaml"}}, "must be text, json_object or json_schema"),
-    ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:,"}}]}]}, "text only"),
+    ({"max_tokens": 0}, "max_tokens: input should be greater than or equal to 1"),
+    ({"response_format": {"type": "json_schema", "json_schema": {"name": "t", "schema": {"type": "foo"}}}}, "cannot turn this JSON schema"),
+    ({"response_format": {"type": "json_schema", "json_schema": {"name": "t", "schema": {"$ref": "http://127.0.0.1:9/x"}}}}, "cannot turn"),
+    ({"response_format": {"type": "json_schema", "json_schema": {"name": "t", "schema": {"type": "array", "minItems": 10**9}}}}, "too large"),
+    ({"response_format": {"type": "yaml"}}, "'type' must be one of 'text', 'json_object', 'json_schema'"),
+    ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:,"}}]}]}, "an image cannot be sent"),
     ({"messages": [{"role": "tool", "content": "x", "tool_call_id": "1"}]}, "system, user and assistant"),
 ])
 def test_what_the_local_model_cannot_do_gets_a_clear_400(local, extra, says):
@@ -244,3 +248,96 @@ def test_a_side_loaded_gguf_is_served_under_its_own_name(tmp_path):
             c.chat.completions.create(model="local:SmolLM2-135M-Instruct", messages=ASK, max_tokens=4)
     finally:
         server.stop()
+
+
+def test_learners_take_turns_at_the_model_and_each_has_a_cap(tmp_path):
+    """The model's thread is held busy; learner A queues two requests, then B one: B is served between A's
+    two (not after both). A third request from A is refused with a 429 naming gateway.local.per_learner."""
+    from adoptkit.gateway.local import LocalBackend, YourTurnsUsed, _Job
+
+    backend = LocalBackend(settings.LocalModel(per_learner=2), tmp_path)
+    served, release = [], threading.Event()
+
+    def record(job):  # stands for a generation: note whose it was
+        served.append(job.learner)
+        backend._release(job.learner)
+
+    backend._generate = record
+    backend._thread.submit(release.wait, 60)
+    loop = asyncio.new_event_loop()
+    try:
+        for learner in ("A", "A", "B"):
+            backend._admit(learner)
+            backend._enqueue(_Job({}, loop, learner))
+        with pytest.raises(YourTurnsUsed, match="already have 2 requests .*gateway.local.per_learner is 2") as err:
+            backend._admit("A")
+        assert err.value.status == 429
+        backend._admit("C")  # another learner still gets in
+        backend._enqueue(_Job({}, loop, "C"))
+        release.set()
+        backend._thread.submit(lambda: None).result(timeout=30)
+        assert served == ["A", "B", "C", "A"]
+        assert backend._admitted == 0 and not backend._per_learner and not backend._waiting
+    finally:
+        release.set()
+        backend._thread.shutdown(wait=True)
+        loop.close()
+
+
+def test_budget_holds_are_fitted_to_the_real_prompt_and_never_overshoot(tmp_path):
+    """The gateway holds an estimate; the local model counts the real prompt (its chat template adds a
+    system prompt the estimate does not see) and the hold is fitted to it before anything is generated.
+    Four concurrent requests on a 150-token day: what is used never passes 150, and the ones that do not
+    fit are refused (429) or cut short."""
+    config = tmp_path / "_config.yml"
+    config.write_text(textwrap.dedent("""\
+        adoptkit:
+          gateway:
+            db_url: sqlite:///gw.db
+            local: {per_learner: 4}
+            limits:
+              learner: {tokens_per_day: 150, requests_per_day: 100, requests_per_minute: 100}
+        """), encoding="utf-8")
+    s = settings.load(config)
+    key, _ = KeyStore(db.connect("sqlite:///gw.db", tmp_path)).issue("cleo", "pilot")
+    server = BackgroundServer(app=create_app(s, require_keys=True)).start()
+    ask = [{"role": "user", "content": "Write three sentences about the sea."}]
+
+    async def scenario():
+        c = openai.AsyncOpenAI(base_url=server.url, api_key=key, max_retries=0, timeout=600)
+
+        async def one(seed):
+            try:
+                r = await c.chat.completions.create(model="course-local", messages=ask, max_tokens=30, seed=seed)
+                return r.usage.total_tokens
+            except openai.RateLimitError as err:
+                return str(err)
+        return await asyncio.gather(*[one(i) for i in range(4)])
+
+    try:
+        results = asyncio.run(scenario())
+        print("four requests on a 150-token day:", results)
+        used = [r for r in results if isinstance(r, int)]
+        refused = [r for r in results if isinstance(r, str)]
+        assert used and refused, results
+        assert sum(used) <= 150, results
+        assert all("budget" in r for r in refused), refused
+        status = openai.OpenAI(base_url=server.url, api_key=key, max_retries=0).get("/usage", cast_to=dict)
+        assert status["budget"]["learner"]["tokens_held"] == 0  # every hold settled
+        assert status["budget"]["learner"]["tokens_today"] == sum(used)
+    finally:
+        server.stop()
+
+
+def test_redaction_offline_switch_covers_the_local_model_as_it_does_the_stand_in(tmp_path):
+    ask = [{"role": "user", "content": "Reply with one word. My email is jo.bloggs@example.com."}]
+    for offline, redacted in ((True, {"EMAIL_ADDRESS": 1}), (False, {})):
+        (tmp_path / str(offline)).mkdir()
+        server = serve(tmp_path / str(offline), gateway={"redaction": {"offline": offline}})
+        try:
+            for model in ("course-local", "course-default"):
+                reply = client(server).chat.completions.create(model=model, messages=ask, max_tokens=2)
+                assert reply.model_extra["adoptkit"]["redactions"] == redacted, (model, offline)
+                assert reply.model_extra["adoptkit"]["redacted"] is offline
+        finally:
+            server.stop()

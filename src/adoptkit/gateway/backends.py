@@ -1,12 +1,24 @@
-"""Backends answer requests. The offline model is the default one, in process; upstreams (real
-providers) are in upstreams.py and have the same three methods:
+"""Backends answer requests. The offline model is the default one, in process; the local models
+(llama.cpp, MiniLM) are in local.py, upstreams (real providers) in upstreams.py. Each has:
 
-    async chat(body, model) -> dict                      an OpenAI chat.completion
-    async chat_stream(body, model) -> async iterator     of OpenAI chat.completion.chunk dicts, the last one
-                                                         with `usage` and `choices: []`; awaiting it raises
-                                                         APIError before any byte is sent to the learner
-    check_model(model, kind)                             raise APIError if the backend lacks that model
-    async embeddings(body, model) -> dict                an OpenAI embedding list
+    name                                                 its name in `BACKEND:MODEL`
+    leaves_machine                                       True if requests go to another machine (upstreams);
+                                                         False for models in the gateway's own process,
+                                                         which gateway.redaction.offline may exempt
+    models() -> list[dict]                               what /v1/models lists
+    check_model(model, kind) -> str                      the model's own name (what the usage log records:
+                                                         local's "default" is the file it serves), or
+                                                         APIError if the backend lacks that model
+    async chat(body, model, caller) -> dict              an OpenAI chat.completion
+    async chat_stream(body, model, caller)               an async iterator of OpenAI chat.completion.chunk
+                                                         dicts, the last one with `usage` and `choices: []`;
+                                                         awaiting it raises APIError before any byte is sent
+    async embeddings(body, model, caller) -> dict        an OpenAI embedding list
+
+`body` is what the gateway forwards: validated (schema.py) and redacted. `caller` (a Caller) says who
+asked, for a backend that shares something scarce between learners (the local model's queue takes
+learners in turn), and lets a backend that counts the real prompt before generating settle the budget's
+hold on it (`fit`).
 """
 
 from __future__ import annotations
@@ -18,13 +30,28 @@ import struct
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Iterator
+from typing import AsyncIterator, Callable, Iterator
+
+import anyio
 
 from ..llm import offline
 from .errors import APIError
 
 EMBED_MODEL_ID = "adoptkit-offline-embed"
+BIG_TEXT = 8_000  # characters above which the offline model works in a thread, off the event loop
 EMBED_DIM = 256
+
+
+@dataclass(frozen=True)
+class Caller:
+    learner: str = ""
+    # fit(real prompt tokens, completion cap asked) -> the completion cap the budget allows (< 1: none).
+    # The gateway's hold was made on an estimate; a backend that counts the prompt exactly (local) calls
+    # this before generating, and the gateway holds or releases the difference (budgets.Budgets.adjust).
+    fit: Callable[[int, int], int] | None = None
+
+
+ANYONE = Caller()
 
 
 @dataclass
@@ -96,6 +123,7 @@ class OfflineBackend:
     """The offline stand-in model, in process."""
 
     name = "offline"
+    leaves_machine = False
 
     def models(self) -> list[dict]:
         return [{"id": offline.MODEL_ID, "object": "model", "created": 0, "owned_by": "adoptkit",
@@ -109,22 +137,30 @@ class OfflineBackend:
         max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
         finish = "stop"
         if isinstance(max_tokens, int) and max_tokens > 0 and offline.count_tokens(content) > max_tokens:
-            content, finish = " ".join(content.split(" ")[:max_tokens]), "length"
+            words = content.split(" ")[:max_tokens]
+            while len(words) > 1 and offline.count_tokens(" ".join(words)) > max_tokens:
+                words.pop()  # never past the cap: a budget hold counts on it
+            content, finish = " ".join(words), "length"
         prompt = sum(offline.count_tokens(offline._content(m)) for m in messages)
         return ChatResult(content, offline.MODEL_ID, prompt, offline.count_tokens(content), finish)
 
-    def check_model(self, model: str, kind: str) -> None:
+    def check_model(self, model: str, kind: str) -> str:
         want = offline.MODEL_ID if kind == "chat" else EMBED_MODEL_ID
         if model != want:
             raise APIError(400, f"'{model}' is not a{'n' if kind == 'embedding' else ''} {kind} model; the offline "
                                 f"{kind} model is '{want}' (or its alias in gateway.aliases)",
                            code="wrong_model_kind", param="model")
+        return model
 
-    async def chat(self, body: dict, model: str) -> dict:
-        return self.answer(body).to_openai()
+    async def _answer(self, body: dict) -> ChatResult:
+        size = sum(len(offline._content(m)) for m in body.get("messages") or [])
+        return await anyio.to_thread.run_sync(self.answer, body) if size > BIG_TEXT else self.answer(body)
 
-    async def chat_stream(self, body: dict, model: str) -> AsyncIterator[dict]:
-        result = self.answer(body)
+    async def chat(self, body: dict, model: str, caller: Caller = ANYONE) -> dict:
+        return (await self._answer(body)).to_openai()
+
+    async def chat_stream(self, body: dict, model: str, caller: Caller = ANYONE) -> AsyncIterator[dict]:
+        result = await self._answer(body)
 
         async def chunks():
             for chunk in result.chunks():
@@ -132,10 +168,15 @@ class OfflineBackend:
 
         return chunks()
 
-    async def embeddings(self, body: dict, model: str) -> dict:
+    async def embeddings(self, body: dict, model: str, caller: Caller = ANYONE) -> dict:
         texts = embedding_inputs(body)
         dim = body.get("dimensions") or EMBED_DIM
         if not isinstance(dim, int) or not 1 <= dim <= 4096:
             raise APIError(400, "`dimensions` must be an integer from 1 to 4096", param="dimensions")
-        tokens = sum(offline.count_tokens(t) for t in texts)
-        return embedding_list([embed(t, dim) for t in texts], EMBED_MODEL_ID, tokens, body.get("encoding_format"))
+
+        def work():
+            tokens = sum(offline.count_tokens(t) for t in texts)
+            return embedding_list([embed(t, dim) for t in texts], EMBED_MODEL_ID, tokens, body.get("encoding_format"))
+
+        big = len(texts) > 16 or sum(map(len, texts)) > BIG_TEXT  # off the event loop: others keep flowing
+        return await anyio.to_thread.run_sync(work) if big else work()

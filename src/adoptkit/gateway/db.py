@@ -4,15 +4,18 @@ Two tables, kept simple because the adoption reports read them directly:
 
 `keys`   one row per issued key: key_id (public, shown in listings), sha256 of the key (the key itself
          is shown once and never stored), learner, cohort, note, created_at, revoked_at (NULL: valid).
+`budget` the budget counters when several gateway processes share one PostgreSQL (budgets.py).
 `usage`  one row per request: ts (UTC), learner, cohort, key_id, endpoint ("chat", "embeddings", or
          "redact" for a preview that calls no model),
          model (as asked), backend ("offline" or the upstream's name), backend_model, stream,
          prompt_tokens, completion_tokens, latency_ms, status (the HTTP status sent), outcome ("ok",
          "client_disconnected", "over_budget", "rate_limited", "blocked", "upstream_error", ...),
          redactions (JSON {type: count}), flags (JSON list, e.g. ["prompt_injection"]), error (message).
-         It holds no prompt or answer text, so it never holds raw PII. Model calls and refused model
-         calls are logged (a 401 row has no learner); listing models, reading one's own usage,
-         /healthz and the hub exchange are not.
+         It holds no prompt or answer text, and upstream error text is scrubbed of secrets and PII
+         before it is stored. Model calls and refused model calls are logged; requests refused
+         before a learner is known (a bad key, 401, or a throttled source, 429) are counted instead:
+         one row per minute and error code, with no learner, saying how many. Listing models,
+         reading one's own usage, /healthz and the hub exchange are not logged.
 
 SQLite runs in WAL mode: a crash mid-write loses at most the uncommitted batch, never the file.
 """
@@ -58,6 +61,29 @@ usage = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     sa.Index("ix_usage_learner_ts", "learner", "ts"),
 )
+
+
+# Budget counters shared by gateway replicas (PostgreSQL; budgets.py). One row per window (a UTC day, or
+# a minute for per-minute rates), level ("learner"/"cohort") and name: requests admitted, tokens used
+# by requests that ended, tokens held by requests still running.
+budget = sa.Table(
+    "budget", metadata,
+    sa.Column("window", sa.DateTime, primary_key=True),
+    sa.Column("level", sa.String(16), primary_key=True),
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("requests", sa.Integer, nullable=False, default=0),
+    sa.Column("used", sa.BigInteger, nullable=False, default=0),
+    sa.Column("held", sa.BigInteger, nullable=False, default=0),
+)
+
+
+def insert_ignore(conn, table: sa.Table, rows: list[dict]):
+    """INSERT that leaves existing rows alone (PostgreSQL ON CONFLICT DO NOTHING, SQLite OR IGNORE)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+
+        return insert(table).values(rows).on_conflict_do_nothing()
+    return table.insert().values(rows).prefix_with("OR IGNORE")
 
 
 def resolve_url(url: str, root: Path) -> str:

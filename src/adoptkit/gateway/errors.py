@@ -28,6 +28,6 @@ class APIError(Exception):
                           "param": self.param, "code": self.code}}
 
     def response(self):
-        from fastapi.responses import JSONResponse
+        from starlette.responses import JSONResponse
 
         return JSONResponse(self.body(), status_code=self.status, headers=self.headers)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 
+import anyio
 import httpx
 
 from ..settings import Hub
@@ -47,5 +48,5 @@ async def exchange(cfg: Hub, hub_token: str, store: KeyStore) -> dict:
     cohorts = [g.removeprefix(cfg.cohort_group_prefix) for g in user.get("groups") or []
                if isinstance(g, str) and g.startswith(cfg.cohort_group_prefix)]
     cohort = sorted(cohorts)[0] if cohorts else cfg.default_cohort
-    key, info = store.issue(name, cohort, note="jupyterhub exchange")
+    key, info = await anyio.to_thread.run_sync(lambda: store.issue(name, cohort, note="jupyterhub exchange"))
     return {"api_key": key, "key_id": info.key_id, "learner": name, "cohort": cohort}

@@ -137,3 +137,37 @@ def authenticate(store: KeyStore, authorization: str | None, require_keys: bool)
         raise APIError(401, "This API key has been revoked. Ask your instructor for a new one.", code="revoked_api_key")
     raise APIError(401, "This API key is not known to this gateway (mistyped, or issued by another gateway). "
                         "Check ADOPTKIT_API_KEY, or ask your instructor for a key.", code="invalid_api_key")
+
+
+class BadKeyThrottle:
+    """Per source address, a bucket of failed key checks (`burst`, refilled at `per_second`). Once a
+    source has emptied it, its requests get a 429 without a database lookup, except for keys this
+    gateway has seen valid recently (so learners behind one NAT or proxy keep working while one of
+    them retries a wrong key). Bounded: the least recent sources are forgotten past `max_sources`."""
+
+    def __init__(self, burst: int = 30, per_second: float = 1.0, max_sources: int = 10_000):
+        self.burst, self.rate, self.max_sources = burst, per_second, max_sources
+        self._buckets: dict[str, tuple[float, float]] = {}  # source -> (tokens, at)
+        self._good: dict[str, float] = {}  # key hash -> last seen valid (monotonic)
+
+    def _level(self, source: str, now: float) -> float:
+        tokens, at = self._buckets.get(source, (self.burst, now))
+        return min(self.burst, tokens + (now - at) * self.rate)
+
+    def blocked(self, source: str, key: str | None, now: float) -> float:
+        """Seconds to wait (0: go ahead)."""
+        if source not in self._buckets or (key and self._good.get(_hash(key), -1e9) > now - 600):
+            return 0.0
+        level = self._level(source, now)
+        return 0.0 if level >= 1 else (1 - level) / self.rate
+
+    def failed(self, source: str, now: float) -> None:
+        self._buckets[source] = (self._level(source, now) - 1, now)
+        if len(self._buckets) > self.max_sources:
+            for old in sorted(self._buckets, key=lambda s: self._buckets[s][1])[: self.max_sources // 10]:
+                del self._buckets[old]
+
+    def good(self, key: str, now: float) -> None:
+        self._good[_hash(key)] = now
+        if len(self._good) > 100_000:
+            self._good = {k: t for k, t in self._good.items() if t > now - 600}

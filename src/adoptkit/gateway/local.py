@@ -12,11 +12,19 @@ Embeddings: all-MiniLM-L6-v2 (embeddings.py). Where its weights are not on the m
 stand-in answers and the response's `model` says "adoptkit-offline-embed"; a weights file that is
 there but not the pinned one is refused (503), never used.
 
+The gateway does the rest, as for every backend (app.py): schema, redaction (gateway.redaction.offline
+decides for in-process backends), budget holds, the usage log (which names the file served, never
+"default").
+
 One model in memory per gateway, loaded on first use in the model's own thread; that thread generates
 for one request at a time, so the event loop, and every other learner's other requests, keep flowing.
-Requests for it wait in arrival order in a bounded queue (gateway.local.queue); past the bound, or after
-gateway.local.wait_seconds, a request gets a 503 saying to retry. A request generates at most
-gateway.local.max_tokens, and a stream whose reader has gone stops at the next token.
+Requests for it wait in a bounded queue (gateway.local.queue; past it, a 503 saying to retry), taken
+learner by learner in turn: a learner with several requests waiting gets the model once, then each
+other waiting learner does, then them again. A learner may have at most gateway.local.per_learner
+requests waiting or generating (more get a 429), so one notebook's burst cannot fill the queue. A
+request waiting longer than gateway.local.wait_seconds gets a 503. A request generates at most
+gateway.local.max_tokens, and a stream whose reader has gone stops at the next token. Embeddings run
+in the gateway's shared worker threads, one request per learner at a time (fair.py).
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter, OrderedDict, deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import AsyncIterator
@@ -38,8 +47,9 @@ import anyio
 
 from ..llm import models as model_files
 from ..settings import LocalModel
-from .backends import EMBED_DIM, EMBED_MODEL_ID, embed, embedding_inputs, embedding_list
+from .backends import ANYONE, EMBED_DIM, EMBED_MODEL_ID, Caller, embed, embedding_inputs, embedding_list
 from .errors import APIError
+from .fair import FairSlots
 
 DEFAULT_CHAT = "smollm2-135m-instruct"  # llm.models catalog name of the default GGUF
 DEFAULT_CHAT_ID = "SmolLM2-135M-Instruct"
@@ -57,6 +67,12 @@ def default_threads() -> int:
 class Busy(APIError):
     def __init__(self, message: str):
         super().__init__(503, message, code="local_model_busy", retry=True)
+
+
+class YourTurnsUsed(APIError):
+    def __init__(self, message: str):
+        super().__init__(429, message, code="local_model_per_learner", outcome="rate_limited", retry=True,
+                         headers={"retry-after": "5"})
 
 
 def _unavailable(message: str) -> APIError:
@@ -174,11 +190,22 @@ def _largest_bound(node) -> int:
 class _Job:
     """One request's turn at the model: what to generate, and the way back to the event loop."""
 
-    def __init__(self, args: dict, loop: asyncio.AbstractEventLoop):
-        self.args, self.loop = args, loop
+    def __init__(self, args: dict, loop: asyncio.AbstractEventLoop, learner: str, fit=None):
+        self.args, self.loop, self.learner, self.fit = args, loop, learner, fit
         self.queue: asyncio.Queue = asyncio.Queue()
         self.stop = threading.Event()
         self.enqueued = time.monotonic()
+
+    def fit_prompt(self, prompt_tokens: int) -> int | None:
+        """In the model's thread, before the prompt is read: the most tokens this answer may have."""
+        if self.fit is None:
+            return None
+        cap = self.fit(prompt_tokens, self.args["max_tokens"])
+        if cap < 1:
+            raise APIError(429, f"This conversation is {prompt_tokens:,} tokens for the local model, more than your "
+                                "daily token budget has left. Start a shorter conversation, or wait for the budget "
+                                "to reset (GET /v1/usage says when).", code="daily_budget_exceeded", outcome="over_budget")
+        return cap
 
     def send(self, kind: str, item=None) -> None:
         try:
@@ -189,6 +216,7 @@ class _Job:
 
 class LocalBackend:
     name = "local"
+    leaves_machine = False
 
     def __init__(self, cfg: LocalModel, root: Path):
         self.cfg, self.root = cfg, Path(root)
@@ -196,6 +224,9 @@ class LocalBackend:
         self._llama = None
         self._lock = threading.Lock()
         self._admitted = 0  # requests holding or waiting for the model
+        self._per_learner: Counter = Counter()  # the same, per learner
+        self._waiting: OrderedDict[str, deque] = OrderedDict()  # learner -> jobs, in the order learners get turns
+        self.heavy = FairSlots(2)  # embeddings' worker threads; the gateway hands over its own (app.py)
         self._minilm = None
         self._minilm_lock = threading.Lock()
         self._warned: set[str] = set()
@@ -248,14 +279,14 @@ class LocalBackend:
                     "description": f"{EMBED_ID}: {note}"})
         return out
 
-    def check_model(self, model: str, kind: str) -> None:
+    def check_model(self, model: str, kind: str) -> str:
         chat_names = (self.chat_id, "default")
         if kind == "chat" and model in chat_names:
             if problem := self.chat_problem():
                 raise _unavailable(f"The local model cannot answer: {problem}.")
-            return
+            return self.chat_id  # "default" names the file served: that is what the usage log records
         if kind == "embedding" and model == EMBED_ID:
-            return
+            return model
         wanted = f"'{self.chat_id}' (or 'default')" if kind == "chat" else f"'{EMBED_ID}'"
         if model in (*chat_names, EMBED_ID):
             raise APIError(400, f"'{model}' is not a{'n' if kind == 'embedding' else ''} {kind} model; the local "
@@ -281,16 +312,50 @@ class LocalBackend:
                                            n_threads_batch=threads, n_batch=512, verbose=False)
         return self._llama
 
-    def _admit(self) -> None:
+    def _admit(self, learner: str = "") -> None:
         with self._lock:
             if self._admitted > self.cfg.queue:
                 raise Busy(f"The local model is busy: {self._admitted} requests are ahead of yours "
                            f"(gateway.local.queue is {self.cfg.queue}). Try again in a moment.")
+            if self._per_learner[learner] >= self.cfg.per_learner:
+                raise YourTurnsUsed(
+                    f"You already have {self._per_learner[learner]} requests waiting for or using the local model "
+                    f"(gateway.local.per_learner is {self.cfg.per_learner}); it is shared by every learner, so send "
+                    "the next one when one of yours has been answered.")
             self._admitted += 1
+            self._per_learner[learner] += 1
 
-    def _release(self) -> None:
+    def _release(self, learner: str = "") -> None:
         with self._lock:
             self._admitted -= 1
+            self._per_learner[learner] -= 1
+            if self._per_learner[learner] <= 0:
+                del self._per_learner[learner]
+
+    def _enqueue(self, job: _Job) -> None:
+        with self._lock:
+            self._waiting.setdefault(job.learner, deque()).append(job)
+        try:
+            self._thread.submit(self._next)  # one turn per job: the turn takes whichever job is fairest
+        except RuntimeError:  # shut down: take the job back out
+            with self._lock:
+                jobs = self._waiting.get(job.learner, deque())
+                if job in jobs:
+                    jobs.remove(job)
+                if not jobs:
+                    self._waiting.pop(job.learner, None)
+            raise
+
+    def _next(self) -> None:
+        """In the model's thread: the first waiting learner's oldest job; that learner then goes to the back."""
+        with self._lock:
+            learner, jobs = next(iter(self._waiting.items()))
+            job = jobs.popleft()
+            if jobs:
+                self._waiting.move_to_end(learner)
+            else:
+                del self._waiting[learner]
+        self._generate(job)
 
     def _generate(self, job: _Job) -> None:
         """In the model's thread: load, then stream the answer back to the job's queue, token by token."""
@@ -301,6 +366,7 @@ class LocalBackend:
             if waited > self.cfg.wait_seconds:
                 raise Busy(f"The local model was busy for {waited:.0f} s (gateway.local.wait_seconds); try again.")
             llama = self._load()
+            llama.fit = job.fit_prompt
             stream = llama.create_chat_completion(**job.args, stream=True)
             finish = None
             try:
@@ -329,17 +395,17 @@ class LocalBackend:
             job.send("error", _unavailable(f"The local model failed ({type(err).__name__}); the administrator's "
                                            "log has details."))
         finally:
-            self._release()
+            self._release(job.learner)
 
-    async def _start(self, body: dict) -> _Job:
+    async def _start(self, body: dict, caller: Caller) -> _Job:
         """Queue a request; return once it has the model (or raise, before any byte goes out)."""
         args = sampling(body, self.cfg.max_tokens)
-        self._admit()
-        job = _Job(args, asyncio.get_running_loop())
+        self._admit(caller.learner)
+        job = _Job(args, asyncio.get_running_loop(), caller.learner, caller.fit)
         try:
-            self._thread.submit(self._generate, job)
+            self._enqueue(job)
         except RuntimeError:  # the gateway is shutting down
-            self._release()
+            self._release(caller.learner)
             raise Busy("The gateway is shutting down; try again in a moment.") from None
         try:
             kind, item = await job.queue.get()
@@ -350,8 +416,8 @@ class LocalBackend:
             raise item
         return job
 
-    async def chat_stream(self, body: dict, model: str) -> AsyncIterator[dict]:
-        job = await self._start(body)
+    async def chat_stream(self, body: dict, model: str, caller: Caller = ANYONE) -> AsyncIterator[dict]:
+        job = await self._start(body, caller)
         base = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion.chunk",
                 "created": int(time.time()), "model": self.chat_id}
 
@@ -377,8 +443,8 @@ class LocalBackend:
 
         return chunks()
 
-    async def chat(self, body: dict, model: str) -> dict:
-        stream = await self.chat_stream(body, model)
+    async def chat(self, body: dict, model: str, caller: Caller = ANYONE) -> dict:
+        stream = await self.chat_stream(body, model, caller)
         parts, finish, usage, head = [], "stop", None, None
         try:
             async for c in stream:
@@ -420,25 +486,33 @@ class LocalBackend:
             self._warned.add(key)
             print(f"adoptkit gateway: {message}", file=sys.stderr)
 
-    async def embeddings(self, body: dict, model: str) -> dict:
+    async def embeddings(self, body: dict, model: str, caller: Caller = ANYONE) -> dict:
         texts = embedding_inputs(body)
         if len(texts) > 2048:
             raise APIError(400, "at most 2048 inputs a request", param="input")
         dim = body.get("dimensions")
-        embedder = await anyio.to_thread.run_sync(self._embedder)
+        encoding = body.get("encoding_format")
+        embedder = self._minilm or await anyio.to_thread.run_sync(self._embedder)
         if embedder is None:  # the stand-in, named as such in the response
             dim = dim or EMBED_DIM
             if not isinstance(dim, int) or isinstance(dim, bool) or not 1 <= dim <= 4096:
                 raise APIError(400, "`dimensions` must be an integer from 1 to 4096", param="dimensions")
             from ..llm import offline
 
-            return embedding_list([embed(t, dim) for t in texts], EMBED_MODEL_ID,
-                                  sum(offline.count_tokens(t) for t in texts), body.get("encoding_format"))
+            def standin():
+                return embedding_list([embed(t, dim) for t in texts], EMBED_MODEL_ID,
+                                      sum(offline.count_tokens(t) for t in texts), encoding)
+
+            return await self.heavy.run_sync(caller.learner, standin)
         if dim not in (None, 384):
             raise APIError(400, f"{EMBED_ID} gives 384 dimensions; leave out `dimensions` (or send 384)",
                            param="dimensions")
-        vectors, tokens = await anyio.to_thread.run_sync(embedder.encode, texts)
-        return embedding_list(vectors.tolist(), EMBED_ID, tokens, body.get("encoding_format"))
+
+        def work():  # the whole response in the worker: 2,048 vectors as JSON or base64 is work too
+            vectors, tokens = embedder.encode(texts)
+            return embedding_list(vectors.tolist(), EMBED_ID, tokens, encoding)
+
+        return await self.heavy.run_sync(caller.learner, work)
 
     async def aclose(self) -> None:
         self._thread.shutdown(wait=False, cancel_futures=True)
@@ -450,17 +524,23 @@ def _usage(prompt: int, completion: int) -> dict:
 
 def _counting(llama_class):
     """llama_cpp.Llama that counts each completion's tokens (its streams carry no usage): `counts` is
-    [prompt tokens, sampled tokens other than end-of-generation]."""
+    [prompt tokens, sampled tokens other than end-of-generation]. Before the prompt is read, `fit(prompt
+    tokens)` (set per request) may cut the answer shorter or refuse: the budget's hold, made on an
+    estimate, is settled against the real prompt here, so the model never answers past a budget."""
     import llama_cpp
 
     class CountingLlama(llama_class):
         counts = [0, 0]
+        fit = None
 
         def generate(self, tokens, *args, **kwargs):
             self.counts = [len(tokens), 0]
+            limit = self.fit(len(tokens)) if self.fit else None
             for token in super().generate(tokens, *args, **kwargs):
                 if not llama_cpp.llama_vocab_is_eog(self._model.vocab, token):
                     self.counts[1] += 1
                 yield token
+                if limit is not None and self.counts[1] >= limit:
+                    return  # llama.cpp then reports finish_reason "length"
 
     return CountingLlama

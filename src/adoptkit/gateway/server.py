@@ -13,6 +13,7 @@ import uvicorn
 
 from ..settings import Settings, current
 from .app import create_app
+from .redact import RedactionFailed, describe
 
 
 def is_loopback(host: str) -> bool:
@@ -42,14 +43,28 @@ def serve(host: str = "127.0.0.1", port: int = 8765, require_keys: bool | None =
     app = create_app(settings, require_keys=keys)
     gw = app.state.gateway
     if gw.redactor is not None:
-        gw.redactor.warm()  # load Presidio now, not on a learner's first request
+        try:
+            gw.redactor.warm()  # load Presidio and the name model now, not on a learner's first request
+        except RedactionFailed as err:
+            raise ValueError(f"PII redaction cannot start, so the gateway will not serve: {err}") from None
     sock = _bind(host, port)
     sock.listen(2048)  # connections wait in the backlog from now on, so the URL printed below is usable at once
     bound = sock.getsockname()[1]
     mode = "keys required" if keys else "open: no keys (loopback only)"
     print(f"adoptkit sandbox gateway on http://{host}:{bound}/v1 ({mode})", flush=True)
+    print(f"  {describe(settings.gateway.redaction)}", flush=True)
+    print(f"  database: {gw.engine.url.render_as_string(hide_password=True)} "
+          f"({'budgets shared by every replica' if gw.budget_in_thread else 'one process: budgets in memory'})",
+          flush=True)
     config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=5)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _warm(redactor) -> None:
+    try:
+        redactor.warm()
+    except RedactionFailed as err:  # requests will be refused with a 503 that says why
+        print(f"adoptkit: PII redaction cannot start: {err}", flush=True)
 
 
 class BackgroundServer:
@@ -62,7 +77,7 @@ class BackgroundServer:
         self.app = app or create_app(settings, require_keys=False)
         gw = getattr(self.app.state, "gateway", None)
         if gw is not None and gw.redactor is not None:  # Presidio loads while the notebook goes on
-            threading.Thread(target=gw.redactor.warm, daemon=True).start()
+            threading.Thread(target=_warm, args=(gw.redactor,), daemon=True).start()
         config = uvicorn.Config(self.app, log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -1,7 +1,7 @@
 """The usage log: one row per request (the schema is in db.py), written off the request path.
 
-A request hands its row to a queue and returns; one writer thread commits rows in batches (one
-transaction each). A crash loses at most the rows not yet committed (a fraction of a second) and never
+A request hands its row to a deque and returns; one writer thread commits rows in batches (one
+transaction each) a few times a second. A crash loses at most the rows not yet committed (a fraction of a second) and never
 corrupts the database (SQLite in WAL mode; PostgreSQL is transactional).
 """
 
@@ -10,11 +10,10 @@ from __future__ import annotations
 import atexit
 import datetime as dt
 import json
-import queue
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -75,40 +74,73 @@ def day_start(now: dt.datetime | None = None) -> dt.datetime:
 
 
 class UsageLog:
-    def __init__(self, engine: sa.Engine, batch: int = 500):
-        self.engine, self.batch = engine, batch
-        self._queue: queue.Queue = queue.Queue()
+    """Rows are appended to a deque (no lock, no wake-up: the request path pays almost nothing) and a
+    writer thread commits whatever has gathered every `interval` seconds, `batch` rows a transaction."""
+
+    def __init__(self, engine: sa.Engine, batch: int = 500, interval: float = 0.2):
+        self.engine, self.batch, self.interval = engine, batch, interval
+        self._rows: deque = deque()
+        # refused keys, counted per minute and code: one row each when the minute is over, however many
+        self._refused: Counter = Counter()
+        self._refused_lock = threading.Lock()
+        self._kick, self._stopping, self._all_refused = threading.Event(), False, False
+        self._passes, self._passed = 0, threading.Condition()
         self._thread = threading.Thread(target=self._write_forever, name="adoptkit-usage-writer", daemon=True)
         self._thread.start()
         atexit.register(self.close)
 
     def record(self, row: UsageRow) -> None:
-        self._queue.put(row)
+        self._rows.append(row)
+
+    def refused(self, endpoint: str, status: int, code: str) -> None:
+        """A request refused before any learner was known (a bad key): counted, not logged one by one."""
+        minute = dt.datetime.now(dt.UTC).replace(tzinfo=None, second=0, microsecond=0)
+        with self._refused_lock:
+            self._refused[(minute, endpoint, status, code)] += 1
+
+    def _refused_rows(self, everything: bool = False) -> list["UsageRow"]:
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None, second=0, microsecond=0)
+        with self._refused_lock:
+            done = [k for k in self._refused if everything or k[0] < now]
+            counts = {k: self._refused.pop(k) for k in done}
+        return [UsageRow(endpoint, ts=minute, status=status, outcome="unauthorized" if status == 401 else "throttled",
+                         error=f"{n} request(s) refused in this minute ({code}); no learner known")
+                for (minute, endpoint, status, code), n in counts.items()]
 
     def flush(self) -> None:
-        """Wait until every row recorded so far is committed."""
-        self._queue.join()
+        """Wait until every row recorded so far (and every refused count) is committed."""
+        if not self._thread.is_alive():
+            return
+        with self._passed:
+            target = self._passes + 2  # a whole pass that began after this call
+            self._all_refused = True
+            self._kick.set()
+            self._passed.wait_for(lambda: self._passes >= target or not self._thread.is_alive(), timeout=30)
 
     def close(self) -> None:
         if self._thread.is_alive():
-            self._queue.put(None)
+            self._stopping = True
+            self._kick.set()
             self._thread.join(timeout=10)
 
     def _write_forever(self) -> None:
         while True:
-            rows = [self._queue.get()]
-            while len(rows) < self.batch:  # take whatever else is waiting: one transaction for all
-                try:
-                    rows.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            stop = None in rows
-            batch = [r.values() for r in rows if r is not None]
-            if batch:
-                self._insert(batch)
-            for _ in rows:
-                self._queue.task_done()
-            if stop:
+            self._kick.wait(self.interval)
+            self._kick.clear()
+            stopping, everything = self._stopping, self._stopping or self._all_refused
+            self._all_refused = False
+            rows = self._refused_rows(everything)
+            while self._rows:
+                rows.append(self._rows.popleft())
+                if len(rows) >= self.batch:
+                    self._insert([r.values() for r in rows])
+                    rows = []
+            if rows:
+                self._insert([r.values() for r in rows])
+            with self._passed:
+                self._passes += 1
+                self._passed.notify_all()
+            if stopping:
                 return
 
     def _insert(self, batch: list[dict]) -> None:
