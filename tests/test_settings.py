@@ -13,7 +13,7 @@ def write(tmp_path: Path, body: str) -> Path:
 
 def test_defaults_without_section(tmp_path):
     s = settings.load(write(tmp_path, ""))
-    assert s.llm.endpoint == "local" and s.roles == ["marketing", "sales", "hr", "engineering"]
+    assert s.llm.endpoint == "local" and s.roles == ["marketing", "sales", "hr", "engineering", "support", "leaders"]
 
 
 def test_values_are_read_and_paths_resolve_against_the_config(tmp_path):

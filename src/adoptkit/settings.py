@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 CONFIG_NAME = "_config.yml"
-KNOWN_ROLES = ("marketing", "sales", "hr", "engineering", "finance", "support", "leadership")
+KNOWN_ROLES = ("marketing", "sales", "hr", "engineering", "finance", "support", "leaders")
 
 
 class SettingsError(ValueError):
@@ -558,7 +558,7 @@ class LMS(_Section):
 
 class Settings(_Section):
     organisation: Organisation = Organisation()
-    roles: list[str] = ["marketing", "sales", "hr", "engineering"]
+    roles: list[str] = ["marketing", "sales", "hr", "engineering", "support", "leaders"]
     llm: LLM = LLM()
     data: Data = Data()
     sandbox: Sandbox = Sandbox()
