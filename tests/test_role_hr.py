@@ -309,11 +309,11 @@ def check_built_pages(site: Path) -> None:
         absent = {k: v for k, v in values.items() if v not in pasted}
         assert absent == {}, f"{page}: glued values not on the page (found {pasted})"
         if page != "bias-audit":  # the only HR chapter that calls no model
-            assert "LLM endpoint http://" in text, f"{page}: no banner saying which model answered"
+            assert "LLM endpoint " in text, f"{page}: no banner saying which model answered"
     for page, names in {"screening-criteria": ["onet_occupations"], "bias-audit": ["german_credit"]}.items():
-        text = (site / HR / f"{page}.html").read_text(encoding="utf-8")
+        text = html.unescape(re.sub(r"<[^>]+>", "", (site / HR / f"{page}.html").read_text(encoding="utf-8")))
         for name in names:
-            assert html.escape(citation(name), quote=False) in text, (page, name)
+            assert citation(name) in text, (page, name)
     assert "Data: SYNTHETIC resumes" in (site / HR / "resume-screening.html").read_text(encoding="utf-8")
     for page in HANDBOOK:
         assert (site / HR / "handbook" / f"{page.stem}.html").is_file(), page.name

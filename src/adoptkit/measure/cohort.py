@@ -113,7 +113,7 @@ def derive_roster(scores: pd.DataFrame, students: pd.DataFrame, log: pd.DataFram
         "role": [roles.get(x, "") for x in learners],
         "team": "unassigned",
         "cohort": [cohorts.get(x, "") for x in learners],
-    }, columns=ROSTER_COLUMNS)
+    }, columns=ROSTER_COLUMNS).astype(str)  # text even when empty (an empty column would be typed as numbers)
 
 
 def load(settings: Settings | None = None, *, usage_required: bool = False) -> Cohort:
