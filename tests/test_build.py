@@ -143,7 +143,8 @@ def test_book_is_rebuilt_only_when_a_page_changes_and_a_figure_without_alt_text_
     first = build(course)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     html = (course / "_build" / "html" / "book" / "intro.html").read_text()
-    assert 'alt="A bar chart of three made-up values' in html and "adoptkit config check" in html
+    assert 'alt="A bar chart of three made-up values' in html
+    assert "adoptkit config check" in re.sub(r"<[^>]+>", "", html)  # the table of commands
     assert html.count("const THEBE_JS_URL") == 1  # each inline script once
     assert "without encryption" not in first.stdout + first.stderr  # the kit's kernel on loopback
 

@@ -94,7 +94,7 @@ def test_chapter_structure(chapter):
 def test_chapter_says_which_model_answers_cites_its_data_and_labels_hand_written_text(chapter):
     text = (ROOT / f"{chapter}.md").read_text()
     assert "print(llm.banner())" in text
-    assert text.count("cite(") >= 4
+    assert text.count("cite(") >= 3  # adoptkit.site.cite under each table of data
     prose = " ".join(text.split())
     assert '"as a model might write"' in prose and "not the output of any model" in prose
     assert not re.search(r"`\{glue", text), "a glue role inside inline code is not rendered"
