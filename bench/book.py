@@ -60,7 +60,8 @@ def build(course: Path, env: dict, log: Path) -> dict:
     with log.open("a") as f:
         f.write(f"\n$ adoptkit build  ({seconds:.1f} s, exit {proc.returncode})\n{proc.stdout}\n{proc.stderr}\n")
     if proc.returncode != 0:
-        sys.exit(f"adoptkit build failed (exit {proc.returncode}); log: {log}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        sys.exit(f"adoptkit build failed (exit {proc.returncode}); log: {log}\n"
+                 f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     after = executed_chapters(course)
     executed = sorted(str(Path(uri).relative_to(course)) for pk, (uri, created) in after.items()
                       if before.get(pk) != (uri, created))
@@ -154,8 +155,8 @@ def main() -> None:
               f"{'yes' if not noop['executed'] and not noop['released'] else 'NO'}")
         if args.compare_release:
             each, together, n = compare_release(course, env)
-            print(f"\nrelease of all {n} exercises: one nbgrader process each {each:.1f} s, one for all {together:.1f} s "
-                  f"({each / together:.1f}x); load now {os.getloadavg()[0]:.1f}")
+            print(f"\nrelease of all {n} exercises: one nbgrader process each {each:.1f} s, "
+                  f"one for all {together:.1f} s ({each / together:.1f}x); load now {os.getloadavg()[0]:.1f}")
     finally:
         if args.keep:
             print(f"\nkept {work}")

@@ -52,7 +52,9 @@ def built_site(tmp_path_factory) -> Path:
     install_vendor(ROOT, ROOT / ".cache")  # the site's own copies of the widget and math scripts
     out = tmp_path_factory.mktemp("book")
     cmd = [*jupyter_book_cmd(), "build", str(ROOT), "-W", "--keep-going", "--path-output", str(out)]
-    proc = subprocess.run(cmd, cwd=out, capture_output=True, text=True, timeout=1200)
+    from adoptkit.build import book_env
+
+    proc = subprocess.run(cmd, cwd=out, env=book_env(), capture_output=True, text=True, timeout=1200)
     log = out / "build.log"
     log.write_text(f"$ {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}")
     if proc.returncode != 0:

@@ -47,7 +47,8 @@ def visits(built_site: Path) -> dict[str, dict]:
                 seen["status"] = response.status if response else None
                 seen["images"] = page.eval_on_selector_all(
                     "img", "els => els.map(e => [e.getAttribute('alt'), e.getAttribute('src') || ''])")
-                seen["cells"] = page.eval_on_selector_all("table td, table th", "els => els.map(e => e.innerText.trim())")
+                seen["cells"] = page.eval_on_selector_all("table td, table th",
+                                                          "els => els.map(e => e.innerText.trim())")
                 found[name] = seen
                 page.close()
         finally:

@@ -58,7 +58,8 @@ def nbgrader_cmd(root: Path, *args: str) -> list[str]:
 
 
 def _env(names: tuple[str, ...]) -> dict[str, str]:
-    return {f"${name}": os.environ.get(name, "") for name in names}
+    # Hashed: a database URL may hold a password, and the stamp is a file on disk.
+    return {f"${name}": stamps.digest(os.environ.get(name, "")) for name in names}
 
 
 # -- the book ----------------------------------------------------------------------------------------
@@ -76,10 +77,11 @@ def _book_inputs(s: settings_mod.Settings) -> dict[str, str]:
     # The vendored scripts' stamp (names, versions and every file's hash) stands for the whole folder.
     inputs.update(stamps.hashes([root / "_vendor" / ".pins.json"], root))
     for name, override in sorted(s.data.overrides.items()):
-        # An organisation's export replaces a dataset: a file by its content; a database only by its URL
-        # (its rows are not hashed; `adoptkit build --force` after the database changed).
-        inputs[f"override {name}"] = stamps.file_hash(s.path(override.path)) if override.path and \
-            s.path(override.path).is_file() else str(override.url or override.path)
+        # An organisation's export replaces a dataset: a file by its content; a database only by its URL,
+        # hashed (its rows are not: `adoptkit build --force` after the database changed).
+        path = s.path(override.path) if override.path else None
+        inputs[f"override {name}"] = (stamps.file_hash(path) if path and path.is_file()
+                                      else stamps.digest(override.url or override.path))
     return {**inputs, **stamps.environment(), **_env(_BOOK_ENV)}
 
 
@@ -141,7 +143,8 @@ def _in_gradebook(url: str) -> set[str]:
 def _release_inputs(root: Path, name: str) -> dict[str, str]:
     config = nbgrader_config(root).with_suffix(".py")
     inputs = stamps.hashes([config, *stamps.files(root / "exercises" / name)], root)
-    return {**inputs, **stamps.environment(), **_env(_RELEASE_ENV), "the gradebook's address": _gradebook_url(root)}
+    gradebook = stamps.digest(_gradebook_url(root))  # hashed, as in _env
+    return {**inputs, **stamps.environment(), **_env(_RELEASE_ENV), "the gradebook's address": gradebook}
 
 
 def release_exercises(root: Path, force: bool) -> tuple[list[str], list[str]]:

@@ -47,7 +47,8 @@ def _check_alt_text(app, doctree: nodes.document, docname: str) -> None:
             node = image
             while node is not None and not node.line:  # the cell or paragraph the image sits in
                 node = node.parent
-            logger.warning(f"a figure {problem}: {HOW_TO_ALT}", location=(docname, node.line if node is not None else None), type="adoptkit",
+            line = node.line if node is not None else None
+            logger.warning(f"a figure {problem}: {HOW_TO_ALT}", location=(docname, line), type="adoptkit",
                            subtype="alt-text")
 
 
@@ -101,8 +102,17 @@ class CommandsTable(SphinxDirective):
         group += body
         for line, help_, _ in rows:
             body += nodes.row("", nodes.entry("", nodes.paragraph("", "", nodes.literal(text=line))),
-                              nodes.entry("", nodes.paragraph(text=help_)))
+                              nodes.entry("", nodes.paragraph("", "", *_help_nodes(help_))))
         return [table]
+
+
+def _help_nodes(text: str) -> list[nodes.Node]:
+    """A command's help as text, with `code` and --options as literals (so "--watch" is not typeset as a dash)."""
+    out, last = [], 0
+    for m in re.finditer(r"`([^`]+)`|(--[\w-]+)", text):
+        out += [nodes.Text(text[last:m.start()]), nodes.literal(text=m.group(1) or m.group(2))]
+        last = m.end()
+    return [*out, nodes.Text(text[last:])]
 
 
 def _defaults(app, config) -> None:
