@@ -16,6 +16,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# A relative mirror (the README's example, ../shared/data) means relative to where the tests were started;
+# made absolute once, so that the commands the tests run in other folders find it too.
+if os.environ.get("ADOPTKIT_DATA_MIRROR"):
+    os.environ["ADOPTKIT_DATA_MIRROR"] = str(Path(os.environ["ADOPTKIT_DATA_MIRROR"]).resolve())
+
 
 @pytest.fixture(scope="session", autouse=True)
 def model_weights() -> None:

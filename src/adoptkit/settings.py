@@ -337,7 +337,8 @@ class CompetencyModel(_Section):
         Competency(id="evaluating", name="Evaluating outputs", description="checking answers against a reference before trusting them"),
         Competency(id="privacy", name="Privacy and safety", description="keeping personal and confidential data out of prompts"),
         Competency(id="automation", name="Automation", description="running a model over many items reliably"),
-        Competency(id="coding", name="Coding with AI", description="reading, testing and fixing code an assistant wrote"),
+        Competency(id="coding", name="Coding with AI",
+                   description="reading, testing and fixing code or formulas an assistant wrote"),
     ]
     levels: list[str] = ["unaware", "aware", "practising", "proficient", "expert"]
     # Share of a competency's points needed for level 1, 2, 3, 4 (level 0 below the first).

@@ -94,7 +94,8 @@ class Stamp:
         if not old:
             return [NEVER]
         before = old.get("inputs", {})
-        changed = sorted(k for k in inputs.keys() | before.keys() if inputs.get(k) != before.get(k))
+        changed = sorted((k for k in inputs.keys() | before.keys() if inputs.get(k) != before.get(k)),
+                         key=lambda k: ("/" not in k, k))  # the files first: the likeliest news to a reader
         if changed:
             return changed
         if old.get("outputs") != outputs():
