@@ -242,7 +242,7 @@ def test_teachback_lesson_is_the_kits_template():
     from adoptkit.engage import teachback
 
     lesson = nbformat.read(ROOT / "exercises" / TEACHBACK / "lesson.ipynb", as_version=4)
-    template = teachback.template("checking AI-written marketing copy against the brand and the facts")
+    template = teachback.template("checking AI-written marketing copy against the brand and the facts", "marketing")
     assert [(c.cell_type, c.source) for c in lesson.cells] == [(c.cell_type, c.source) for c in template.cells]
     assert not any(c.get("outputs") for c in lesson.cells)
 
@@ -399,7 +399,7 @@ def test_teachback_checks_cover_every_requirement_and_score_lessons(tmp_path):
 
     assert failing(filled_lesson()) == set()
     assert failing(nbformat.read(ROOT / "exercises" / TEACHBACK / "lesson.ipynb", as_version=4)) == {
-        "title", "filled", "objectives", "example", "length"}
+        "title", "filled", "objectives", "example", "exercise", "sources", "length"}  # only "sections" is there
     assert failing(None) == set(REQUIREMENTS)  # no lesson at all: every check fails, with the reason
 
 
