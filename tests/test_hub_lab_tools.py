@@ -27,24 +27,31 @@ INSTRUCTOR_TOOLS = {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-as
 LEARNER_TOOLS = {"@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:validate-assignment",
                  "@jupyter/nbgrader:menu"}
 
+# Run apart from the tests' interpreter, so no Jupyter path it has already read or cached leaks in.
 PAGE_CONFIG = """
-import json
+import json, os, sys
 from jupyter_core.paths import jupyter_path
 from jupyterlab_server.config import get_page_config
-disabled = get_page_config(jupyter_path("labextensions"))["disabledExtensions"]
-if isinstance(disabled, dict):  # a mapping {name: true} inside, a list by the time it reaches the page
-    disabled = [k for k, v in disabled.items() if v]
-print(json.dumps(sorted(disabled)))
+out = {}
+for role, path in json.loads(sys.argv[1]).items():
+    os.environ["JUPYTER_CONFIG_PATH"] = path  # read again by every call
+    disabled = get_page_config(jupyter_path("labextensions"))["disabledExtensions"]
+    if isinstance(disabled, dict):  # a mapping {name: true} inside, a list by the time it reaches the page
+        disabled = [k for k, v in disabled.items() if v]
+    out[role] = sorted(disabled)
+print(json.dumps(out))
 """
 
 
-def disabled_for(role: str) -> set[str]:
-    """The plugins JupyterLab disables for a server with this role's config path (as the hub sets it)."""
-    env = {**os.environ, "JUPYTER_CONFIG_PATH": os.pathsep.join([str(CONFIG / "common"), str(CONFIG / role)])}
-    env.pop("JUPYTER_CONFIG_DIR", None)
-    proc = subprocess.run([sys.executable, "-c", PAGE_CONFIG], env=env, capture_output=True, text=True, timeout=120)
+@pytest.fixture(scope="module")
+def disabled() -> dict[str, set[str]]:
+    """Per role, the plugins JupyterLab disables for a server with that role's config path (as the hub sets it)."""
+    paths = {role: os.pathsep.join([str(CONFIG / "common"), str(CONFIG / role)]) for role in ("learner", "instructor")}
+    env = {k: v for k, v in os.environ.items() if k not in ("JUPYTER_CONFIG_DIR", "JUPYTER_CONFIG_PATH")}
+    proc = subprocess.run([sys.executable, "-c", PAGE_CONFIG, json.dumps(paths)], env=env, capture_output=True,
+                          text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    return set(json.loads(proc.stdout))
+    return {role: set(names) for role, names in json.loads(proc.stdout).items()}
 
 
 def installed_nbgrader_plugins() -> set[str]:
@@ -63,10 +70,10 @@ def test_the_tools_named_are_the_installed_extensions_plugins():
     assert INSTRUCTOR_TOOLS | LEARNER_TOOLS <= installed_nbgrader_plugins()
 
 
-def test_learners_lab_leaves_out_exactly_the_instructors_tools():
-    nbgrader = {p for p in disabled_for("learner") if p.startswith("@jupyter/nbgrader:")}
+def test_learners_lab_leaves_out_exactly_the_instructors_tools(disabled):
+    nbgrader = {p for p in disabled["learner"] if p.startswith("@jupyter/nbgrader:")}
     assert nbgrader == INSTRUCTOR_TOOLS  # and keeps the assignment list and Validate
 
 
-def test_instructors_lab_keeps_every_nbgrader_tool():
-    assert not {p for p in disabled_for("instructor") if p.startswith("@jupyter/nbgrader:")}
+def test_instructors_lab_keeps_every_nbgrader_tool(disabled):
+    assert not {p for p in disabled["instructor"] if p.startswith("@jupyter/nbgrader:")}

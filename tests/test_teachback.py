@@ -168,11 +168,11 @@ def test_review_gives_a_non_coders_lesson_every_requirement_once_its_prompt_has_
     path = write(tmp_path, good_lesson(role))
     template_code = [c.source for c in teachback.template("x", role).cells if c.cell_type == "code"]
     assert [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"] == template_code
-    if role == "sales":
-        review = lesson.review(path, role)
+    if role == "sales":  # what the saved run decides is read without running the lesson (run=False)
+        review = lesson.review(path, role, run=False)
         assert set(review.problems) == {"example"} and "no run is saved yet" in review.problems["example"]
         run_prompt_box(role, tmp_path, prompt="Label this.")
-        review = lesson.review(path, role)
+        review = lesson.review(path, role, run=False)
         assert set(review.problems) == {"example"} and "too short" in review.problems["example"]
 
     run_prompt_box(role, tmp_path)
@@ -191,8 +191,10 @@ def test_review_fails_a_prompt_box_on_another_roles_records_or_a_damaged_run(tmp
         cell.source = cell.source.replace("prompt_box('hr')", "prompt_box('sales')")
     path = write(tmp_path, nb)
     run_prompt_box("sales", tmp_path)
-    assert "another role's records" in lesson.review(path, "hr").problems["example"]
+    assert "another role's records" in lesson.review(path, "hr", run=False).problems["example"]
 
     nbformat.write(good_lesson("hr"), path)
     (tmp_path / "quiz-answers" / "teachback-example.json").write_text("{not json")  # hostile or broken
-    assert "cannot be read" in lesson.review(path, "hr").problems["example"]
+    assert "cannot be read" in lesson.review(path, "hr", run=False).problems["example"]
+    (tmp_path / "quiz-answers" / "teachback-example.json").write_text('{"attempts": [{"prompt": ["not", "text"]}]}')
+    assert "no run is saved yet" in lesson.review(path, "hr", run=False).problems["example"]
