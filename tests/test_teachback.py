@@ -198,3 +198,15 @@ def test_review_fails_a_prompt_box_on_another_roles_records_or_a_damaged_run(tmp
     assert "cannot be read" in lesson.review(path, "hr", run=False).problems["example"]
     (tmp_path / "quiz-answers" / "teachback-example.json").write_text('{"attempts": [{"prompt": ["not", "text"]}]}')
     assert "no run is saved yet" in lesson.review(path, "hr", run=False).problems["example"]
+
+
+def test_a_line_still_marked_todo_is_not_the_learners_task_or_source(tmp_path):
+    from lessons import good_lesson
+
+    nb = good_lesson("hr")
+    for cell in nb.cells:
+        if cell.source.startswith("## Try it yourself"):
+            cell.source = f"## Try it yourself\n\n{teachback.PLACEHOLDER}: a task to try?"
+        if cell.source.startswith("## Sources"):
+            cell.source = f"## Sources\n\n{teachback.PLACEHOLDER}: the citation, https://example.org"
+    assert {"exercise", "sources", "filled"} <= set(teachback.problems(write(tmp_path, nb)))

@@ -76,10 +76,11 @@ def template_lines() -> set[str]:
 
 
 def own_text(cells) -> str:
-    """The learner's own lines of markdown cells: the templates' headings and hints left out."""
+    """The learner's own finished lines of markdown cells: the templates' headings and hints, and any line
+    still marked TODO, left out."""
     skip = template_lines()
     return "\n".join(line for c in cells if c.cell_type == "markdown" for line in c.source.splitlines()
-                     if line.strip() and line.strip() not in skip)
+                     if line.strip() and line.strip() not in skip and PLACEHOLDER not in line)
 
 
 def problems(path: str | Path) -> dict[str, str]:
