@@ -17,7 +17,11 @@ from adoptkit.data import citation
 from adoptkit.engage import teachback
 
 ROLE_DATA = {"sales": "online_retail", "marketing": "bank_marketing", "hr": "onet_occupations",
-             "engineering": "cfpb_complaints"}
+             "engineering": "cfpb_complaints", "support": "cfpb_complaints", "leaders": "fomc_statements"}
+
+# The roles whose lesson here is written without code (their templates are code-free; support's and leaders'
+# templates still hold code cells, so their lesson here shows code).
+NO_CODE_ROLES = ("marketing", "sales", "hr")
 
 # The data each role's prompt box runs on (src/adoptkit/engage/lesson_samples.yml).
 SAMPLE_DATA = {"sales": "cfpb_complaints", "marketing": "online_retail", "hr": "onet_occupations"}
@@ -93,7 +97,7 @@ def _no_code_lesson(role: str):
 def good_lesson(role: str):
     """A complete teach-back lesson on the role's real data (the source's lesson is the blank template); for a
     role without code, call `run_prompt_box` too, or its worked example has no run."""
-    return _code_lesson(role) if role in teachback.CODE_ROLES else _no_code_lesson(role)
+    return _no_code_lesson(role) if role in NO_CODE_ROLES else _code_lesson(role)
 
 
 def run_prompt_box(role: str, folder: Path, prompt: str | None = None) -> Path:

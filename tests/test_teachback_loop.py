@@ -20,12 +20,12 @@ from adoptkit.engage import review, teachback
 from _adoption import ADOPTKIT
 from adoptkit import tools
 from nbgrader_harness import course_copy, grades, nbgrader, submit
-from lessons import good_lesson, run_prompt_box
+from lessons import NO_CODE_ROLES, good_lesson, run_prompt_box
 
 ROOT = Path(__file__).resolve().parents[1]
 TEACHBACKS = sorted(p.name for p in (ROOT / "exercises").glob("*-teachback"))
 # The untouched template goes in for a role without code: its ready-made prompt boxes alone earn nothing.
-WEAK = next(t for t in TEACHBACKS if t.split("-")[0] not in teachback.CODE_ROLES)
+WEAK = next(t for t in TEACHBACKS if t.split("-")[0] in NO_CODE_ROLES)
 RUBRIC = {"clarity": 4, "correctness": 4, "real data": 4, "exercise": 4}
 
 
@@ -62,7 +62,7 @@ def loop(tmp_path_factory):
         files["lesson.ipynb"] = nbformat.read(lesson, as_version=4)
         folder = submit(course, t, author, files)
         role = t.split("-")[0]
-        if role not in teachback.CODE_ROLES:  # a non-coder's worked example: their prompt, run in the box
+        if role in NO_CODE_ROLES:  # a non-coder's worked example: their prompt, run in the box
             run_prompt_box(role, folder)
         authors[author] = t
     weak = WEAK  # the template as released: a lesson not written yet
