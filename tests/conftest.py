@@ -16,6 +16,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# A relative mirror (the README's example, ../shared/data) means relative to where the tests were started;
+# made absolute once, so that the commands the tests run in other folders find it too.
+if os.environ.get("ADOPTKIT_DATA_MIRROR"):
+    os.environ["ADOPTKIT_DATA_MIRROR"] = str(Path(os.environ["ADOPTKIT_DATA_MIRROR"]).resolve())
+
 
 @pytest.fixture(scope="session", autouse=True)
 def model_weights() -> None:
@@ -52,7 +57,9 @@ def built_site(tmp_path_factory) -> Path:
     install_vendor(ROOT, ROOT / ".cache")  # the site's own copies of the widget and math scripts
     out = tmp_path_factory.mktemp("book")
     cmd = [*jupyter_book_cmd(), "build", str(ROOT), "-W", "--keep-going", "--path-output", str(out)]
-    proc = subprocess.run(cmd, cwd=out, capture_output=True, text=True, timeout=1200)
+    from adoptkit.build import book_env
+
+    proc = subprocess.run(cmd, cwd=out, env=book_env(), capture_output=True, text=True, timeout=1200)
     log = out / "build.log"
     log.write_text(f"$ {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}")
     if proc.returncode != 0:

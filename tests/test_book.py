@@ -156,13 +156,14 @@ def test_sales_page_shows_the_glued_numbers_computed_from_the_data(sales_page, s
 
 @pytest.mark.slow
 def test_sales_page_attributes_every_dataset_it_shows(sales_page):
+    text = html.unescape(re.sub(r"<[^>]+>", "", sales_page))  # the words a reader sees (a source is a link)
     for name in ("cfpb_complaints", "online_retail"):
-        assert html.escape(citation(name), quote=False) in sales_page, name
+        assert citation(name) in text, name
 
 
 @pytest.mark.slow
 def test_sales_page_says_which_model_answered(sales_page):
-    assert "LLM endpoint http://" in sales_page
+    assert "LLM endpoint " in sales_page
 
 
 @pytest.mark.slow

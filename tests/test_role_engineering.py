@@ -178,9 +178,9 @@ def test_chapter_labels_handwritten_candidates_and_cites_what_it_shows(chapter):
     if "CANDIDATES" in text or "REFACTORINGS" in text or "AI_MODULE" in text or "GENERATED" in text:
         assert '"as a model might write"' in text and "not the output of any model" in text
     if 'load("online_retail")' in text:
-        assert 'attrs["citation"]' in text
+        assert "cite(retail)" in text
     if "inspect.getsource" in text or "STDLIB" in text:
-        assert "print(STDLIB_CITATION)" in text
+        assert "cite(STDLIB_CITATION)" in text
     assert not re.search(r"`\{glue", text), "a glue role inside inline code is not rendered: drop the backticks"
 
 

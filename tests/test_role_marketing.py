@@ -79,10 +79,11 @@ def glued(tmp_path_factory) -> dict[str, dict[str, str]]:
         assert not errors, f"{chapter}: {errors[0].ename}: {errors[0].evalue}"
         # Which model answered is said first; every table or chart of data is followed by its citation.
         assert "LLM endpoint" in "".join(o.get("text", "") for o in code[1].outputs), f"{chapter}: no banner"
-        for cell in code:
+        for cell, after in zip(code, code[1:] + [None]):  # the citation is in the cell or the next one
             shows = [o for o in cell.outputs if "image/png" in o.get("data", {})
                      or "<table" in o.get("data", {}).get("text/html", "")]
-            cites = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+            cites = "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "")
+                            for c in (cell, after) if c for o in c.outputs)
             assert not shows or "Data: " in cites, f"{chapter}: a table or chart without a citation:\n{cell.source[:300]}"
         out[chapter.rsplit("/", 1)[1]] = {
             o.metadata["scrapbook"]["name"]: o.data["application/papermill.record/text/plain"]
@@ -241,7 +242,7 @@ def test_teachback_lesson_is_the_kits_template():
     from adoptkit.engage import teachback
 
     lesson = nbformat.read(ROOT / "exercises" / TEACHBACK / "lesson.ipynb", as_version=4)
-    template = teachback.template("checking AI-written marketing copy against the brand and the facts")
+    template = teachback.template("checking AI-written marketing copy against the brand and the facts", "marketing")
     assert [(c.cell_type, c.source) for c in lesson.cells] == [(c.cell_type, c.source) for c in template.cells]
     assert not any(c.get("outputs") for c in lesson.cells)
 
@@ -398,7 +399,7 @@ def test_teachback_checks_cover_every_requirement_and_score_lessons(tmp_path):
 
     assert failing(filled_lesson()) == set()
     assert failing(nbformat.read(ROOT / "exercises" / TEACHBACK / "lesson.ipynb", as_version=4)) == {
-        "title", "filled", "objectives", "example", "length"}
+        "title", "filled", "objectives", "example", "exercise", "sources", "length"}  # only "sections" is there
     assert failing(None) == set(REQUIREMENTS)  # no lesson at all: every check fails, with the reason
 
 

@@ -122,3 +122,91 @@ def test_review_does_not_run_code_that_reaches_for_the_grader(tmp_path):
     nb.cells[4].source = "from adoptkit import data\ndf = data.load('online_retail')\nget_ipython().kernel.do_execute = None"
     review = lesson.review(write(tmp_path, nb), "sales")
     assert "grading machinery" in review.problems["example"]
+
+
+# ---- a lesson written without code (marketing, sales, HR): the template's prompt boxes ----------------
+
+NO_CODE = ("marketing", "sales", "hr")
+
+
+def test_the_no_code_template_needs_no_code_and_its_hints_pass_no_check(tmp_path):
+    for role in NO_CODE:
+        nb = teachback.template("x", role)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        # Its only code cells are the two ready-made prompt boxes, locked against an accidental edit.
+        assert [teachback.BOX_CALL.search(c.source).groups() for c in code] == [(role, None), (role, "try-it")]
+        assert all(c.metadata["editable"] is False and c.metadata["deletable"] is False for c in code)
+        found = teachback.problems(write(tmp_path, nb))
+        # Every requirement the learner's own words meet fails on the hints alone (the headings say "Try"
+        # and the hints say "citation": neither counts).
+        assert {"title", "filled", "objectives", "exercise", "sources", "length"} <= set(found), (role, found)
+    assert all(c.cell_type != "code" or "prompt_box" not in c.source for c in teachback.template("x", "engineering").cells)
+
+
+def test_exercise_and_sources_need_the_learners_own_words(tmp_path):
+    from lessons import good_lesson
+
+    nb = good_lesson("sales")
+    assert teachback.problems(write(tmp_path, nb)) == {}
+    for cell in nb.cells:
+        for section in ("Try it yourself", "Sources"):
+            if cell.source.startswith(f"## {section}"):  # the section's own words replaced by the template's hint
+                hint = next(c for c in teachback.template("x", "sales").cells if c.source.startswith(f"## {section}"))
+                cell.source = hint.source.replace(f"{teachback.PLACEHOLDER}: ", "")
+    found = teachback.problems(write(tmp_path, nb))
+    assert {"exercise", "sources"} <= set(found), found
+
+
+@pytest.mark.parametrize("role", NO_CODE)
+def test_review_gives_a_non_coders_lesson_every_requirement_once_its_prompt_has_run(tmp_path, mirror, role):
+    """The lesson's only code cells are the template's; the worked example counts once the learner's own
+    prompt has run in its box (saved beside the lesson). Not before (sales: and not with a one-line prompt)."""
+    from lessons import good_lesson, run_prompt_box
+
+    from adoptkit.grading import lesson
+
+    path = write(tmp_path, good_lesson(role))
+    template_code = [c.source for c in teachback.template("x", role).cells if c.cell_type == "code"]
+    assert [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"] == template_code
+    if role == "sales":  # what the saved run decides is read without running the lesson (run=False)
+        review = lesson.review(path, role, run=False)
+        assert set(review.problems) == {"example"} and "no run is saved yet" in review.problems["example"]
+        run_prompt_box(role, tmp_path, prompt="Label this.")
+        review = lesson.review(path, role, run=False)
+        assert set(review.problems) == {"example"} and "too short" in review.problems["example"]
+
+    run_prompt_box(role, tmp_path)
+    review = lesson.review(path, role)
+    assert review.problems == {}, review.problems
+    assert len(review.cells) == 2 and all(c["ok"] and c["output"] for c in review.cells)  # both boxes showed
+
+
+def test_review_fails_a_prompt_box_on_another_roles_records_or_a_damaged_run(tmp_path, mirror):
+    from lessons import good_lesson, run_prompt_box
+
+    from adoptkit.grading import lesson
+
+    nb = good_lesson("hr")
+    for cell in nb.cells:
+        cell.source = cell.source.replace("prompt_box('hr')", "prompt_box('sales')")
+    path = write(tmp_path, nb)
+    run_prompt_box("sales", tmp_path)
+    assert "another role's records" in lesson.review(path, "hr", run=False).problems["example"]
+
+    nbformat.write(good_lesson("hr"), path)
+    (tmp_path / "quiz-answers" / "teachback-example.json").write_text("{not json")  # hostile or broken
+    assert "cannot be read" in lesson.review(path, "hr", run=False).problems["example"]
+    (tmp_path / "quiz-answers" / "teachback-example.json").write_text('{"attempts": [{"prompt": ["not", "text"]}]}')
+    assert "no run is saved yet" in lesson.review(path, "hr", run=False).problems["example"]
+
+
+def test_a_line_still_marked_todo_is_not_the_learners_task_or_source(tmp_path):
+    from lessons import good_lesson
+
+    nb = good_lesson("hr")
+    for cell in nb.cells:
+        if cell.source.startswith("## Try it yourself"):
+            cell.source = f"## Try it yourself\n\n{teachback.PLACEHOLDER}: a task to try?"
+        if cell.source.startswith("## Sources"):
+            cell.source = f"## Sources\n\n{teachback.PLACEHOLDER}: the citation, https://example.org"
+    assert {"exercise", "sources", "filled"} <= set(teachback.problems(write(tmp_path, nb)))

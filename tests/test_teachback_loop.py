@@ -20,10 +20,12 @@ from adoptkit.engage import review, teachback
 from _adoption import ADOPTKIT
 from adoptkit import tools
 from nbgrader_harness import course_copy, grades, nbgrader, submit
-from lessons import good_lesson
+from lessons import NO_CODE_ROLES, good_lesson, run_prompt_box
 
 ROOT = Path(__file__).resolve().parents[1]
 TEACHBACKS = sorted(p.name for p in (ROOT / "exercises").glob("*-teachback"))
+# The untouched template goes in for a role without code: its ready-made prompt boxes alone earn nothing.
+WEAK = next(t for t in TEACHBACKS if t.split("-")[0] in NO_CODE_ROLES)
 RUBRIC = {"clarity": 4, "correctness": 4, "real data": 4, "exercise": 4}
 
 
@@ -43,7 +45,8 @@ def test_the_default_setting_matches_every_shipped_teachback():
 
 @pytest.fixture(scope="module")
 def loop(tmp_path_factory):
-    """A course with every shipped teach-back released, one good lesson per teach-back and the untouched
+    """A course with every shipped teach-back released, one good lesson per teach-back (marketing's, sales' and
+    HR's written without code: the template's prompt boxes and the learner's words) and the untouched
     template from one more learner, autograded by real nbgrader."""
     course = course_copy(tmp_path_factory.mktemp("course"))
     generate = nbgrader(course, "generate_assignment", "*-teachback", "--force")
@@ -57,9 +60,12 @@ def loop(tmp_path_factory):
         nbformat.write(good_lesson(t.split("-")[0]), lesson)
         files = {p.name: nbformat.read(p, as_version=4) for p in release.glob("*.ipynb")}
         files["lesson.ipynb"] = nbformat.read(lesson, as_version=4)
-        submit(course, t, author, files)
+        folder = submit(course, t, author, files)
+        role = t.split("-")[0]
+        if role in NO_CODE_ROLES:  # a non-coder's worked example: their prompt, run in the box
+            run_prompt_box(role, folder)
         authors[author] = t
-    weak = TEACHBACKS[0]  # the template as released: a lesson not written yet
+    weak = WEAK  # the template as released: a lesson not written yet
     submit(course, weak, "weak-author", {p.name: nbformat.read(p, as_version=4)
                                           for p in (course / "_nbgrader" / "release" / weak).glob("*.ipynb")})
     autograde = nbgrader(course, "autograde", "*-teachback")
@@ -73,8 +79,9 @@ def test_every_good_lesson_scores_full_marks(loop):
     for author, t in authors.items():
         g = grades(course, t, [author])[author]
         assert g is not None and g.code_score == g.max_code_score > 0, (t, g)
-    weak = grades(course, TEACHBACKS[0], ["weak-author"])["weak-author"]
+    weak = grades(course, WEAK, ["weak-author"])["weak-author"]
     assert weak.code_score < weak.max_code_score
+    assert {k for k, v in weak.auto.items() if v} == {"check_sections"}, weak.auto  # the headings, nothing more
 
 
 def test_assign_score_publish_and_build(loop, tmp_path):

@@ -279,6 +279,7 @@ def hackathon_scoreboard(name, out, watch, privacy) -> None:
 
     out = out or f"_build/hackathons/{name}.html"
     while True:
+        settings_mod.current.cache_clear()  # read _config.yml each round: the organiser may move the end
         h, st = _run(lambda: hk.load(name, privacy=privacy))
         over = datetime.now(timezone.utc) > hk._aware(h.end)
         path = hk.write(h, st, out, final=over, refresh=watch)

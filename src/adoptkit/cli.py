@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -26,14 +27,22 @@ def config() -> None:
 
 
 @config.command("check")
-def config_check() -> None:
-    """Validate the `adoptkit:` section and print the settings in force."""
+@click.option("--show", is_flag=True, help="also print every setting in force, as JSON")
+def config_check(show: bool) -> None:
+    """Validate the `adoptkit:` section of _config.yml: a verdict, then a short summary."""
+    path = settings_mod.find_config()
     try:
-        s = settings_mod.load()
+        s = settings_mod.load(path)
     except settings_mod.SettingsError as err:
-        _fail(str(err))
-    click.echo(f"config: {settings_mod.find_config() or '(none found: defaults)'}")
-    click.echo(s.model_dump_json(indent=2, exclude={"root"}))
+        _fail(f"invalid: {path}\n{err}")
+    click.echo(f"valid: {path}" if path else
+               f"valid: no _config.yml with an `adoptkit:` section in {Path.cwd()} or above; the defaults are in force")
+    for line in settings_mod.summary(s):
+        click.echo(f"  {line}")
+    if show:
+        click.echo(s.model_dump_json(indent=2, exclude={"root"}))
+    else:
+        click.echo("(every setting: adoptkit config check --show)")
 
 
 @main.group()
@@ -305,12 +314,13 @@ def hub_check_values(values: str) -> None:
 
 @main.command()
 @click.option("--skip-book", is_flag=True, help="only fetch data and release the exercises")
-def build(skip_book: bool) -> None:
-    """The main job: fetch and verify the data, build the book offline, release the exercises."""
+@click.option("--force", is_flag=True, help="redo every step, even those whose inputs did not change")
+def build(skip_book: bool, force: bool) -> None:
+    """The main job: fetch and verify the data, build the book offline, release the exercises (only what changed)."""
     from .build import run
 
     try:
-        run(skip_book=skip_book)
+        run(skip_book=skip_book, force=force)
     except RuntimeError as err:
         _fail(str(err))
 

@@ -587,6 +587,33 @@ class Settings(_Section):
         return p if p.is_absolute() else (self.root / p).resolve()
 
 
+def summary(s: Settings) -> list[str]:
+    """The settings an admin checks first, one short line each (`adoptkit config check`; all: --show)."""
+    def plural(n: int, word: str) -> str:
+        return f"{n} {word}{'' if n == 1 else 's'}"
+
+    g, e = s.gateway, s.engage
+    llm = "the kit's local endpoint (started on demand)" if s.llm.endpoint == "local" else s.llm.endpoint
+    mirror = os.environ.get("ADOPTKIT_DATA_MIRROR") or s.data.mirror or "none"
+    upstreams = ", ".join(sorted(g.upstreams)) or "none (the offline model answers)"
+    return [
+        f"organisation   {s.organisation.name} (hourly cost: "
+        f"{f'{s.organisation.hourly_cost:g} {s.organisation.currency}' if s.organisation.hourly_cost else 'not set'})",
+        f"roles          {', '.join(s.roles)}",
+        f"model          {s.llm.model} via {llm}",
+        f"data           cache {s.data.cache}; mirror {mirror}; "
+        f"{plural(len(s.data.overrides), 'override')}",
+        f"sandbox        {s.sandbox.host}:{s.sandbox.port}; keys {'required' if g.require_keys else 'not required'}; "
+        f"upstreams: {upstreams}",
+        f"hub            {s.hub.ip}:{s.hub.port}; {s.hub.authenticator}; "
+        f"{plural(len(s.hub.learners), 'learner')}, {plural(len(s.hub.instructors), 'instructor')}",
+        f"competencies   {', '.join(c.id for c in s.competency.competencies)}",
+        f"engagement     leaderboard by {e.leaderboard.privacy}; {plural(len(e.badges.awards), 'badge')}; "
+        f"{plural(len(e.hackathons), 'hackathon')}",
+        f"xAPI           {s.xapi.endpoint or 'no LRS set'}",
+    ]
+
+
 def find_config(start: Path | None = None) -> Path | None:
     """`ADOPTKIT_CONFIG`, else the nearest `_config.yml` with an `adoptkit:` section up from `start`."""
     if env := os.environ.get("ADOPTKIT_CONFIG"):

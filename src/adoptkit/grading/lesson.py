@@ -7,7 +7,9 @@ for the grading machinery (reach.py) are not run. What is measured:
 
 - `example`: the worked example's code ran, showed something, and uses the role's real data
   (`data.load` of a dataset of that role) or the course model (`llm.client()`); every other code cell
-  ran too;
+  ran too. Without code (marketing, sales, HR): the template's prompt box for the learner's role ran,
+  and the learner ran a prompt of their own in it (the run saved beside the lesson, in
+  `quiz-answers/teachback-example.json`): the grader reads that run, it never calls a model;
 - `filled`: every section in the learner's own words (the template's do not count), with real variety:
   a paragraph repeated to reach the word count does not pass;
 - `length`: 120 to 1500 words of the learner's own prose (about 150 with the template's headings).
@@ -25,6 +27,7 @@ import nbformat
 from . import reach
 
 MIN_WORDS, MAX_WORDS = 120, 1500  # the learner's own words: about 150 with the template's headings
+MIN_PROMPT_WORDS = 8    # a prompt box's run counts when its prompt says at least this much
 MIN_DISTINCT = 50       # different content words (4+ letters, not filler) the learner wrote
 MIN_VARIETY = 0.35      # distinct content words / content words: repeated filler stays far below
 CELL_TIMEOUT = 60
@@ -126,11 +129,18 @@ def review(path: str | Path, role: str, run: bool = True) -> Review:
     datasets = role_datasets(role)
     uses = re.compile(r"load\(\s*['\"](" + "|".join(map(re.escape, datasets)) + r")['\"]|\bclient\(\)") if datasets \
         else re.compile(r"\bclient\(\)")
+    boxes = [m for src in example for m in teachback.BOX_CALL.finditer(src) if (m.group(2) or "example") == "example"]
     if not example:
         out.problems["example"] = "add the worked example's code: a cell in 'Worked example' that shows the technique"
-    elif not any(uses.search(src) for src in example):
-        out.problems["example"] = (f"make the worked example use your role's real data (data.load of one of "
-                                   f"{', '.join(datasets)}) or the course model (llm.client())")
+    elif not any(uses.search(src) for src in example) and not boxes:
+        out.problems["example"] = (f"make the worked example use your role's real data: the template's prompt box "
+                                   f"(teachback.prompt_box({role!r})), or code with data.load of one of "
+                                   f"{', '.join(datasets)} or the course model (llm.client())")
+    elif not any(uses.search(src) for src in example) and all(m.group(1) != role for m in boxes):
+        out.problems["example"] = (f"the worked example's prompt box runs on another role's records: restore the "
+                                   f"template's cell, teachback.prompt_box({role!r})")
+    elif not any(uses.search(src) for src in example) and (why := _no_box_run(path.parent)):
+        out.problems["example"] = why
     elif run and (not all(c["ok"] for c in example_runs) or not any(c["output"] for c in example_runs)):
         bad = next((c for c in example_runs if not c["ok"]), None)
         out.problems["example"] = ("the worked example must run and show its result: " +
@@ -139,7 +149,7 @@ def review(path: str | Path, role: str, run: bool = True) -> Review:
         first = failed[0]
         out.problems["example"] = (f"every code cell of the lesson should run for a colleague; cell {first['index'] + 1} "
                                    f"fails: {first['error']}")
-    template_lines = {line.strip() for c in teachback.template("x").cells for line in c.source.splitlines()}
+    template_lines = teachback.template_lines()
 
     def own_text(source: str) -> str:  # the learner's lines: the template's headings and hints left out
         return "\n".join(line for line in source.splitlines() if line.strip() not in template_lines
@@ -164,3 +174,24 @@ def review(path: str | Path, role: str, run: bool = True) -> Review:
                                   f"not count); aim for {MIN_WORDS}-{MAX_WORDS} of your own words (about 150 or more with "
                                   "the headings) that explain the technique")
     return out
+
+
+def _no_box_run(folder: Path) -> str | None:
+    """Why the worked example's prompt box does not count yet (None: it does): the learner's own prompt must
+    have been run in it, and the run saved beside the lesson (and submitted with it)."""
+    from ..engage import teachback
+    from ..widgets import store
+
+    name = f"teachback-{teachback.BOX_PARTS[0]}"
+    saved, note = store.load(name, folder)
+    where = f"{store.ANSWER_DIR}/{name}.json"
+    if note:
+        return f"the worked example's saved run cannot be read ({note}): run your prompt in the box again"
+    attempts = [a for a in (saved or {}).get("attempts") or [] if isinstance(a, dict) and isinstance(a.get("prompt"), str)]
+    if not attempts:
+        return (f"type the prompt your lesson teaches in the worked example's box and click Run on the sample: no "
+                f"run is saved yet ({where}; submit that folder with the lesson)")
+    if not any(len(_words(a["prompt"])) >= MIN_PROMPT_WORDS for a in attempts):
+        return (f"the prompt run in the worked example's box is too short to teach from (under {MIN_PROMPT_WORDS} "
+                f"words): write the whole prompt your lesson teaches, then Run it")
+    return None

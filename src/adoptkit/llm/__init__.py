@@ -109,6 +109,9 @@ def banner(settings: Settings | None = None) -> str:
     """One line for the top of every notebook: which model answers, and whether it is a stand-in."""
     settings = settings or current()
     url = endpoint(settings)
+    # The in-kernel endpoint listens on whatever port was free: not an address to quote, and a built page
+    # that showed it would change with every build.
+    where = "in this kernel (the kit's own, on 127.0.0.1)" if _local is not None and url == _local.url else url
     models = {m.id: m for m in client(settings).models.list().data}
     asked = settings.llm.model
     described = getattr(models.get(asked), "description", None) or ""
@@ -120,7 +123,7 @@ def banner(settings: Settings | None = None) -> str:
         note = "a real language model running on this machine"
     else:
         note = "a configured model"
-    return f"LLM endpoint {url}; model '{asked}' -> {target} ({note})"
+    return f"LLM endpoint {where}; model '{asked}' -> {target} ({note})"
 
 
 __all__ = ["client", "endpoint", "default_model", "banner", "offline"]

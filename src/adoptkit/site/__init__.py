@@ -1,5 +1,7 @@
-"""The published book site: vendored browser assets so the site calls no host but its own."""
+"""The published book site: vendored browser assets so the site calls no host but its own, and what
+chapters use to show attributions, p-values and numbers (adoptkit.site.page)."""
 
+from adoptkit.site.page import cite, number, p_value
 from adoptkit.site.vendor import (
     PINS,
     SPHINX_CONFIG,
@@ -12,6 +14,9 @@ from adoptkit.site.vendor import (
 )
 
 __all__ = [
+    "cite",
+    "number",
+    "p_value",
     "PINS",
     "SPHINX_CONFIG",
     "VENDOR_DIR",
