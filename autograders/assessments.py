@@ -1,8 +1,8 @@
 """The item bank of the pre- and post-assessments, and the generator of their nbgrader source notebooks.
 
-One place for the six notebooks of marketing, HR and engineering (`exercises/<role>-assessment-pre|post/`;
-sales has no code at all: its assessments come from `content/sales-assessment-*.yml`, docs/no-code.md), as otter-grader keeps question,
-solution and tests together: edit the bank here, then run
+One place for the notebooks of the roles that assess with code (`exercises/<role>-assessment-pre|post/`;
+sales and HR have no code at all: their assessments come from `content/<role>-assessment-*.yml`, docs/no-code.md), as
+otter-grader keeps question, solution and tests together: edit the bank here, then run
 
     python autograders/assessments.py          # rewrites exercises/<role>-assessment-*/ (outputs stripped)
 
@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
-ROLES = ("marketing", "hr", "engineering")  # sales: no code at all, from content/sales-assessment-*.yml
+ROLES = ("marketing", "engineering")  # sales, hr: no code at all, from content/<role>-assessment-*.yml
 FORMS = ("pre", "post")
 COMPETENCIES = ("prompting", "grounding", "evaluating", "privacy", "automation", "coding")
 
@@ -43,14 +43,6 @@ CONTEXT = {
         texts=["Hi team, we'd love to feature your savings account in our personal-finance podcast next month.",
                "Your last mailing arrived three times and I asked to unsubscribe in May. Please stop."],
         record="cfpb_complaints",
-    ),
-    "hr": dict(
-        title="HR", dataset="onet_occupations",
-        labels=["leave request", "payroll question", "benefits question", "complaint"],
-        keys=["employee", "start_date", "position"],
-        texts=["I would like to take annual leave from 3 to 14 June; my manager has agreed.",
-               "My March payslip is missing the overtime I worked on the weekend of the 9th."],
-        record="onet_occupations",
     ),
     "engineering": dict(
         title="Engineering", dataset="cfpb_complaints",
@@ -297,31 +289,6 @@ GROUNDING = {
             _best = max(_rows, key=_rows.get)
             _truth = {"best_month": _best, "conversion": round(_rows[_best], 3)}''',
         question="When should we schedule the next campaign?"),
-    ("hr", "pre"): dict(
-        ask="""`facts()` returns the number of occupations in the O*NET data and how many of them have
-        "manager" in their `Title` (any case): `{"occupations": ..., "manager titles": ...}`.""",
-        solve='''
-            return {"occupations": int(len(df)),
-                    "manager titles": int(df["Title"].str.contains("manager", case=False).sum())}''',
-        keys='{"occupations", "manager titles"}',
-        truth='''
-            _titles = list(df["Title"])
-            _truth = {"occupations": len(_titles),
-                      "manager titles": sum("manager" in t.lower() for t in _titles)}''',
-        question="How many of our job profiles should use the management competency framework?"),
-    ("hr", "post"): dict(
-        ask="""`facts()` returns the number of occupations and the share (rounded to 3 decimals) whose
-        `O*NET-SOC Code` starts with `15-` (computer and mathematical occupations):
-        `{"occupations": ..., "computer and mathematical": ...}`.""",
-        solve='''
-            share = df["O*NET-SOC Code"].str.startswith("15-").mean()
-            return {"occupations": int(len(df)), "computer and mathematical": round(float(share), 3)}''',
-        keys='{"occupations", "computer and mathematical"}',
-        truth='''
-            _codes = list(df["O*NET-SOC Code"])
-            _truth = {"occupations": len(_codes),
-                      "computer and mathematical": round(sum(c.startswith("15-") for c in _codes) / len(_codes), 3)}''',
-        question="How large a share of roles needs the advanced data track?"),
     ("engineering", "pre"): dict(
         ask="""`facts()` returns how many complaints arrived through each `Submitted via` channel in the
         CFPB data: `{channel: count, ...}` for every channel present.""",
@@ -484,8 +451,6 @@ def evaluating(role: str, form: str):
 SECRET = {
     "marketing": ("card numbers (16 digits, possibly in groups of 4 separated by spaces or dashes)", "[CARD]",
                   r"\b(?:\d{4}[ -]?){3}\d{4}\b", "4111 1111 1111 1111", "5500-0000-0000-0004", "4000056655665556"),
-    "hr": ("employee ids (`EMP-` followed by 6 digits)", "[EMPLOYEE_ID]", r"\bEMP-\d{6}\b",
-           "EMP-004512", "EMP-120033", "EMP-999999"),
     "engineering": ("secret keys (`sk_` followed by at least 20 letters or digits)", "[SECRET]",
                     r"\bsk_[A-Za-z0-9]{20,}", "sk_abcdefghijklmnopqrstuvwx", "sk_A1b2C3d4E5f6G7h8I9j0K1",
                     "sk_0000000000000000000000000000"),
@@ -673,46 +638,6 @@ CODING = {
         checks=['assert click_rates([5, 10], [100, 400]) == [0.05, 0.025]',
                 'assert click_rates([0, 3], [0, 7]) == [0.0, 0.4286]',
                 'assert click_rates([], []) == []']),
-    ("hr", "pre"): dict(
-        story="`tenure_years(start, end)` should return the number of whole years completed between two "
-              "`datetime.date`s (a year is complete on the anniversary).",
-        buggy='''
-            def tenure_years(start, end):
-                return end.year - start.year''',
-        fixed='''
-            def tenure_years(start, end):
-                ### BEGIN SOLUTION
-                years = end.year - start.year
-                if (end.month, end.day) < (start.month, start.day):
-                    years -= 1
-                return years
-                ### END SOLUTION''',
-        checks=['from datetime import date\nassert tenure_years(date(2020, 3, 1), date(2024, 3, 1)) == 4',
-                'from datetime import date\nassert tenure_years(date(2020, 3, 2), date(2024, 3, 1)) == 3',
-                'from datetime import date\nassert tenure_years(date(2023, 12, 31), date(2024, 1, 1)) == 0']),
-    ("hr", "post"): dict(
-        story="`pro_rata_leave(days_per_year, start_month)` should give a joiner who starts in month "
-              "`start_month` (1-12, the whole month counts) their share of the year's leave, rounded to 1 "
-              "decimal, and raise `ValueError` for a month outside 1-12.",
-        buggy='''
-            def pro_rata_leave(days_per_year, start_month):
-                return round(days_per_year * (12 - start_month) / 12, 1)''',
-        fixed='''
-            def pro_rata_leave(days_per_year, start_month):
-                ### BEGIN SOLUTION
-                if not 1 <= start_month <= 12:
-                    raise ValueError("start_month must be 1-12")
-                return round(days_per_year * (13 - start_month) / 12, 1)
-                ### END SOLUTION''',
-        checks=['assert pro_rata_leave(24, 7) == 12.0',
-                'assert pro_rata_leave(25, 1) == 25.0 and pro_rata_leave(25, 12) == 2.1',
-                '''
-                try:
-                    pro_rata_leave(25, 13)
-                except ValueError:
-                    pass
-                else:
-                    raise AssertionError("month 13 must raise ValueError")''']),
     ("engineering", "pre"): dict(
         story="`chunks(items, size)` should split a list into consecutive lists of `size` items (the last "
               "may be shorter) and raise `ValueError` when `size < 1`.",
@@ -819,7 +744,10 @@ def notebook(role: str, form: str) -> nbformat.NotebookNode:
         competency one quiz question (1 point) and one task with three checks (1 point each). One check
         per task is visible below the task; the other two are **hidden** and run when your work is graded.
         It takes about 30 minutes. Nobody else sees your individual result: the course reports levels by
-        role and cohort.{" After the tasks there is a timed pair of tasks and a one-minute survey." if form == "post" else ""}
+        role and cohort.{(" After the tasks there is a timed task (four short runs) and a one-minute survey."
+                          if role in COUNTERBALANCED else
+                          " After the tasks there is a timed pair of tasks and a one-minute survey.")
+                         if form == "post" else ""}
         """, **_nbg(f"{name}-intro", locked=True)),
         _code(f"""
         # Just run this cell: it loads the data and the names the tasks use.
@@ -878,7 +806,54 @@ def notebook(role: str, form: str) -> nbformat.NotebookNode:
     return nb
 
 
+COUNTERBALANCED = {"engineering"}  # roles whose timed task uses adoptkit.measure.timing.TimedTask (the others follow)
+TIMED_ROUNDS = 2  # pairs of runs: each learner times the task 2 x 2 times, half with the model
+ASSIST = '''
+# With the model: run this cell as it is, then check and edit the model's summary into summary{n}.
+# By hand: this cell asks nothing; write your own two sentences into summary{n}.
+if run{n}.with_ai:
+    reply = llm.client().chat.completions.create(model=llm.default_model(), messages=[
+        {{"role": "user", "content": f"Summarise in two sentences for a colleague:\\n```\\n{{run{n}.record}}\\n```"}}])
+    print(reply.choices[0].message.content)
+summary{n} = """Write your two sentences here."""'''
+
+
+def timed_task(role: str, name: str) -> list:
+    """Part C as a counterbalanced, repeated, timed task on records matched in length (timing.TimedTask)."""
+    cells = [
+        _md(f"""
+        ## Part C: a timed task, by hand and with the model (not graded; timed)
+
+        This measures how much time the course saves you. You will write a two-sentence summary of a customer
+        complaint for a colleague {2 * TIMED_ROUNDS} times, on {2 * TIMED_ROUNDS} different complaints of about
+        the same length: half of the runs **by hand**, half **with the model**. Whether you start with the model
+        or by hand was drawn for you; half your colleagues have the other order, so getting faster with
+        practice does not count as time saved. For each run: run its start cell, do the work, run its stop
+        cell. Each time is recorded once (in `timings/`), so submit that folder too. Work at your normal pace:
+        there is no right time.""", **_nbg(f"{name}-timed-intro", locked=True)),
+        _code(f"""
+        # Just run this cell: it draws your plan (the same every time you run it) and prints it.
+        from adoptkit.measure import timing
+
+        texts = [t for t in data.load("cfpb_complaints")["Consumer complaint narrative"].dropna() if 400 < len(t) < 900]
+        task = timing.TimedTask("summary", timing.matched_pairs(texts, {TIMED_ROUNDS}))
+        task.describe()""", **_nbg(f"{name}-timed-plan", locked=True)),
+    ]
+    for n in range(1, 2 * TIMED_ROUNDS + 1):
+        cells += [
+            _code(f"""
+            # Run {n}: just run this cell when you are ready. It shows the complaint and says how to work on it.
+            run{n} = task.start({n})""", **_nbg(f"{name}-timed-start{n}", locked=True)),
+            _code(ASSIST.format(n=n)),
+            _code(f"run{n}.stop()  # run this when your summary for run {n} is done",
+                  **_nbg(f"{name}-timed-stop{n}", locked=True)),
+        ]
+    return cells
+
+
 def paired_and_survey(role: str, name: str) -> list:
+    if role in COUNTERBALANCED:
+        return timed_task(role, name) + survey(name)
     c = CONTEXT[role]
     if c["record"] == "onet_occupations":
         pick = 'records = data.load("onet_occupations")["Description"].dropna().tolist()'
@@ -918,6 +893,11 @@ def paired_and_survey(role: str, name: str) -> list:
         print(summary_b)'''),
         _code("timer_b.stop()  # run this when your summary of record B is done",
               **_nbg(f"{name}-paired-b-stop", locked=True)),
+    ] + survey(name)
+
+
+def survey(name: str) -> list:
+    return [
         _md("## Part D: one-minute survey (not graded)", **_nbg(f"{name}-survey-intro", locked=True)),
         _code("""
         # Just run this cell and click your answers: they are saved in quiz-answers/reaction.json.

@@ -64,7 +64,7 @@ def _submitted_notebooks_first(assignment, student, notebooks):
     lesson.ipynb) would not find it. Each copy is replaced by its graded version as grading goes on.
     nbgrader calls this with the submission's notebooks (`notebooks`); assignment and student may be globs.
     """
-    import shutil
+    from adoptkit.grading.files import kind_problem
 
     if len(notebooks) < 2:  # nothing to read beside it (and a failed one-notebook submission leaves no folder)
         return
@@ -74,9 +74,12 @@ def _submitted_notebooks_first(assignment, student, notebooks):
             dest = autograded / notebook.resolve().relative_to(submitted)
         except ValueError:  # not under this course's submitted folder (another layout): leave it
             continue
+        if kind_problem(os.lstat(notebook)):  # a link or special file: the grader refuses it, never copies it
+            continue
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.unlink(missing_ok=True)  # a graded copy from an earlier run is read-only
-        shutil.copyfile(notebook, dest)
+        with open(notebook, "rb") as f_in, open(dest, "wb") as f_out:
+            f_out.write(f_in.read())
 
 
 c.Autograde.pre_convert_hook = _submitted_notebooks_first

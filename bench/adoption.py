@@ -27,7 +27,9 @@ import yaml
 
 GOAL_SECONDS, GOAL_BYTES = 10.0, 2 * 1024**3
 ROI_SECTION = {"organisation": {"name": "Bench Org", "hourly_cost": 50},
-               "roi": {"programme_costs": {"licences": 200000, "facilitation": 300000},
+               "roi": {"programme_costs": {"content_and_facilitation": 300000, "platform_and_it": 120000,
+                                           "model_usage": 60000},
+                       "course_hours_per_learner": 16, "mentor_hours": 1200, "attribution": 0.5,
                        "tasks_per_week": {"marketing": 8, "sales": 10, "hr": 6, "engineering": 12}}}
 
 

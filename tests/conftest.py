@@ -128,7 +128,7 @@ def lrs():
     """A local LRS that checks the xAPI protocol: (statements URL, its handler class with store and posts)."""
     from _adoption import LRSHandler
 
-    LRSHandler.store, LRSHandler.posts, LRSHandler.fail_first = {}, [], 0
+    LRSHandler.store, LRSHandler.voided, LRSHandler.posts, LRSHandler.fail_first = {}, set(), [], 0
     with _serving(LRSHandler) as base:
         yield f"{base}/xapi/", LRSHandler
 

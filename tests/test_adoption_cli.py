@@ -59,7 +59,9 @@ def test_leaderboard_defaults_to_team_averages(run, tmp_path):
     assert r.exit_code == 0 and "members" in r.output and "learner0" not in r.output
     assert "Team averages only" in (tmp_path / "b.html").read_text()
     r = run({}, "leaderboard", "--simulate", "60", "--events", "3000", "--privacy", "initials")
-    assert r.exit_code == 0 and len(r.output.strip().splitlines()) == 11  # header + top 10
+    lines = r.output.strip().splitlines()
+    assert r.exit_code == 0 and len(lines) == 12  # the SIMULATED line, header, top 10
+    assert lines[0].startswith("SIMULATED cohort: 60 synthetic learners") and "no real learner" in lines[0]
 
 
 def test_microlearning_deck_lists_the_cards_from_the_exercises(run, tmp_path):
@@ -73,3 +75,19 @@ def test_hackathon_and_review_errors_are_clear(run):
     assert r.exit_code == 1 and "no hackathon 'nope'" in r.output
     r = run({}, "review", "score", "ana", "--reviewer", "ben", "--score", "clarity")
     assert r.exit_code == 1 and "CRITERION=NUMBER" in r.output
+
+
+def test_simulated_output_says_so_on_stdout(run, tmp_path):
+    for args in (["leaderboard"], ["career", "teams"], ["report", "usage"]):
+        out = run({}, *args, "--simulate", "30", "--events", "1500")
+        assert out.exit_code == 0 and out.output.startswith("SIMULATED cohort"), (args, out.output)
+
+
+def test_roi_names_every_cost_it_does_not_have(run, tmp_path):
+    r = run(ROI, "report", "roi", "--simulate", "40", "--events", "2000", "--out", str(tmp_path / "r"))
+    assert r.exit_code == 0
+    for setting in ("course_hours_per_learner", "mentor_hours", "content_and_facilitation", "platform_and_it",
+                    "model_usage"):
+        assert f"not costed: adoptkit.roi.{setting}" in r.output or f"programme_costs.{setting} is not set" in r.output
+    page = (tmp_path / "r" / "roi.html").read_text()
+    assert "not costed, so the ROI is overstated" in page

@@ -25,7 +25,7 @@ spec.loader.exec_module(bank)
 
 def test_committed_notebooks_match_the_item_bank_and_have_no_outputs(tmp_path):
     written = bank.write_all(tmp_path)
-    assert len(written) == 6  # sales: from content/ (tests/test_nocode_content.py)
+    assert len(written) == 2 * len(bank.ROLES)  # the other roles: from content/ (tests/test_nocode_content.py)
     for path in written:
         committed = ROOT / path.relative_to(tmp_path)
         assert committed.read_text() == path.read_text(), f"{committed} differs: run python autograders/assessments.py"
@@ -37,7 +37,8 @@ def test_every_graded_cell_maps_to_a_competency_worth_four_points(tmp_path):
     s = config(tmp_path)
     cmap = assessment.competency_map(ROOT / "exercises")
     assessed = cmap[cmap["assignment"].str.match(assessment.ASSESSMENT)]
-    assert set(assessed["assignment"]) == {f"{r}-assessment-{f}" for r in (*bank.ROLES, "sales") for f in bank.FORMS}
+    no_code = {p.name.split("-assessment-")[0] for p in (ROOT / "content").glob("*-assessment-*.yml")}
+    assert set(assessed["assignment"]) == {f"{r}-assessment-{f}" for r in (*bank.ROLES, *no_code) for f in bank.FORMS}
     assert set(assessed["competency"]) == set(s.competency.ids())
     for path in (ROOT / "exercises").glob("*-assessment-*/*.ipynb"):
         nb = nbformat.read(str(path), as_version=4)
@@ -105,11 +106,11 @@ def test_real_nbgrader_gradebook_gives_levels_timings_statements_and_badges(tmp_
     if not os.environ.get("ADOPTKIT_DATA_MIRROR"):
         pytest.skip("the assessment notebooks load real data: set ADOPTKIT_DATA_MIRROR (CI does)")
     root = tmp_path / "course"
-    for name in ("hr-assessment-pre", "hr-assessment-post"):
+    for name in ("engineering-assessment-pre", "engineering-assessment-post"):
         shutil.copytree(ROOT / "exercises" / name, root / "exercises" / name)
     (root / "_nbgrader").mkdir()
     (root / "nbgrader_config.py").write_text(NBGRADER_CONFIG.format(root=str(root)))
-    for name in ("hr-assessment-pre", "hr-assessment-post"):
+    for name in ("engineering-assessment-pre", "engineering-assessment-post"):
         _nbgrader(root, "generate_assignment", name, "--force")
     everything = set(bank.COMPETENCIES)
 
@@ -123,13 +124,13 @@ def test_real_nbgrader_gradebook_gives_levels_timings_statements_and_badges(tmp_
 
     # Three graded notebooks keep this end-to-end test short: alice partly before and fully after, carol
     # empty after, dave registered with nothing submitted.
-    _submit(root, "alice", "hr-assessment-pre", {"prompting", "privacy"}, {"prompting", "privacy", "coding"})
-    _submit(root, "alice", "hr-assessment-post", everything, everything, paired_and_reaction)
-    _submit(root, "carol", "hr-assessment-post", set(), {"grounding"})
+    _submit(root, "alice", "engineering-assessment-pre", {"prompting", "privacy"}, {"prompting", "privacy", "coding"})
+    _submit(root, "alice", "engineering-assessment-post", everything, everything, paired_and_reaction)
+    _submit(root, "carol", "engineering-assessment-post", set(), {"grounding"})
     (root / "students.csv").write_text("id,first_name,last_name\nalice,Alice,Adams\ncarol,Carol,Costa\n"
                                        "dave,Dave,Diaz\n")
     _nbgrader(root, "db", "student", "import", str(root / "students.csv"))
-    for name in ("hr-assessment-pre", "hr-assessment-post"):
+    for name in ("engineering-assessment-pre", "engineering-assessment-post"):
         _nbgrader(root, "autograde", name)
 
     s = config(root, {"measure": {"usage_log": "no-log-yet.db"}})
@@ -143,7 +144,7 @@ def test_real_nbgrader_gradebook_gives_levels_timings_statements_and_badges(tmp_
     assert all(lv[("carol", "post", k)] == 0 for k in everything - {"grounding"})
     assert lv[("alice", "pre", "prompting")] == 4 and lv[("alice", "pre", "coding")] == 1
     table = competency.per_learner(competency.levels(c.assessed, s.competency), c.roster, s.competency)
-    assert table.loc["dave", "assessed"] == "no submissions" and table.loc["alice", "role"] == "hr"
+    assert table.loc["dave", "assessed"] == "no submissions" and table.loc["alice", "role"] == "engineering"
     assert c.roster.set_index("learner").loc["alice", "name"] == "Alice Adams"
     assert competency.report(c, tmp_path / "reports", s).exists()
     # Kit records from the real submissions folder: the paired timing and the survey

@@ -20,7 +20,9 @@ def test_adoption_page_runs_on_a_simulated_cohort_when_there_are_no_records(tmp_
     assert "Simulated cohort</p>" in text and "no gradebook at" in text
     glued = {o["metadata"]["scrapbook"]["name"]: o["data"]["application/papermill.record/text/plain"] for o in outputs
              if "scrapbook" in o.get("metadata", {})}
-    assert {"assessed_before", "mean_after", "still_using", "minutes_saved", "agree", "min_group"} <= set(glued)
+    assert {"assessed_before", "mean_after", "still_using", "minutes_saved", "recommend", "min_group", "design",
+            "paired_learners"} <= set(glued)
+    assert "counterbalanced crossover" in glued["design"]
     assert float(glued["mean_after"].strip("'")) > float(glued["mean_before"].strip("'"))
     images = sum("image/png" in o.get("data", {}) for o in outputs)
     assert images >= 4

@@ -67,7 +67,7 @@ def test_a_learner_without_submissions_is_listed_and_not_averaged(tmp_path):
 
 def test_an_empty_cohort_is_a_clear_error(tmp_path):
     s = config(tmp_path)
-    with pytest.raises(CohortError, match="no learner has a graded pre- or post-assessment.*--simulate"):
+    with pytest.raises(CohortError, match="the cohort is empty.*--simulate"):
         competency.report(_cohort([], []), tmp_path / "out", s)
 
 

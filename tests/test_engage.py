@@ -69,8 +69,9 @@ def test_streak_bonus_is_capped(tmp_path):
 START, END = datetime(2026, 3, 2, 9, tzinfo=timezone.utc), datetime(2026, 3, 2, 12, tzinfo=timezone.utc)
 
 
-def _hack_settings(tmp_path, privacy="names"):
-    return config(tmp_path, {"engage": {"leaderboard": {"privacy": privacy}, "hackathons": {"sprint": {
+def _hack_settings(tmp_path, privacy="names", min_team=2):
+    return config(tmp_path, {"engage": {"leaderboard": {"privacy": privacy, "min_team_size": min_team},
+                                        "hackathons": {"sprint": {
         "assignment": "hackathon-complaints-sprint", "title": "Sprint", "start": START.isoformat(),
         "end": END.isoformat()}}}})
 
@@ -92,11 +93,25 @@ def test_hackathon_ranks_points_then_earlier_submission_and_ignores_late_work(tm
     # cy (200 min) and eve (181) came after the 180-minute end; fay has no points, so is not listed
     assert list(st.table["shown as"]) == ["Ben", "Ana", "Dee"] and st.late == 2 and st.entrants == 4
     teams = hackathon.ranking(_hack_scores(), roster, h, s, privacy="team")
-    assert list(teams.table["shown as"]) == ["t1", "t2", "t3"] and teams.table["points"].tolist() == [12, 9, 0]
+    # on time: t1 has ana and ben, t2 only dee, t3 only fay: teams below min_team_size (2 here) are pooled
+    assert list(teams.table["shown as"]) == ["t1", leaderboard.POOLED] and teams.table["points"].tolist() == [12, 9]
+    assert "Dee" not in teams.table.to_string() and teams.table["entrants"].tolist() == [2, 2]
     live = hackathon.page(h, st, final=False, refresh=30, now=START + timedelta(hours=1))
     assert "Live" in live and "Time left" in live and "content='30'" in live
     path = hackathon.write(h, st, tmp_path / "out" / "final.html", final=True)
     assert "Final ranking" in path.read_text() and pd.read_csv(path.with_suffix(".csv"))["rank"].tolist() == [1, 2, 3]
+
+
+@pytest.mark.parametrize("min_team", [2, 3])
+def test_a_hackathon_team_below_the_minimum_size_never_identifies_its_member(tmp_path, min_team):
+    s = _hack_settings(tmp_path, privacy="team", min_team=min_team)
+    roster = pd.DataFrame([("ana", "Ana", "t1"), ("ben", "Ben", "t1"), ("fay", "Fay", "t1"), ("dee", "Dee", "solo")],
+                          columns=["learner", "name", "team"])
+    st = hackathon.ranking(_hack_scores(), roster, hackathon.get("sprint", s), s)
+    shown = st.table["shown as"].tolist()
+    assert "solo" not in shown and "Dee" not in st.table.to_string() and "9" not in st.table["points"].astype(str).tolist()
+    # dee's team of one is pooled, and a pool of one is as identifying as a team of one: not shown at all
+    assert shown == ["t1"] and st.entrants == 4
 
 
 def test_hackathon_config_errors(tmp_path):
@@ -153,7 +168,7 @@ def test_review_assign_score_and_publish_the_best(tmp_path):
                                                  "rubric": {"clarity": 4, "correctness": 4}}}})
     sub = tmp_path / "_nbgrader" / "submitted"
     for learner in ("ana", "ben", "cy"):
-        _lesson(sub / learner / "teachback" / "lesson.ipynb", good=learner != "cy")
+        _lesson(sub / learner / "sales-teachback" / "lesson.ipynb", good=learner != "cy")
     db = tmp_path / "records.db"
     table = review.assign(s, seed=1, db=db)
     assert len(table) == 6 and not (table["author"] == table["reviewer"]).any()

@@ -152,3 +152,15 @@ def test_sandbox_serve_command_serves_and_stops(tmp_path):
     finally:
         os.kill(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
+
+
+def test_a_json_evidence_field_quotes_the_most_relevant_sentence_word_for_word():
+    record = ("Applying for: Registered Nurses.\nExperience: 4 years.\n"
+              "In my current role I administer nursing care to ill, injured, convalescent, or disabled patients.\n"
+              "Education: Master's degree.")
+    out = json.loads(ask(f"```\n{record}\n```", system="Criterion: administer nursing care to patients. Return "
+                                                        "only a JSON object with the keys evidence and shown."))
+    assert out["evidence"] == ("In my current role I administer nursing care to ill, injured, convalescent, or "
+                               "disabled patients.")
+    assert json.loads(ask("```\nEducation: none.\n```", system="Criterion: zzz qqq. Return JSON with the keys "
+                                                                "quote and shown."))["quote"] is None

@@ -9,16 +9,9 @@ option shown, always the longest) stay at level 1 or below.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from types import SimpleNamespace
-
 import pytest
-import yaml
-from nbgrader_harness import ROOT, course_copy, grades, nbgrader
-
-from adoptkit.llm.replay import replay_client
-from adoptkit.widgets import CheckWork, Decide, PromptTask, content
+from nbgrader_harness import nbgrader
+from nocode_harness import competency_table, grade_plan, lost_points
 
 pytestmark = pytest.mark.slow
 NOCODE, PRE, POST = "sales-nocode", "sales-assessment-pre", "sales-assessment-post"
@@ -41,49 +34,8 @@ GOOD = {
 VAGUE = "Please sort these customer complaints into the right categories for me."
 
 
-def spec(name):
-    return yaml.safe_load((ROOT / "content" / f"{name}.yml").read_text())
-
-
-def learner_part(name, part_id):
-    return content.part(ROOT / "exercises" / name / "tasks.yml", part_id)
-
-
-def answer(folder: Path, name: str, student: str, prompts=None, flags="right", choose="right", first=None):
-    """Do the assignment through the widgets, as clicks would: prompts {part: [versions run]}, flags
-    (right | all | half), choose (right | first | longest)."""
-    for p in spec(name)["parts"]:
-        part = learner_part(name, p["id"])
-        if p["kind"] == "prompt":
-            versions = (prompts or {}).get(p["id"], [VAGUE, GOOD[p["id"]]])
-            task = PromptTask(part, folder=folder, client=replay_client(["(a replayed reply)"] * 50))
-            for text in versions:
-                task.write(text)
-                task.run()
-        elif p["kind"] == "check":
-            work = CheckWork(part, folder=folder)
-            for i, s in enumerate(p["sentences"]):
-                if flags == "right" and s.get("fault"):
-                    work.flag(s["id"], s["fault"])
-                elif flags == "all" or (flags == "half" and i % 2 == 0):
-                    work.flag(s["id"], p["reasons"][0] if flags == "all" else max(p["reasons"], key=len))
-        else:
-            d = Decide(part, folder=folder, learner=student)
-            for it in p["items"]:
-                pick = {"right": it["answer"], "first": d.order(it["id"])[0],
-                        "longest": max(it["options"], key=lambda o: len(o["text"]))["id"]}[choose]
-                d.choose(it["id"], pick)
-
-
-def nb_copy(course, name):
-    return (course / "_nbgrader" / "release" / name / f"{name}.ipynb").read_text()
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    course = course_copy(tmp_path_factory.mktemp("sales-nocode-course"))
-    gen = nbgrader(course, "generate_assignment", "sales-[an]*", "--force")
-    assert gen.returncode == 0, gen.stderr[-3000:]
     plan = {
         NOCODE: {"expert": {}, "nolabels": {"prompts": {"label-complaints": [
                      VAGUE, "File the complaint under one product. Answer with only the label, nothing else. If you are "
@@ -96,15 +48,7 @@ def graded(tmp_path_factory):
         POST: {"expert": {}, "first": {"prompts": {"post-fields": [VAGUE]}, "flags": "all", "choose": "first"},
                "longest": {"prompts": {"post-fields": [VAGUE]}, "flags": "half", "choose": "longest"}},
     }
-    for name, students in plan.items():
-        for student, how in students.items():
-            folder = course / "_nbgrader" / "submitted" / student / name
-            folder.mkdir(parents=True)
-            (folder / f"{name}.ipynb").write_text(nb_copy(course, name))
-            answer(folder, name, student, **how)
-    auto = nbgrader(course, "autograde", "sales-[an]*")
-    return SimpleNamespace(course=course, auto=auto,
-                           scores={name: grades(course, name, list(students)) for name, students in plan.items()})
+    return grade_plan(tmp_path_factory.mktemp("sales-nocode-course"), "sales-[an]*", plan, good=GOOD, vague=VAGUE)
 
 
 def test_release_has_no_key_and_the_learner_copy_of_the_tasks(graded):
@@ -121,7 +65,7 @@ def test_a_no_code_learner_gets_full_marks_and_wrong_answers_lose_their_parts(gr
     s = graded.scores[NOCODE]
     full = s["expert"]
     assert full.code_score == full.max_code_score == 23 and not full.needs_manual_grade, full.auto
-    lost = {who: {k: v for k, v in s[who].auto.items() if v != full.auto[k]} for who in ("nolabels", "flagall", "email")}
+    lost = {who: lost_points(s, who) for who in ("nolabels", "flagall", "email")}
     assert lost["nolabels"] == {"label-complaints-labels": 0, "label-complaints-output": 0}
     assert lost["flagall"] == {"check-note-facts": 0, "check-note-sources": 0, "check-note-privacy": 0}
     assert lost["email"] == {"label-complaints-privacy": 0}
@@ -134,18 +78,10 @@ def test_feedback_explains_in_the_learners_words(graded):
     assert "precision 50%" in page  # 5 faults among 10 flags
 
 
-def test_competency_levels_knowledgeable_non_coder_and_guessers(graded, monkeypatch):
-    from adoptkit.measure import assessment, competency
-    from adoptkit.settings import current
-
+def test_competency_levels_knowledgeable_non_coder_and_guessers(graded):
     for name in (PRE, POST):
         assert graded.scores[name]["expert"].code_score == 24, graded.scores[name]["expert"].auto
-    scores, _ = assessment.gradebook_scores(f"sqlite:///{graded.course / '_nbgrader' / 'gradebook.db'}")
-    model = current().competency
-    labelled, notes = assessment.label(scores, assessment.competency_map(graded.course / "exercises"), model.ids())
-    assert not notes
-    lv = competency.levels(labelled[labelled["phase"].notna()], model)
-    table = lv.pivot_table(index=["learner", "phase"], columns="competency", values="level")
+    table = competency_table(graded.course)
     print(table.to_string())
     assert len(table.columns) == 6
     assert (table.loc["expert"] >= 3).all().all()

@@ -214,3 +214,31 @@ def test_author_refuses_a_key_that_points_nowhere(tmp_path):
     (tmp_path / "bad.yml").write_text(yaml.safe_dump(bad))
     with pytest.raises(content.ContentError, match="cover each planted fault exactly once"):
         author.build(tmp_path / "bad.yml", root=tmp_path)
+
+
+def test_a_quoted_field_must_be_word_for_word_or_null():
+    output = {"kind": "json", "keys": ["evidence", "shown"], "quotes": ["evidence"]}
+    record = "Experience: 5 years.\nFixed login, printer and e-mail faults by phone and at people's desks."
+
+    def quoted(reply):
+        return next(c for c in content.check_output(output, json.dumps(reply), None, record) if "quoted" in c.name)
+
+    assert quoted({"evidence": "Fixed login, printer and e-mail faults by phone and at people's desks.",
+                   "shown": "yes"}).ok
+    assert quoted({"evidence": "  Fixed login,\nprinter  and e-mail faults ", "shown": "yes"}).ok  # spacing aside
+    assert quoted({"evidence": None, "shown": "no"}).ok and quoted({"evidence": "NONE", "shown": "no"}).ok
+    made_up = quoted({"evidence": "Fixed every printer in the building.", "shown": "yes"})
+    assert not made_up.ok and "not in the record as written" in made_up.detail, "an invented quote must fail"
+    assert not quoted({"evidence": "fixed login, printer", "shown": "yes"}).ok, "a quote keeps the record's case"
+
+
+def test_an_unanswered_part_fails_its_check_in_one_line_and_run_all_goes_on(here):
+    with pytest.raises(grading.NotAnswered) as err:
+        grading.answered("demo-check", "check")
+    assert isinstance(err.value, AssertionError), "nbgrader and Validate must still see a failed check"
+    assert err.value._render_traceback_() == [f"\x1b[0;31mNot answered yet:\x1b[0m {err.value}"]
+    CheckWork(PARTS["demo-check"], folder=here).flag("s2", None)
+    grading.answered("demo-check", "check")  # answered now: no error
+    nb = json.loads(author.build(DEMO, root=here)[here / "exercises" / "demo-nocode" / "demo-nocode.ipynb"])
+    tags = [c["metadata"].get("tags", []) for c in nb["cells"] if c["metadata"]["nbgrader"]["grade"]]
+    assert tags and all("raises-exception" in t for t in tags), "Run All must go on past an unanswered part"

@@ -237,13 +237,16 @@ def test_default_occupations_are_real_and_every_duty_has_a_paraphrase():
 
 def test_path_page_states_outcomes_chapters_assessments_time_and_prerequisites():
     text = (ROOT / HR / "index.md").read_text()
-    for heading in ("## What you will be able to do", "## Chapters", "## The graded exercise", "## The quiz",
-                    "## Teach it back", "## Time", "## Prerequisites"):
-        assert heading in text
+    for heading in ("## What you will be able to do", "## Chapters", "## The graded work, without code", "## The quiz",
+                    "## Teach it back", "## The optional code parts", "## Time", "## Prerequisites"):
+        assert heading in text, f"the path page should have a section {heading!r}"
     for chapter in CHAPTERS:
-        assert f"{{doc}}`{Path(chapter).name}`" in text
-    for assignment in (SCREENING, QUIZ, TEACHBACK):
-        assert f"exercises/{assignment}/" in text and (SOURCE / assignment).is_dir()
+        assert f"{{doc}}`{Path(chapter).name}`" in text, f"the path page should link the chapter {chapter}"
+    for assignment in (SCREENING, QUIZ, TEACHBACK, "hr-nocode", "hr-assessment-pre", "hr-assessment-post"):
+        assert f"exercises/{assignment}/" in text and (SOURCE / assignment).is_dir(), \
+            f"the path page should name {assignment} and where its source is"
+    assert "No coding is needed for the path's assignment, its quiz or its assessments" in text, \
+        "the page should say the graded work needs no code"
 
 
 def test_handbook_pages_say_they_are_fictional_and_have_sections():

@@ -51,3 +51,74 @@ def test_unreadable_notebook_gets_a_clear_error(tmp_path):
         teachback.problems(tmp_path / "lesson.ipynb")
     with pytest.raises(teachback.TeachbackError, match="not found"):
         teachback.problems(tmp_path / "missing.ipynb")
+
+
+# ---- the grader's review: it runs the lesson and reads what it says (adoptkit.grading.lesson) ----------
+
+def substantive_lesson():
+    """A lesson a colleague could learn from: its own varied prose, a worked example on the role's data."""
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    return nbformat.v4.new_notebook(cells=[
+        md("# Ranking accounts for follow-up with RFM"),
+        md("## Who this is for\n\nAccount managers who choose whom to call each week and want a reason they can "
+           "explain to their manager, without a model or a spreadsheet macro."),
+        md("## What you will be able to do\n\n- compute recency, frequency and spend per customer from invoices\n"
+           "- find valuable customers who have gone quiet\n- explain why cancellations are left out"),
+        md("## Worked example\n\nWe load the online retailer's real invoice lines, drop cancelled invoices and lines "
+           "without a customer, then count distinct invoices and total spend for every customer. The printed "
+           "table shows the five biggest spenders."),
+        code("from adoptkit import data\nretail = data.load('online_retail')\n"
+             "sales = retail[~retail['InvoiceNo'].str.startswith('C') & retail['CustomerID'].notna()]\n"
+             "spend = (sales['Quantity'] * sales['UnitPrice']).groupby(sales['CustomerID']).sum()\n"
+             "print(spend.sort_values(ascending=False).head())"),
+        md("## Try it yourself\n\nExercise: change the code to count distinct invoices per customer instead of "
+           "spend, then compare the two rankings. Which customers appear in both lists, and why?"),
+        code("# start here"),
+        md("## Common mistakes\n\nCounting invoice lines instead of invoices inflates frequency for customers who buy "
+           "many products at once. Forgetting cancellations makes spend look higher than it was. Comparing "
+           "recency across different snapshot dates gives misleading gaps between customers."),
+        md("## Sources\n\nData: the UCI Online Retail dataset, https://archive.ics.uci.edu/dataset/352/online+retail "
+           "(its citation line is printed by data.load)."),
+    ])
+
+
+@pytest.fixture
+def mirror(monkeypatch):
+    import os
+
+    if not os.environ.get("ADOPTKIT_DATA_MIRROR"):
+        pytest.skip("the lesson's example loads real data: set ADOPTKIT_DATA_MIRROR (CI does)")
+
+
+def test_review_passes_a_substantive_lesson_that_runs(tmp_path, mirror):
+    from adoptkit.grading import lesson
+
+    review = lesson.review(write(tmp_path, substantive_lesson()), "sales")
+    assert review.problems == {}, review.problems
+    assert all(c["ok"] for c in review.cells) and any(c["output"] for c in review.cells)
+
+
+def test_review_fails_an_example_that_raises_and_a_content_free_lesson(tmp_path, mirror):
+    from adoptkit.grading import lesson
+
+    broken = substantive_lesson()
+    broken.cells[4].source += "\nprint(sales['No such column'])"
+    review = lesson.review(write(tmp_path, broken), "sales")
+    assert set(review.problems) == {"example"} and "KeyError" in review.problems["example"]
+
+    empty = substantive_lesson()
+    filler = "This lesson is about the topic and the topic is about this lesson. "
+    for i in (1, 3, 5, 7):
+        empty.cells[i].source = empty.cells[i].source.split("\n\n")[0] + "\n\n" + filler * 6
+    empty.cells[4].source = "print('hello')"
+    review = lesson.review(write(tmp_path, empty), "sales")
+    assert {"filled", "example"} <= set(review.problems), review.problems
+
+
+def test_review_does_not_run_code_that_reaches_for_the_grader(tmp_path):
+    from adoptkit.grading import lesson
+
+    nb = substantive_lesson()
+    nb.cells[4].source = "from adoptkit import data\ndf = data.load('online_retail')\nget_ipython().kernel.do_execute = None"
+    review = lesson.review(write(tmp_path, nb), "sales")
+    assert "grading machinery" in review.problems["example"]

@@ -81,8 +81,26 @@ def test_unusable_logs_fail_with_a_clear_message(tmp_path):
         usage.read(tmp_path / "x.csv")
     with sqlite3.connect(tmp_path / "other.db") as c:
         c.execute("CREATE TABLE t (a)")
-    with pytest.raises(usage.UsageLogError, match="cannot read table 'usage'"):
+    with pytest.raises(usage.UsageLogMissing, match="no 'usage' table yet"):
         usage.read(tmp_path / "other.db")
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_a_corrupted_database_is_an_error_not_an_empty_log(tmp_path, damage):
+    """Missing (no log yet) and broken (damaged file) are different: a broken log is never read as no use."""
+    path = tmp_path / "gateway.db"
+    if damage == "garbage":
+        path.write_bytes(bytes(range(256)) * 64)
+    else:
+        with sqlite3.connect(path) as c:
+            c.execute("CREATE TABLE usage (ts TEXT, learner TEXT)")
+            c.executemany("INSERT INTO usage VALUES (?, ?)", [(f"2026-03-0{i % 9 + 1}T10:00:00Z", "ana")
+                                                              for i in range(5000)])
+        data = path.read_bytes()
+        path.write_bytes(data[:4096] + b"\x00" * 100 + data[8192:])  # a damaged page in the middle
+    with pytest.raises(usage.UsageLogError, match="damaged or is not the gateway's SQLite database") as err:
+        usage.read(path)
+    assert not isinstance(err.value, usage.UsageLogMissing)
 
 
 def test_analytics_per_learner_weekly_and_features():

@@ -135,3 +135,67 @@ def test_send_stops_on_refusal_and_validates_before_sending(tmp_path, lrs):
     handler.fail_first = 10
     with pytest.raises(xapi.XAPIError, match="after 3 attempts"):
         xapi.LRS(url, "lrs-user", "s3cret", retries=2, sleep=lambda _: None).send(stmts, s, tmp_path / "d.db")
+
+
+# --- a regrade: the earlier "completed" is voided, never left beside the new one -------------------------------
+
+def regrade(section: dict, learner: str, assignment: str, delta: float) -> None:
+    """Change one learner's points in nbgrader's gradebook, as a manual regrade does (manual_score)."""
+    import sqlite3
+
+    db = section["measure"]["gradebook"].removeprefix("sqlite:///")
+    with sqlite3.connect(db) as conn:
+        gid = conn.execute(
+            "SELECT grade.id FROM grade JOIN submitted_notebook sn ON grade.notebook_id = sn.id JOIN "
+            "submitted_assignment sa ON sn.assignment_id = sa.id JOIN assignment a ON sa.assignment_id = a.id "
+            "WHERE sa.student_id = ? AND a.name = ? LIMIT 1", (learner, assignment)).fetchone()[0]
+        conn.execute("UPDATE grade SET manual_score = COALESCE(auto_score, 0) + ? WHERE id = ?", (delta, gid))
+
+
+def test_statement_ids_do_not_depend_on_the_score(tmp_path):
+    s = config(tmp_path)
+    c = simulate.cohort(6, 100, seed=4, settings=s)
+    more = c.scores.assign(score=1.0 - c.scores["score"])
+    assert [st["id"] for st in xapi.statements(c.scores, c.roster, s)] == \
+        [st["id"] for st in xapi.statements(more, c.roster, s)]
+
+
+def test_a_regrade_voids_the_earlier_statement_and_sends_the_new_one(tmp_path, lrs):
+    from _adoption import ROI, run_adoptkit
+
+    url, handler = lrs
+    from adoptkit import settings
+
+    c = simulate.cohort(8, 300, seed=6, settings=settings.parse(ROI, root=tmp_path))
+    section = {**ROI, **simulate.write_records(c, tmp_path / "course"), "xapi": {"endpoint": url}}
+    root = tmp_path / "course"
+    env = {"ADOPTKIT_LRS_USER": handler.user, "ADOPTKIT_LRS_PASSWORD": handler.password}
+    r = run_adoptkit(root, section, "xapi", "send", env=env)
+    assert r.returncode == 0, r.stderr
+    submissions = c.scores.groupby(["learner", "assignment"]).ngroups
+    assert len(handler.valid()) == submissions
+    learner, assignment = c.scores[["learner", "assignment"]].iloc[0]
+    old = next(st for st in handler.valid() if st["actor"]["account"]["name"] == learner
+               and st["object"]["id"].endswith(assignment))
+    regrade(section, learner, assignment, 1.0)
+    r = run_adoptkit(root, section, "xapi", "send", env=env)
+    assert r.returncode == 0 and "sent 2 statement(s)" in r.stdout, r.stdout + r.stderr
+    void = next(st for st in handler.store.values() if st["verb"]["id"] == xapi_rules.VOIDED)
+    assert void["object"] == {"objectType": "StatementRef", "id": old["id"]} and old["id"] in handler.voided
+    mine = [st for st in handler.valid() if st["actor"]["account"]["name"] == learner
+            and st["object"]["id"].endswith(assignment)]
+    assert len(mine) == 1 and mine[0]["id"] != old["id"]
+    assert mine[0]["result"]["score"]["raw"] == old["result"]["score"]["raw"] + 1
+    assert len(handler.valid()) == submissions  # still one valid "completed" per submission
+    # nothing changed: nothing sent; the export shows the records as the LRS holds them, void included
+    r = run_adoptkit(root, section, "xapi", "send", env=env)
+    assert r.returncode == 0 and "sent 0 statement(s)" in r.stdout
+    r = run_adoptkit(root, section, "xapi", "export", "out.json")
+    exported = __import__("json").loads((root / "out.json").read_text())
+    assert {st["id"] for st in exported} == set(handler.store) - handler.voided  # the voiding statement, not what it voids
+    # a second regrade voids the first regrade's statement too (each earlier revision stays voided)
+    regrade(section, learner, assignment, 2.0)
+    assert run_adoptkit(root, section, "xapi", "send", env=env).returncode == 0
+    mine = [st for st in handler.valid() if st["actor"]["account"]["name"] == learner
+            and st["object"]["id"].endswith(assignment)]
+    assert len(mine) == 1 and mine[0]["result"]["score"]["raw"] == old["result"]["score"]["raw"] + 2

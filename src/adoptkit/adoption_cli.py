@@ -57,7 +57,7 @@ def with_simulate(f):
 
 
 def _cohort(simulate: int | None, events: int | None, seed: int, usage_required: bool = False):
-    s = settings_mod.current()
+    s = _run(settings_mod.current)
     if simulate is not None:
         from .measure import simulate as sim
 
@@ -94,7 +94,10 @@ def report_roi(out, simulate, events, seed) -> None:
     from .measure import roi
 
     t = time.monotonic()
-    path = _run(lambda: roi.report(_cohort(simulate, events, seed, usage_required=True), out))
+    s = _run(settings_mod.current)
+    for line in roi.missing_figures(s, [])[1]:
+        click.secho(f"not costed: {line}", fg="yellow", err=True)
+    path = _run(lambda: roi.report(_cohort(simulate, events, seed, usage_required=True), out, s))
     click.echo(f"wrote {path} in {time.monotonic() - t:.1f} s")
 
 
@@ -105,9 +108,12 @@ def report_usage(simulate, events, seed) -> None:
     from .measure import usage
 
     c = _run(lambda: _cohort(simulate, events, seed, usage_required=True))
+    if c.simulated:
+        click.echo(c.label)
     f = c.usage.frame
     if f.empty:
-        _fail(f"the usage log {c.usage.source} has no usable rows")
+        _fail(f"the usage log {c.usage.source} has no usable requests yet: learners' requests through the sandbox "
+              f"gateway fill it (adoptkit sandbox serve), or try the report with --simulate")
     pl = usage.per_learner(f)
     click.echo(f"{c.label}\n{len(f):,} requests from {len(pl):,} learners, {f['ts'].min():%Y-%m-%d} to "
                f"{f['ts'].max():%Y-%m-%d}")
@@ -132,11 +138,18 @@ def leaderboard_cmd(privacy, cohort_name, team, html_out, simulate, events, seed
     """Points, streaks and sandbox activity per team (or the top learners), without shaming anyone."""
     from .engage import cards, leaderboard
 
-    s = settings_mod.current()
-    c = _run(lambda: _cohort(simulate, events, seed))
-    table = leaderboard.standings(c, s, reviews=None if c.simulated else cards.reviews(s))
-    rows = leaderboard.board(table, s, privacy, cohort_name, team)
+    s = _run(settings_mod.current)
+
+    def go():
+        c = _cohort(simulate, events, seed)
+        c.require_learners()
+        table = leaderboard.standings(c, s, reviews=None if c.simulated else cards.reviews(s))
+        return c, leaderboard.board(table, s, privacy, cohort_name, team)
+
+    c, rows = _run(go)
     chosen = privacy or s.engage.leaderboard.privacy
+    if c.simulated:  # on stdout, so a copied or piped board cannot pass for real people
+        click.echo(f"{c.label}; no real learner is shown.")
     if rows.empty:
         click.echo("nobody to show yet (no scores, or the filter matched nobody)")
         return
@@ -189,7 +202,7 @@ def badges_issue(out, no_pdf) -> None:
     """Issue every badge earned and not yet issued: OUT/<learner>/<badge>.jwt, .json, .html (+ .pdf)."""
     from .engage import badges as b
 
-    s = settings_mod.current()
+    s = _run(settings_mod.current)
 
     def go():
         c = _cohort(None, None, 0)
@@ -197,6 +210,8 @@ def badges_issue(out, no_pdf) -> None:
         names = dict(zip(c.roster["learner"], c.roster["name"]))
         return b.issue_all(badge_facts(c, s), names, out, s, pdf=not no_pdf)
 
+    if warning := b.issuer_warning(s):
+        click.secho(warning, fg="yellow", err=True)
     awards = _run(go)
     new = [a for a in awards if a.new]
     for a in new:
@@ -204,20 +219,38 @@ def badges_issue(out, no_pdf) -> None:
     click.echo(f"{len(new)} new badge(s); {len(awards) - len(new)} already issued")
 
 
+@badges.command("public-key")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="write it to a file (default: print)")
+def badges_public_key(out) -> None:
+    """Export the issuer's public key (PEM): give it to anyone who verifies the badges."""
+    from .engage import badges as b
+
+    s = _run(settings_mod.current)
+    pem = _run(lambda: b.public_pem(s))
+    if warning := b.issuer_warning(s):
+        click.secho(warning, fg="yellow", err=True)
+    if out:
+        Path(out).write_bytes(pem)
+        click.echo(f"wrote {out}: verify badges with `adoptkit badges verify FILE --public-key {out}`")
+    else:
+        click.echo(pem.decode().rstrip())
+
+
 @badges.command("verify")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--public-key", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="the issuer's public key (PEM); default: derived from the configured signing key")
+              help="the issuer's public key (PEM, from `adoptkit badges public-key`); default: "
+                   "ADOPTKIT_BADGE_PUBLIC_KEY, else derived from the configured signing key")
 def badges_verify(file, public_key) -> None:
     """Check a badge's signature, expiry and Open Badges 3.0 schema; exit 1 if it fails."""
-    from cryptography.hazmat.primitives import serialization
+    import os
 
     from .engage import badges as b
 
     def go():
-        key = (serialization.load_pem_public_key(Path(public_key).read_bytes()) if public_key
-               else b.load_key().public_key())
-        return b.verify(Path(file).read_text(encoding="utf-8"), key)
+        where = public_key or os.environ.get(b.PUBLIC_KEY_ENV)
+        key = b.load_public_key(where) if where else b.load_key().public_key()
+        return b.verify(b.read_token(file), key)
 
     cred = _run(go)
     subject = cred["credentialSubject"]
@@ -328,11 +361,11 @@ def review_status() -> None:
 @click.argument("author", required=False)
 @click.option("--best", type=int, default=None, help="publish the N best-reviewed lessons")
 def review_publish(author, best) -> None:
-    """Copy reviewed lessons into book/teachbacks/ and print the _toc.yml lines to add."""
+    """Copy reviewed lessons into book/teachbacks/ and add them to _toc.yml ("Lessons from colleagues")."""
     from .engage import review as rv
     from .measure import cohort
 
-    s = settings_mod.current()
+    s = _run(settings_mod.current)
 
     def go():
         names = {}
@@ -344,9 +377,10 @@ def review_publish(author, best) -> None:
     done = _run(go)
     for path, _ in done:
         click.echo(f"published {path}")
-    click.echo("add to _toc.yml (under the teach-back part):")
-    for _, line in done:
-        click.echo(f"  {line}")
+    added = _run(lambda: rv.add_to_toc(s.path("_toc.yml"), [line for _, line in done]))
+    click.echo(f"added {len(added)} page(s) to _toc.yml under '{rv.TOC_PART}'"
+               + (f" ({len(done) - len(added)} already there)" if len(done) > len(added) else "")
+               + "; build the book to see them")
 
 
 # --- microlearning ---------------------------------------------------------------------------------------
@@ -380,7 +414,12 @@ def micro_due(learner) -> None:
 
     def go():
         s = settings_mod.current()
-        learners = [learner] if learner else list(cohort.load(s).roster["learner"])
+        if learner:
+            learners = [learner]
+        else:
+            c = cohort.load(s)
+            c.require_learners()
+            learners = list(c.roster["learner"])
         return cards.due_counts(learners, cards.deck(settings=s), settings=s)
 
     table = _run(go)
@@ -396,12 +435,13 @@ def nudge_cmd(post) -> None:
     from .engage import cards, nudge
     from .measure import cohort
 
-    s = settings_mod.current()
+    s = _run(settings_mod.current)
 
     def go():
         c = cohort.load(s)
+        c.require_learners()
         due = cards.due_counts(list(c.roster["learner"]), cards.deck(settings=s), settings=s)
-        return nudge.build(due, c.roster, c.usage.frame, s)
+        return nudge.build(due, c.roster, c.usage.frame, s, usage_missing=c.usage_missing)
 
     digest = _run(go)
     click.echo(digest.text)
@@ -423,8 +463,9 @@ def _statements():
     from .measure import cohort, records
     from .measure import xapi as xp
 
-    s = settings_mod.current()
+    s = _run(settings_mod.current)
     c = cohort.load(s)
+    c.require_learners()
     with records.connect(settings=s) as conn:
         issued = pd.read_sql_query("SELECT learner, badge, issued_at FROM badge_issued", conn)
         published = pd.read_sql_query("SELECT author, path, published_at FROM published", conn)
@@ -439,7 +480,9 @@ def xapi_export(file) -> None:
     """Write every learning record as validated xAPI statements (a JSON array) to FILE."""
     import json
 
-    stmts = _run(_statements)
+    from .measure import xapi as xp
+
+    stmts = _run(lambda: xp.revise(_statements(), settings_mod.current()))  # as the LRS should hold them
     Path(file).write_text(json.dumps(stmts, indent=1), encoding="utf-8")
     click.echo(f"wrote {len(stmts)} valid statement(s) to {file}")
 
@@ -461,6 +504,57 @@ def xapi_send(from_file) -> None:
     click.echo(f"sent {r.sent} statement(s) in {r.batches} batch(es); {r.skipped} already sent; {r.retries} retries")
 
 
+# --- career growth ------------------------------------------------------------------------------------
+
+@click.group()
+def career() -> None:
+    """Career growth: verified levels and badges for HR, and a manager's view per team."""
+
+
+@career.command("export")
+@click.argument("file", type=click.Path(dir_okay=False))
+def career_export(file) -> None:
+    """Write each learner's verified levels, badges and dates as CSV (schema: adoptkit.measure.career.SCHEMA)."""
+    from .measure import career as cr
+    from .measure import cohort
+
+    s = _run(settings_mod.current)
+
+    def go():
+        c = cohort.load(s)
+        c.require_learners()
+        return cr.export(c, file, s)
+
+    rows = _run(go)
+    click.echo(f"wrote {len(rows):,} record(s) for {rows['learner_id'].nunique():,} learner(s) to {file} "
+               f"(columns: {', '.join(cr.SCHEMA)})")
+
+
+@career.command("teams")
+@click.option("--min-size", type=click.IntRange(min=1), default=None,
+              help="smallest team shown with figures (default: adoptkit.measure.min_group_size)")
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False), default=None, help="also write it as CSV")
+@with_simulate
+def career_teams(min_size, csv_out, simulate, events, seed) -> None:
+    """A manager's view: per team, aggregates only, for teams of at least the minimum size."""
+    from .measure import career as cr
+
+    s = _run(settings_mod.current)
+
+    def go():
+        c = _cohort(simulate, events, seed)
+        c.require_learners()
+        return c, cr.teams(c, s, min_size)
+
+    c, table = _run(go)
+    if c.simulated:
+        click.echo(c.label)
+    click.echo(table.to_string(index=False, na_rep="–"))
+    if csv_out:
+        table.to_csv(csv_out, index=False)
+        click.echo(f"wrote {csv_out}")
+
+
 def register(main: click.Group) -> None:
-    for cmd in (report, leaderboard_cmd, badges, hackathon, review, microlearning, nudge_cmd, xapi):
+    for cmd in (report, leaderboard_cmd, badges, hackathon, review, microlearning, nudge_cmd, xapi, career):
         main.add_command(cmd)

@@ -12,7 +12,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -370,19 +370,32 @@ class Measure(_Section):
     usage_log: str | None = None  # default: the gateway's database (adoptkit.gateway.db_url); or a CSV/JSONL export
     records: str = "_nbgrader/adoptkit-records.db"
     roster: str | None = None  # CSV with learner, role, team, cohort (and optional name, email)
-    teachbacks: str = "teachback"  # the nbgrader assignment holding teach-back lessons
+    # The nbgrader assignments holding teach-back lessons: a name pattern (fnmatch) or a list of names.
+    teachbacks: str | list[str] = "*-teachback"
+    # A manager's team view shows aggregates only for teams of at least this many learners.
+    min_group_size: int = Field(default=5, ge=1)
+
+
+_Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 class ROI(_Section):
-    """The organisation's own figures for `adoptkit report roi`; none has a default, on purpose."""
+    """The organisation's own figures for `adoptkit report roi`; none has a default, on purpose.
 
-    programme_costs: dict[str, float] = {}  # e.g. licences, facilitation, learners' time, platform
-    tasks_per_week: dict[str, float] = {}  # per role: tasks a learner does each week that the training targets
+    The costs are the ones the "Measuring ROI" chapter names: learners' time (course_hours_per_learner),
+    mentors' time (mentor_hours), and programme_costs such as content_and_facilitation, platform_and_it,
+    model_usage. Unset (null) means not costed, and the report says so in its headline; 0 means costed at 0.
+    """
+
+    programme_costs: dict[str, _Amount] = {}  # e.g. content_and_facilitation, platform_and_it, model_usage
+    tasks_per_week: dict[str, _Amount] = {}  # per role: tasks a learner does each week that the training targets
     weeks_per_year: float = Field(default=46, gt=0, le=53)
     horizon_years: float = Field(default=1, gt=0, le=5)
-    cost_per_error: float | None = Field(default=None, ge=0)  # value of an error avoided (optional)
-    attribution: float = Field(default=1.0, gt=0, le=1)  # share of the change credited to the programme
-    course_hours_per_learner: float | None = Field(default=None, ge=0)  # learners' time in training, costed
+    cost_per_error: float | None = Field(default=None, ge=0, allow_inf_nan=False)  # value of an error avoided
+    # Share of the measured change credited to the programme: an explicit input, shown beside the result.
+    attribution: float | None = Field(default=None, gt=0, le=1)
+    course_hours_per_learner: float | None = Field(default=None, ge=0, allow_inf_nan=False)  # learners' time
+    mentor_hours: float | None = Field(default=None, ge=0, allow_inf_nan=False)  # mentors' and reviewers' time, total
     active_window_days: int = Field(default=28, ge=7)  # "still using it": active in the log's last N days
 
 

@@ -29,6 +29,7 @@ def course_template(tmp_path_factory) -> Path:
         shutil.copytree(FIXTURES / name, root / "exercises" / name)
     (root / "_nbgrader").mkdir()
     (root / "nbgrader_config.py").write_text(CONFIG.format(uid_base=UID_BASE, max_slots=MAX_SLOTS))
+    (root / "_config.yml").write_text("title: grading test course\nadoptkit: {}\n")
     for name in (ASSIGNMENT, OTHER):
         nbgrader(root, "generate_assignment", name)
     return root

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import nbformat
 
@@ -36,6 +38,8 @@ class Case:
     outputs_lack: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     hidden_failures: list[str] = field(default_factory=list)
+    extras: Callable[[Path, dict], None] | None = None  # puts files beside the submitted notebook
+    graded_files: list[str] = field(default_factory=list)  # must be in autograded/ beside the notebook
 
 
 def _cells(nb):
@@ -198,6 +202,12 @@ MONKEYPATCH = (
     "    return 0\n"
 )
 
+REDEFINE = (
+    "check_number = lambda *args, **kwargs: None\n"
+    "def mean(xs):\n"
+    "    return 0\n"
+)
+
 EQ_TRICK = (
     "class Anything(float):\n"
     "    def __eq__(self, other):\n"
@@ -227,22 +237,24 @@ CASES = [
          outputs_contain=["fork refused"]),
     Case("memory-grab", with_answers(mean=MEMORY_GRAB + CORRECT["mean"]), "flagged", 2, flags=["kernel_died"],
          reason="out of memory"),
-    Case("huge-output", with_answers(add='print("x" * 50_000_000)\n' + CORRECT["add"]), "graded", 6,
+    Case("huge-output", with_answers(add='print("x" * 20_000_000)\n' + CORRECT["add"]), "graded", 6,
          notes=["output_cut"], outputs_contain=["output cut here"]),
     Case("exit-halfway", with_answers(mean="import os\nos._exit(0)\n" + CORRECT["mean"]), "flagged", 2,
          flags=["kernel_died"], reason="exited with status 0"),
-    Case("segfault", with_answers(mean="import ctypes\nctypes.string_at(0)\n" + CORRECT["mean"]), "flagged", 2,
+    Case("segfault", with_answers(mean="import os\nos.kill(os.getpid(), 11)\n" + CORRECT["mean"]), "flagged", 2,
          flags=["kernel_died"], reason="segmentation fault"),
     Case("deleted-test", _drop("test_mean"), "flagged", 6, flags=["deleted"]),
     Case("deleted-helpers", _drop("helpers"), "flagged", 6, flags=["deleted"]),
     Case("duplicated-grade", _duplicate_test_add, "flagged", 6, flags=["duplicated"]),
     Case("retyped", _retype_test_shout, "flagged", 6, flags=["retyped"]),
     Case("edited-locked", _edit_locked, "flagged", 1, flags=["edited_locked"]),
-    Case("monkeypatch", with_answers(mean=MONKEYPATCH), "flagged", 3, flags=["tamper_runtime"],
+    Case("monkeypatch", with_answers(mean=MONKEYPATCH), "flagged", 3, flags=["machinery"],
+         reason="math.isclose"),
+    Case("redefine-helper", with_answers(mean=REDEFINE), "flagged", 3, flags=["tamper_runtime"],
          reason="check_number"),
     Case("assert-bypass", with_answers(add=BYPASS, mean="def mean(xs):\n    return 0",
                                        shout="def shout(s):\n    return s"), "flagged", 0,
-         flags=["tamper_runtime"], reason="run_cell_async"),
+         flags=["machinery"], reason="get_ipython"),
     Case("eq-trick", with_answers(add=EQ_TRICK), "graded", 4),
     Case("read-hidden", _read_hidden, "graded", 6, outputs_contain=["NO LEAK"], outputs_lack=["LEAKED"]),
     Case("write-gradebook", _write_gradebook, "graded", 6, outputs_contain=["GRADEBOOK SAFE"],
@@ -255,4 +267,204 @@ CASES = [
     Case("wrong-nbformat", _wrong_nbformat, "failed", reason="nbformat 5"),
     Case("no-metadata", _strip_metadata, "failed", reason="no nbgrader cells"),
     Case("other-assignment", _other_assignment, "failed", reason="other-hw/other-hw.ipynb"),
+]
+
+
+# ---------------------------------------------------------------- issue 12's classes: leaks, bypasses, XSS
+
+WRONG = {"add": "def add(a, b):\n    return 0", "mean": "def mean(xs):\n    return 0",
+         "shout": "def shout(s):\n    return s"}
+SECRET = "TOP-SECRET-INSTRUCTOR-CONTENT"  # what the files a link points to hold (tests/grading/test_corpus.py)
+
+PEEK = (
+    "import os\n"
+    "for name in sorted(os.listdir('.')):\n"
+    "    try:\n"
+    "        with open(name, 'rb') as f:\n"
+    "            print('READ', name, f.read(200))\n"
+    "    except OSError as err:\n"
+    "        print('NOT READ', name, err.strerror)\n"
+)
+
+
+def _beside(make):
+    """extras: `make(folder, ctx)` adds files beside the notebook (run as root, as nbgrader collect is)."""
+    return make
+
+
+def _link(target_of):
+    def make(folder, ctx):
+        os.symlink(target_of(ctx), folder / "data.csv")
+    return make
+
+
+def _special(folder, ctx):
+    import socket
+    import stat
+
+    os.mkfifo(folder / "pipe")
+    os.mknod(folder / "null-device", 0o644 | stat.S_IFCHR, os.makedev(1, 3))
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(folder / "socket"))
+    s.close()
+
+
+def _hard_link(folder, ctx):
+    os.link(ctx["secret"], folder / "notes.txt")  # the secret's other name, inside the submission
+
+
+def _foreign(folder, ctx):
+    (folder / "notes.txt").write_text(SECRET)
+    os.chown(folder / "notes.txt", 61234, 61234)  # another learner's file
+
+
+def _shadow_math(folder, ctx):
+    # a module the helper cell imports: a fake math.isclose would pass every check_number
+    (folder / "math.py").write_text("def isclose(*args, **kwargs):\n    return True\n")
+    (folder / "numpy.py").write_text("raise SystemExit('shadowed numpy imported')\n")
+
+
+def _helper_module(folder, ctx):
+    # a module handed in beside the notebook, imported by it: read like a cell before the kernel may import it
+    (folder / "helperx.py").write_text("import builtins\nbuiltins.isinstance = lambda *a: True\n")
+
+
+def _notebook_link(release, ctx):
+    return None  # the notebook itself is made a link by the extras
+
+
+def _notebook_is_link(folder, ctx):
+    nb = folder / "fixture-hw.ipynb"
+    nb.unlink(missing_ok=True)
+    os.symlink(ctx["source"], nb)
+
+
+def _deep_json(release, ctx):
+    return b"[" * 100_000 + b"]" * 100_000
+
+
+BYPASSES = {
+    "wrap-execute": (
+        "k = get_ipython().kernel\n"
+        "_orig = k.do_execute\n"
+        "async def _ok(*args, **kwargs):\n"
+        "    reply = await _orig(*args, **kwargs)\n"
+        "    reply['status'] = 'ok'\n"
+        "    return reply\n"
+        "k.do_execute = _ok\n"),
+    "patch-compiler": (
+        "ip = get_ipython()\n"
+        "_parse = ip.compile.ast_parse\n"
+        "ip.compile.ast_parse = lambda source, *a, **k: _parse('pass', *a, **k)\n"),
+    "replace-import": (
+        "import builtins\n"
+        "_real = builtins.__import__\n"
+        "builtins.__import__ = lambda name, *a, **k: _real(name, *a, **k)\n"),
+    "sys-modules": (
+        "import sys, types\n"
+        "fake = types.ModuleType('math')\n"
+        "fake.isclose = lambda *a, **k: True\n"
+        "sys.modules['math'] = fake\n"),
+    "event-callback": (
+        "def _cb(*args):\n"
+        "    pass\n"
+        "_cb.__module__ = 'IPython.core.events'\n"
+        "get_ipython().events.register('pre_run_cell', _cb)\n"),
+    "fake-guard": (
+        "import json\n"
+        "for _n in list(globals()):\n"
+        "    if _n.startswith('_adk_'):\n"
+        "        globals()[_n] = lambda ch, *a, **k: json.dumps({'challenge': ch, 'problems': []})\n"),
+    "obfuscated-reach": (
+        "_b = getattr(print, '__se' + 'lf__')\n"
+        "_g = vars(_b)['get_' + 'ipython']\n"),
+    "frame-walk": (
+        "def add(a, b):\n"
+        "    import inspect\n"
+        "    inspect.currentframe().f_back.f_globals['check_number'] = lambda *x, **y: None\n"
+        "    return 0\n"),
+    "global-rebind": (
+        "def add(a, b):\n"
+        "    global check_number\n"
+        "    check_number = lambda *x, **y: None\n"
+        "    return 0\n"),
+    "history-read": "print(In)\nprint(_ih[-1])\n",
+}
+
+SHADOW_BUILTIN = "type = lambda x: int\n"  # check_number asks type(actual): the learner's type must not answer
+
+XSS = (
+    "from IPython.display import HTML, SVG, display\n"
+    "display(HTML('<script>window.PWNED=1</script><img src=x onerror=\"window.PWNED=2\">'\n"
+    "             '<a href=\"javascript:window.PWNED=3\">x</a>'))\n"
+    "display(SVG('<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"window.PWNED=4\"></svg>'))\n"
+)
+
+
+def _xss(release, ctx):
+    nb = answered(release, add=XSS + CORRECT["add"])
+    cell = nbformat.v4.new_markdown_cell('<script>window.PWNED=5</script><img src=x onerror="x()">')
+    cell.pop("id", None)  # the release is nbformat 4.4
+    nb.cells.insert(1, cell)
+    return dump(nb)
+
+
+def _writes(release, ctx):
+    code = ("with open('results.csv', 'w') as f:\n    f.write('a,b\\n1,2\\n')\n"
+            "import os\nos.symlink('/etc/shadow', 'leak.txt')\n")
+    return dump(answered(release, add=code + CORRECT["add"]))
+
+
+def _isolation(release, ctx):
+    code = ("import os\n"
+            "print('IPC', os.readlink('/proc/self/ns/ipc'))\n"
+            "print('ROOT', sorted(os.listdir('/')))\n"
+            "print('CONFIG', os.environ.get('ADOPTKIT_CONFIG'))\n"
+            "print('PROCS', len([p for p in os.listdir('/proc') if p.isdigit()]))\n"
+            "print('MOUNTS', open('/proc/self/mountinfo').read())\n"
+            "with open('/tmp/big', 'wb') as f:\n"
+            "    try:\n"
+            "        for _ in range(40):\n"
+            "            f.write(b'x' * 2**20)\n"
+            "        print('TMP WROTE 40 MiB')\n"
+            "    except OSError as err:\n"
+            "        print('TMP FULL', err.strerror)\n")
+    return dump(answered(release, shout=code + CORRECT["shout"]))
+
+
+CASES += [
+    # links and special files beside the notebook: refused at every copy, flagged, never read or returned
+    Case("link-shadow", with_answers(add=PEEK + CORRECT["add"]), "flagged", 6, flags=["refused_file"],
+         reason="symbolic link", extras=_link(lambda ctx: "/etc/shadow"), outputs_lack=["READ data.csv"]),
+    Case("link-gradebook", with_answers(add=PEEK + CORRECT["add"]), "flagged", 6, flags=["refused_file"],
+         reason="symbolic link", extras=_link(lambda ctx: ctx["gradebook"]), outputs_lack=["READ data.csv"]),
+    Case("link-source", with_answers(**WRONG), "flagged", 0, flags=["refused_file"], reason="symbolic link",
+         extras=_link(lambda ctx: ctx["source"])),
+    Case("link-other-learner", with_answers(add=PEEK + CORRECT["add"]), "flagged", 6, flags=["refused_file"],
+         reason="symbolic link", extras=_link(lambda ctx: ctx["other_learner"]), outputs_lack=["READ data.csv"]),
+    Case("hard-link", with_answers(add=PEEK + CORRECT["add"]), "flagged", 6, flags=["refused_file"],
+         reason="hard link", extras=_hard_link, outputs_lack=["READ notes.txt", SECRET]),
+    Case("special-files", with_answers(add=PEEK + CORRECT["add"]), "flagged", 6, flags=["refused_file"],
+         reason="FIFO", extras=_special, outputs_lack=["READ pipe", "READ null-device", "READ socket"]),
+    Case("foreign-owner", with_answers(add=PEEK + CORRECT["add"]), "flagged", 6, flags=["refused_file"],
+         reason="owned by another user", extras=_foreign, outputs_lack=[SECRET]),
+    Case("shadow-module", with_answers(mean="import numpy\n" + WRONG["mean"]), "flagged", 3,
+         flags=["refused_file"], reason="in place of the module 'math'", extras=_shadow_math),
+    Case("helper-module-reach", with_answers(add="import helperx\n" + WRONG["add"], mean=WRONG["mean"],
+                                             shout=WRONG["shout"]), "flagged", 0,
+         flags=["refused_file", "machinery"], reason="helperx.py: Python that reaches into the grading machinery",
+         extras=_helper_module),
+    Case("notebook-link", _notebook_link, "failed", reason="symbolic link", extras=_notebook_is_link),
+    Case("deep-json", _deep_json, "failed", reason="nested"),
+    # code that reaches into the grading machinery: never run, flagged, its wrong answers score 0
+    *[Case(f"bypass-{name}", with_answers(add=code + WRONG["add"], mean=WRONG["mean"], shout=WRONG["shout"]),
+           "flagged", 0, flags=["machinery"]) for name, code in BYPASSES.items()],
+    Case("shadow-builtin", with_answers(add=SHADOW_BUILTIN + WRONG["add"], mean=WRONG["mean"], shout=WRONG["shout"]),
+         "graded", 0),
+    Case("honest-shadow", with_answers(add="sum = 0\nlist = [1, 2]\n" + CORRECT["add"]), "graded", 6),
+    Case("xss", _xss, "graded", 6, outputs_lack=["<script", "onerror", "javascript:", "onload"]),
+    Case("writes-files", _writes, "flagged", 6, flags=["refused_file"], reason="leak.txt",
+         graded_files=["results.csv"]),
+    Case("isolation", _isolation, "graded", 6, outputs_contain=["TMP FULL", "adoptkit-config.yml"],
+         outputs_lack=["TMP WROTE", "_nbgrader", "exercises"]),
 ]

@@ -33,7 +33,7 @@ for step in ("release", "submitted", "autograded", "feedback", "solution"):
     setattr(c.CourseDirectory, step + "_directory", "_nbgrader/" + step)
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(here, "_nbgrader", "gradebook.db")
 harden(c, cell_timeout=5, notebook_timeout=9, memory_bytes=512 * 2**20, max_processes=48, cpu_seconds=60,
-       max_output_bytes_per_cell=20_000, max_output_bytes_per_notebook=100_000,
+       max_output_bytes_per_cell=20_000, max_output_bytes_per_notebook=100_000, disk_bytes=32 * 2**20,
        uid_base={uid_base}, max_slots={max_slots})
 """
 
@@ -52,10 +52,11 @@ def release(course: Path, assignment: str = ASSIGNMENT) -> nbformat.NotebookNode
     return nbformat.read(course / "_nbgrader" / "release" / assignment / f"{assignment}.ipynb", as_version=4)
 
 
-def submit(course: Path, student: str, content: bytes, assignment: str = ASSIGNMENT) -> Path:
+def submit(course: Path, student: str, content: bytes | None, assignment: str = ASSIGNMENT) -> Path:
     folder = course / "_nbgrader" / "submitted" / student / assignment
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{assignment}.ipynb").write_bytes(content)
+    if content is not None:
+        (folder / f"{assignment}.ipynb").write_bytes(content)
     return folder
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import socket
 import sqlite3
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from corpus import CASES
+from corpus import CASES, SECRET
 from gradinglib import ASSIGNMENT, OTHER, kernel_processes, make_course, needs_root, release, submit
 
 pytestmark = [pytest.mark.slow, needs_root]
@@ -63,17 +64,24 @@ def graded(course_template, tmp_path_factory):
     course = make_course(course_template, tmp_path_factory.mktemp("corpus") / "course")
     listener = Listener()
     gradebook = course / "_nbgrader" / "gradebook.db"
+    secret = course / "secret.txt"
+    secret.write_text(SECRET)
     ctx = {"port": listener.port, "course": str(course), "gradebook": str(gradebook),
-           "other_release": nbformat.writes(release(course, OTHER)).encode()}
+           "other_release": nbformat.writes(release(course, OTHER)).encode(), "secret": str(secret),
+           "source": str(course / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"),
+           "other_learner": str(course / "_nbgrader" / "submitted" / "correct" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")}
     rel = release(course)
     for case in CASES:
-        submit(course, case.name, case.build(rel, ctx))
+        folder = submit(course, case.name, case.build(rel, ctx))
+        if case.extras:
+            case.extras(folder, ctx)
     before = set(kernel_processes())
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "adoptkit.cli", "grade", ASSIGNMENT, "-j", "2",
                            "--course-config", str(course / "nbgrader_config.py")],
                           capture_output=True, text=True, timeout=900, check=False)
     elapsed = time.perf_counter() - start
+    (course / "grade-output.txt").write_text(proc.stdout + proc.stderr)  # for a person reading a failure
     listener.close()
     yield {"course": course, "proc": proc, "listener": listener, "before": before, "elapsed": elapsed}
 
@@ -117,6 +125,8 @@ def test_every_case_gets_its_outcome(graded):
             text = outputs_text(graded_nb)
             problems += [f"{case.name}: output lacks {s!r}" for s in case.outputs_contain if s not in text]
             problems += [f"{case.name}: output has {s!r}" for s in case.outputs_lack if s in text]
+            problems += [f"{case.name}: {name} not beside the graded notebook" for name in case.graded_files
+                         if not (graded_nb.parent / name).is_file()]
         elif graded_nb.exists():
             problems.append(f"{case.name}: a failed submission left a graded notebook")
     assert not problems, "\n".join(problems)
@@ -174,3 +184,69 @@ def test_feedback_csv_and_question_table(graded):
     wrong_in_hidden = sum("test_mean" in c.hidden_failures for c in graded_cases)
     assert float(questions["test_mean"]["hidden_test_failure_share"]) == round(wrong_in_hidden / len(graded_cases), 3)
     assert questions["test_add"]["hidden_test_failure_share"] == ""
+
+
+def live_scripts(page: str) -> list[str]:
+    """What in an HTML page would run a submission's script: a script element, an on* handler or a
+    javascript: URL mentioning the corpus's payloads (the page's own scripts do not mention them)."""
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+
+    class Reader(HTMLParser):
+        in_script = False
+
+        def handle_starttag(self, tag, attrs):
+            self.in_script = tag == "script"
+            for name, value in attrs:
+                value = value or ""
+                if name.startswith("on") and ("PWNED" in value or "x()" in value):
+                    found.append(f"<{tag} {name}>")
+                if value.strip().lower().startswith("javascript:"):
+                    found.append(f"<{tag} {name}=javascript:>")
+
+        def handle_data(self, data):
+            if self.in_script and "PWNED" in data:
+                found.append("<script> with the payload")
+
+        def handle_endtag(self, tag):
+            self.in_script = False
+
+    Reader().feed(page)
+    return found
+
+
+def _files(folder: Path):
+    for path in folder.rglob("*"):
+        yield path
+
+
+def test_nothing_outside_a_submission_is_copied_or_returned(graded):
+    """No link, special file or foreign content in autograded/ or feedback/; no hidden test code in feedback."""
+    course = graded["course"]
+    shadow = Path("/etc/shadow").read_bytes()[:40]
+    leaks = []
+    for step in ("autograded", "feedback"):
+        for path in _files(course / "_nbgrader" / step):
+            st = path.lstat()
+            if not (path.is_dir() or path.is_file()) or path.is_symlink() or (path.is_file() and st.st_nlink > 1):
+                leaks.append(f"{path}: not a plain file")
+                continue
+            if path.is_file():
+                data = path.read_bytes()
+                if SECRET.encode() in data or shadow in data or data.startswith(b"SQLite format 3"):
+                    leaks.append(f"{path}: holds what a link pointed to")
+                if step == "feedback" and (b"BEGIN HIDDEN TESTS" in data or b"mean([2.5])" in data):
+                    leaks.append(f"{path}: shows hidden test code")
+                if step == "feedback" and path.suffix == ".html" and live_scripts(data.decode("utf-8", "replace")):
+                    leaks.append(f"{path}: carries a script from the submission: {live_scripts(data.decode())}")
+    assert not leaks, "\n".join(leaks)
+    wrong = (course / "_nbgrader" / "feedback" / "wrong" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert "A hidden check failed" in wrong and "should be &#39;HI!&#39;" in wrong or "should be 'HI!'" in wrong
+
+
+def test_kernels_have_their_own_ipc_and_no_view_of_the_course(graded):
+    text = outputs_text(graded["course"] / "_nbgrader" / "autograded" / "isolation" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    ipc = next(line.split()[1] for line in text.splitlines() if line.startswith("IPC "))
+    assert ipc != os.readlink("/proc/self/ns/ipc")
+    assert str(graded["course"]) not in text

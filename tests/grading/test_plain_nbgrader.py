@@ -30,7 +30,7 @@ def test_nbgrader_autograde_is_hardened_by_the_config(course):
             assert rep["score"] == case.score, (name, rep["cells"])
             sandbox = rep["sandbox"]
             assert sandbox["kernel_start"] == "launcher"
-            assert {"user", "network", "hide_paths", "cpu_seconds", "file_size"} <= set(sandbox["enforced"])
+            assert {"user", "network", "private_root", "ipc", "cpu_seconds", "file_size"} <= set(sandbox["enforced"])
             assert sandbox["not_enforced"] == {}
         else:
             assert case.reason in rep["reason"]
@@ -48,3 +48,47 @@ def test_nbgrader_autograde_is_hardened_by_the_config(course):
     html = course / "_nbgrader" / "feedback" / "deleted-test" / ASSIGNMENT / f"{ASSIGNMENT}.html"
     assert html.exists(), feedback.stderr[-2000:]
     assert "Grading notes" in html.read_text()
+
+
+def test_collect_and_release_feedback_never_copy_through_a_link(course, tmp_path):
+    """`nbgrader collect` as root turned links in the exchange into plain copies; with harden(c) it refuses
+    them (and FIFOs, and another user's files), records why, and autograde flags the submission."""
+    import os
+
+    from corpus import SECRET, answered, dump
+
+    secret = course / "secret.txt"
+    secret.write_text(SECRET)
+    exchange = tmp_path / "exchange"
+    inbound = exchange / "course101" / "inbound" / f"ann+{ASSIGNMENT}+2026-03-02 10:00:00.000000 UTC"
+    inbound.mkdir(parents=True)
+    (inbound / f"{ASSIGNMENT}.ipynb").write_bytes(dump(answered(release(course))))
+    (inbound / "timestamp.txt").write_text("2026-03-02 10:00:00.000000 UTC")
+    (inbound / "submission_secret.txt").write_text("a-secret-nbgrader-submit-writes")  # as `nbgrader submit` does
+    os.symlink(secret, inbound / "notes.txt")
+    os.mkfifo(inbound / "pipe")
+    (inbound / "theirs.txt").write_text(SECRET)
+    os.chown(inbound / "theirs.txt", 61234, 61234)
+    flags = ["--CourseDirectory.course_id=course101", f"--Exchange.root={exchange}"]
+    collect = nbgrader(course, "collect", ASSIGNMENT, *flags, check=False)
+    assert collect.returncode == 0, collect.stderr[-3000:]
+    submitted = course / "_nbgrader" / "submitted" / "ann" / ASSIGNMENT
+    assert (submitted / f"{ASSIGNMENT}.ipynb").is_file()
+    for name in ("notes.txt", "pipe", "theirs.txt"):
+        assert not os.path.lexists(submitted / name), f"{name} was collected"
+    assert "Refused" in collect.stderr
+    nbgrader(course, "autograde", ASSIGNMENT, check=False)
+    rep = json.loads((course / "_nbgrader" / "reports" / "ann" / ASSIGNMENT / f"{ASSIGNMENT}.json").read_text())
+    assert rep["status"] == "flagged" and rep["score"] == 6
+    detail = " ".join(f["detail"] for f in rep["flags"])
+    assert "notes.txt: a symbolic link" in detail and "FIFO" in detail and "owned by another user" in detail
+    # release_feedback sends only regular HTML files: a link planted among the feedback stays home
+    nbgrader(course, "generate_feedback", ASSIGNMENT, check=False)
+    feedback = course / "_nbgrader" / "feedback" / "ann" / ASSIGNMENT
+    assert (feedback / f"{ASSIGNMENT}.html").is_file()
+    os.symlink(secret, feedback / "extra.html")
+    released = nbgrader(course, "release_feedback", ASSIGNMENT, *flags, check=False)
+    assert released.returncode == 0, released.stderr[-3000:]
+    out = list((exchange / "course101" / "feedback").rglob("*.html"))
+    assert out and all(SECRET not in p.read_text() for p in out)
+    assert not any(p.is_symlink() for p in out)

@@ -218,3 +218,89 @@ def test_a_process_whose_parent_died_before_it_asked_to_die_with_it_ends():
         got += chunk
     os.close(result_r)
     assert got == b"", "the orphan outlived its parent"
+
+
+def test_llm_client_answers_offline_while_grading(monkeypatch):
+    """In a graded kernel (NBGRADER_EXECUTION set) llm.client() needs no server, network or database."""
+    from adoptkit import llm
+    from adoptkit.llm import offline
+
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    monkeypatch.delenv("ADOPTKIT_LLM_URL", raising=False)
+    monkeypatch.setattr(llm, "_local_url", lambda *a: pytest.fail("grading started the local server"))
+    client = llm.client()
+    reply = client.chat.completions.create(model="course-default", messages=[
+        {"role": "user", "content": "Classify into exactly one of: bug, question. Text: the app crashes"}])
+    assert reply.model == offline.MODEL_ID
+    assert reply.choices[0].message.content.strip() in ("bug", "question")
+
+
+def test_the_machinery_reading_passes_every_answer_and_lesson_in_the_course():
+    """No false flag from the static reading: every cell a learner writes or keeps (solutions, unlocked
+    cells, teach-back lessons) in every exercise reads as ordinary code."""
+    import nbformat
+    from nbgrader import utils
+
+    from adoptkit.grading import reach
+
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "exercises"
+    found = {}
+    for path in sorted(root.glob("*/*.ipynb")):
+        for i, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            if cell.cell_type == "code" and not utils.is_locked(cell):  # what a learner writes or keeps
+                problems = reach.problems(cell.source)
+                if problems:
+                    found[f"{path.parent.name}/{path.name} cell {i + 1}"] = problems
+    assert not found, found
+
+
+@pytest.mark.parametrize("code", [
+    "get_ipython().kernel.do_execute = None",
+    "import builtins\nbuiltins.__import__ = None",
+    "import sys\nsys.modules['math'] = None",
+    "x = print.__self__",
+    "getattr(print, '__se' + 'lf__')",
+    "import numpy as np\nnp.isclose = lambda *a, **k: True",
+    "def f():\n    global isinstance\n    isinstance = None",
+    "import os\nos.sys.modules",
+    "!cat /etc/passwd",
+    "%run other.py",
+    "exec('1')",
+    "import gc\ngc.get_objects()",
+    "import inspect",
+    "print(In[3])",
+    "import pandas as pd\npd.read_pickle('x')",
+])
+def test_the_machinery_reading_refuses_each_route(code):
+    from adoptkit.grading import reach
+
+    assert reach.problems(code), code
+
+
+def test_safe_copy_refuses_links_special_files_and_shadowing_modules(tmp_path):
+    import os
+
+    from adoptkit.grading import files
+
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    (src / "data").mkdir(parents=True)
+    (src / "data" / "ok.csv").write_text("a,b\n")
+    (src / "notes.txt").write_text("mine")
+    os.symlink("/etc/passwd", src / "link.txt")
+    os.symlink(tmp_path, src / "data" / "dirlink")
+    os.mkfifo(src / "pipe")
+    (tmp_path / "outside.txt").write_text("secret")
+    os.link(tmp_path / "outside.txt", src / "hard.txt")
+    (src / "json.py").write_text("x = 1")
+    (src / "helper.py").write_text("x = 1")
+    (src / "mod.pyc").write_bytes(b"\0")
+    refused = files.safe_copy(src, dest, importable={"json", "numpy"})
+    why = {r.path: r.why for r in refused}
+    assert sorted(os.path.relpath(p, dest) for p in map(str, dest.rglob("*")) if not p.endswith(files.REFUSED)) == [
+        "data", "data/ok.csv", "helper.py", "notes.txt"]
+    assert "symbolic link" in why["link.txt"] and "symbolic link" in why["data/dirlink"]
+    assert "FIFO" in why["pipe"] and "hard link" in why["hard.txt"] and "module 'json'" in why["json.py"]
+    assert "compiled" in why["mod.pyc"]
+    assert {r.path for r in files.read_refusals(dest)} == set(why)

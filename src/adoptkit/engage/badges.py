@@ -7,7 +7,8 @@ registered claims iss, jti, sub, nbf (and exp), and the JOSE header carries the 
 Verification trusts the configured key only, never the key inside a token.
 
 The signing key comes from ADOPTKIT_BADGE_KEY (a path to a PEM file) or `engage.badges.key_file`; it is
-never committed (`adoptkit badges keygen PATH` makes one outside the repository).
+never committed (`adoptkit badges keygen PATH` makes one outside the repository). Verifiers need only the
+public key (`adoptkit badges public-key`); the algorithm is the key's, never the one a token names.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ SCHEMA = DataFile(
 )
 SCHEMA_ID = "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json"
 KEY_ENV = "ADOPTKIT_BADGE_KEY"
+PUBLIC_KEY_ENV = "ADOPTKIT_BADGE_PUBLIC_KEY"
+PLACEHOLDER_ISSUER = "https://example.org/adoptkit"
+MAX_TOKEN_BYTES = 1_000_000  # a badge is a few kilobytes; anything this large is not one
 MIRROR_ENV = "ADOPTKIT_OPENBADGES_MIRROR"
 
 
@@ -119,6 +123,51 @@ def load_key(settings: Settings | None = None):
         raise BadgeError(f"{where} is not an unencrypted PEM private key: {err}") from None
 
 
+def public_pem(settings: Settings | None = None) -> bytes:
+    """The issuer's public key (PEM), derived from the signing key: what verifiers need, and all they need."""
+    return load_key(settings).public_key().public_bytes(serialization.Encoding.PEM,
+                                                       serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def load_public_key(path: str | Path):
+    """A PEM public key (from `adoptkit badges public-key`); a private key file is refused, never needed here."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise BadgeError(f"cannot read the public key {path}: {err.strerror}") from None
+    if b"PRIVATE KEY" in data:
+        raise BadgeError(f"{path} holds a private key: verifying needs only the public key (export it with "
+                         f"`adoptkit badges public-key`), and the private key should stay with the issuer")
+    try:
+        key = serialization.load_pem_public_key(data)
+    except (ValueError, TypeError) as err:
+        raise BadgeError(f"{path} is not a PEM public key ({err}); export the issuer's with "
+                         f"`adoptkit badges public-key`") from None
+    _algorithm(key)
+    return key
+
+
+def _algorithm(public_key) -> str:
+    """The one JWS algorithm this key signs with; a token naming another (e.g. HS256) is refused."""
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return "RS256"
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return "ES256"
+    if isinstance(public_key, ed25519.Ed25519PublicKey):
+        return "EdDSA"
+    raise BadgeError(f"unsupported key type {type(public_key).__name__}: use an RSA, P-256 or Ed25519 key")
+
+
+def issuer_warning(settings: Settings | None = None) -> str | None:
+    """A warning while the issuer is still the placeholder IRI (badges would name example.org as their issuer)."""
+    s = settings or current()
+    if s.engage.badges.issuer_id.rstrip("/") == PLACEHOLDER_ISSUER:
+        return (f"warning: adoptkit.engage.badges.issuer_id is still the placeholder {PLACEHOLDER_ISSUER}: every "
+                f"badge names its issuer by this IRI, so set it to a URL your organisation controls (for example "
+                f"https://learning.your-company.com/adoptkit) before issuing badges that people will share.")
+    return None
+
+
 def _jwk(public_key) -> dict:
     algo = {rsa.RSAPublicKey: jwt.algorithms.RSAAlgorithm, ec.EllipticCurvePublicKey: jwt.algorithms.ECAlgorithm,
             ed25519.Ed25519PublicKey: jwt.algorithms.OKPAlgorithm}
@@ -126,6 +175,25 @@ def _jwk(public_key) -> dict:
         if isinstance(public_key, kind):
             return json.loads(impl.to_jwk(public_key))
     raise BadgeError(f"unsupported key type {type(public_key).__name__}")
+
+
+def read_token(path: str | Path) -> str:
+    """A badge file's token: text of at most MAX_TOKEN_BYTES; anything else is a clear error, not a traceback."""
+    try:
+        data = Path(path).read_bytes()[:MAX_TOKEN_BYTES + 1]
+    except OSError as err:
+        raise BadgeError(f"cannot read {path}: {err.strerror}") from None
+    if len(data) > MAX_TOKEN_BYTES:
+        raise BadgeError(f"{path} is over {MAX_TOKEN_BYTES:,} bytes: not a badge (a badge is a .jwt of a few KB)")
+    try:
+        text = data.decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise BadgeError(f"{path} is not a badge: a badge is a signed token (the .jwt file the kit issued), "
+                         f"plain text of three dot-separated parts; this file holds binary data") from None
+    if text.count(".") != 2:
+        raise BadgeError(f"{path} is not a badge: a signed token has three dot-separated parts (the .jwt file "
+                         f"the kit issued, not the .json or .html beside it)")
+    return text
 
 
 # --- credentials -------------------------------------------------------------------------------------
@@ -195,23 +263,39 @@ def sign(cred: dict, key, algorithm: str, settings: Settings | None = None) -> s
 
 
 def verify(token: str, public_key, settings: Settings | None = None) -> dict:
-    """The credential, if the token is signed by `public_key`, unexpired and valid OB 3.0; else BadgeError."""
+    """The credential, if the token is signed by `public_key`, unexpired and valid OB 3.0; else BadgeError.
+
+    The algorithm comes from the key, never from the token: a token that names another (HS256 "signed" with
+    the public key, "none") is refused before any signature check.
+    """
     token = token.strip()
+    expected = _algorithm(public_key)
     try:
         header = jwt.get_unverified_header(token)
-        claims = jwt.decode(token, public_key, algorithms=[header.get("alg", "")],
+        if header.get("alg") != expected:
+            raise BadgeError(f"the token says it is signed with {header.get('alg')!r}, but the issuer's key signs "
+                             f"with {expected}: refused (a token cannot choose how it is checked)")
+        claims = jwt.decode(token, public_key, algorithms=[expected],
                             options={"require": ["iss", "jti", "sub", "nbf"], "verify_aud": False})
+    except BadgeError:
+        raise
     except jwt.ExpiredSignatureError:
         raise BadgeError("the badge has expired (its exp claim is in the past)") from None
     except jwt.InvalidSignatureError:
         raise BadgeError("the signature does not match: the badge was altered, or signed by another key") from None
     except jwt.PyJWTError as err:
         raise BadgeError(f"not a valid signed badge: {err}") from None
+    except (ValueError, TypeError, KeyError) as err:  # a malformed token that PyJWT does not wrap
+        raise BadgeError(f"not a valid signed badge ({err.__class__.__name__})") from None
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise BadgeError("not a valid signed badge: its header or payload is not a JSON object")
     if header.get("jwk") and header["jwk"] != _jwk(public_key):
         raise BadgeError("the token's header names a different key than the issuer's")
     cred = {k: v for k, v in claims.items() if k not in ("iss", "jti", "sub", "nbf", "exp")}
-    mismatch = [claim for claim, value in (("iss", cred.get("issuer", {}).get("id")), ("jti", cred.get("id")),
-                                            ("sub", cred.get("credentialSubject", {}).get("id")))
+    issuer, subject = cred.get("issuer"), cred.get("credentialSubject")
+    mismatch = [claim for claim, value in (("iss", issuer.get("id") if isinstance(issuer, dict) else None),
+                                            ("jti", cred.get("id")),
+                                            ("sub", subject.get("id") if isinstance(subject, dict) else None))
                 if claims[claim] != value]
     if mismatch:
         raise BadgeError(f"the JWT claims {mismatch} do not match the credential inside it")

@@ -5,7 +5,9 @@ Submissions are autograded as usual (nbgrader or the cohort runner); the scorebo
 counts only submissions made between start and end, and ranks by points, earlier submission first on a
 tie. `adoptkit hackathon scoreboard NAME --watch 30` rewrites a static page every 30 s (the page reloads
 itself and counts down to the end, with no script from the network); `adoptkit hackathon final NAME`
-writes the final ranking once the time is up. The leaderboard's privacy setting applies.
+writes the final ranking once the time is up. The leaderboard's privacy setting applies: in team mode a team
+with fewer entrants than `engage.leaderboard.min_team_size` is pooled with the other small teams (its score
+would otherwise be its member's), and a pool still below that size is not shown.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pandas as pd
 from ..measure import assessment, html
 from ..measure.cohort import derive_roster, gradebook_url, read_roster
 from ..settings import Hackathon, Settings, current
-from .leaderboard import initials
+from .leaderboard import POOLED, initials
 
 
 class HackathonError(ValueError):
@@ -60,10 +62,17 @@ def ranking(scores: pd.DataFrame, roster: pd.DataFrame, h: Hackathon, settings: 
     in_time = (when >= start) & (when <= end)
     late = int((when > end).sum())
     per = per[in_time].join(roster.set_index("learner")[["name", "team"]], how="left")
+    entrants = len(per)
     per["name"] = per["name"].fillna(pd.Series(per.index, index=per.index))
     per["team"] = per["team"].fillna("unassigned")
     if privacy == "team":
-        # A team's score is its best submission; the earliest wins a tie.
+        # A team's score is its best submission; the earliest wins a tie. A team with fewer entrants than
+        # min_team_size would name its members by its score: such teams are pooled, and a pool still too
+        # small is not shown at all.
+        sizes = per.groupby("team")["points"].transform("size")
+        per["team"] = per["team"].where(sizes >= lb.min_team_size, POOLED)
+        if (per["team"] == POOLED).sum() < lb.min_team_size:
+            per = per[per["team"] != POOLED]
         best = per.sort_values(["points", "submitted"], ascending=[False, True]).groupby("team").head(1)
         sizes = per.groupby("team").size()
         table = pd.DataFrame({"shown as": best["team"].to_numpy(), "points": best["points"].to_numpy(),
@@ -79,7 +88,7 @@ def ranking(scores: pd.DataFrame, roster: pd.DataFrame, h: Hackathon, settings: 
                               "points": ranked["points"].to_numpy(), "submitted": ranked["submitted"].to_numpy()})
     table = table.sort_values(["points", "submitted"], ascending=[False, True]).reset_index(drop=True)
     table.insert(0, "rank", range(1, len(table) + 1))
-    return Standing(table, late, len(per))
+    return Standing(table, late, entrants)
 
 
 def load(name: str, settings: Settings | None = None, privacy: str | None = None) -> tuple[Hackathon, Standing]:

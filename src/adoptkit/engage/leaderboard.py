@@ -6,6 +6,7 @@ Privacy (`adoptkit.engage.leaderboard.privacy`):
 - "initials" / "names": the top `top` learners only; nobody is ever listed below them, learners with no
   score are never listed, and anyone in `opt_out` is left off (their work still counts in team averages).
 
+Points are graded work in the course; the pre-assessment (a baseline, not work) earns none.
 A streak is the run of working days up to today (or the last working day) with sandbox use or a review
 session; weekends never break it.
 """
@@ -52,14 +53,19 @@ def streaks(days: pd.DataFrame, today: date) -> pd.Series:
 
 def standings(cohort: Cohort, settings: Settings | None = None, reviews: pd.DataFrame | None = None,
               today: date | None = None) -> pd.DataFrame:
-    """One row per learner of the roster: points, streak, active days (last 28), score."""
+    """One row per learner of the roster: points (graded work, the pre-assessment excluded), streak, active days
+    (last 28), score."""
     s = settings or current()
     lb = s.engage.leaderboard
     f = cohort.usage.frame
     if today is None:  # a simulated cohort lives in its own period: "today" is its last day
         today = (f["ts"].max().date() if cohort.simulated and len(f) else datetime.now(timezone.utc).date())
     roster = cohort.roster.set_index("learner")
-    points = cohort.scores.groupby("learner")["score"].sum()
+    # Points are for work done in the course: the pre-assessment measures where a learner started, so it
+    # earns nothing (nobody should gain from having known more before the course).
+    scores = cohort.scores
+    earned = scores[scores["phase"] != "pre"] if "phase" in scores else scores
+    points = earned.groupby("learner")["score"].sum()
     activity = pd.DataFrame({"learner": f["learner"].astype(str), "day": f["ts"].dt.tz_localize(None).dt.floor("D")})
     if reviews is not None and len(reviews):
         activity = pd.concat([activity, pd.DataFrame({"learner": reviews["learner"].astype(str),

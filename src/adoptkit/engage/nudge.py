@@ -34,8 +34,9 @@ class Digest:
 
 
 def build(due: pd.DataFrame, roster: pd.DataFrame, usage: pd.DataFrame, settings: Settings | None = None,
-          now: datetime | None = None) -> Digest:
-    """`due`: cards.due_counts() output (index learner); `usage`: the canonical usage frame."""
+          now: datetime | None = None, usage_missing: str | None = None) -> Digest:
+    """`due`: cards.due_counts() output (index learner); `usage`: the canonical usage frame; `usage_missing`:
+    why there is no usage log (then nobody is counted inactive: no log is not the same as no use)."""
     s = settings or current()
     now = now or datetime.now(timezone.utc)
     names = roster.set_index("learner")["name"] if len(roster) else pd.Series(dtype=str)
@@ -46,7 +47,7 @@ def build(due: pd.DataFrame, roster: pd.DataFrame, usage: pd.DataFrame, settings
         dtype="datetime64[ns, UTC]")
     cutoff = pd.Timestamp(now) - pd.Timedelta(days=s.engage.nudge.inactive_days)
     members = list(roster["learner"]) if len(roster) else list(due.index)
-    inactive = sum(1 for x in members if x not in last.index or last[x] < cutoff)
+    inactive = 0 if usage_missing else sum(1 for x in members if x not in last.index or last[x] < cutoff)
     minutes = s.engage.microlearning.minutes
     lines = [f"*AI practice digest, {now:%A %d %B}*"]
     if len(todo):
@@ -60,7 +61,9 @@ def build(due: pd.DataFrame, roster: pd.DataFrame, usage: pd.DataFrame, settings
             lines.append(f"…and {len(todo) - 50} more.")
     else:
         lines.append("Nobody has reviews due today. Nice work.")
-    if inactive:
+    if usage_missing:
+        lines.append("Sandbox use is not counted in this digest: the usage log was not found.")
+    elif inactive:
         lines.append(f"{inactive} learner(s) have not used the sandbox in {s.engage.nudge.inactive_days} days: "
                      f"a good moment for a team challenge.")
     return Digest(todo, inactive, len(members), "\n".join(lines))

@@ -1,19 +1,25 @@
 """Learn-Do-Teach: peer review of teach-back lessons, rubric scores, and publishing the best into the book.
 
-Lessons are the notebooks learners submit for the teach-back assignment (`adoptkit.measure.teachbacks`,
-under the submissions folder). `assign` gives each lesson `engage.review.reviewers` peer reviewers by
-rotation over a seeded shuffle, so nobody reviews their own lesson and everyone reviews the same number;
-mentors can be added on top. Scores per rubric criterion are stored in the kit's records (SQLite).
-`publish` copies the best reviewed lessons (outputs stripped, structure checked) into book/teachbacks/ and
-prints the lines to add to _toc.yml.
+Lessons are the notebooks learners submit for the teach-back assignments (`adoptkit.measure.teachbacks`: a
+name pattern such as `*-teachback`, or a list; under the submissions folder). In each submission the lesson is
+the notebook that carries no nbgrader cells (the assignment's checks notebook does), or the one its source
+folder declares so. `assign` gives each lesson `engage.review.reviewers` peer reviewers by rotation over a
+seeded shuffle, so nobody reviews their own lesson and everyone reviews the same number; mentors can be
+added on top. Scores per rubric criterion are stored in the kit's records (SQLite). `publish` copies the
+best reviewed lessons (outputs stripped, structure checked) into book/teachbacks/ and adds them to _toc.yml
+under the part "Lessons from colleagues" (TOC_PART).
 """
 
 from __future__ import annotations
 
+import fnmatch
+import json
 import random
 import re
 import sqlite3
 from pathlib import Path
+
+import yaml
 
 import nbformat
 import pandas as pd
@@ -27,16 +33,51 @@ class ReviewError(ValueError):
     pass
 
 
+TOC_PART = "Lessons from colleagues"
+TOC_INDEX = "book/teachbacks/index"  # the part's first page; published lessons are its sections
+
+
+def _graded(path: Path) -> bool | None:
+    """Whether a notebook has nbgrader cells (None: unreadable)."""
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError, UnicodeDecodeError, AttributeError):
+        return None
+    return any(isinstance(c, dict) and isinstance(c.get("metadata"), dict) and "nbgrader" in c["metadata"]
+               for c in cells)
+
+
+def lesson_name(assignment: str, settings: Settings | None = None) -> str | None:
+    """The lesson's file name in an assignment: its source's one notebook without nbgrader cells."""
+    s = settings or current()
+    plain = [p.name for p in sorted(s.path("exercises").joinpath(assignment).glob("*.ipynb"))
+             if _graded(p) is False]
+    return plain[0] if len(plain) == 1 else None
+
+
+def is_teachback(assignment: str, settings: Settings | None = None) -> bool:
+    s = settings or current()
+    names = s.measure.teachbacks
+    return assignment in names if isinstance(names, list) else fnmatch.fnmatchcase(assignment, names)
+
+
 def lessons(settings: Settings | None = None) -> dict[str, Path]:
-    """author -> their submitted lesson notebook."""
+    """author -> their submitted lesson notebook (the latest, if they wrote lessons for several assignments)."""
     s = settings or current()
     root = s.path(s.measure.submitted)
-    out = {}
-    for folder in sorted(root.glob(f"*/{s.measure.teachbacks}")) if root.is_dir() else []:
+    found: dict[str, Path] = {}
+    for folder in sorted(root.glob("*/*")) if root.is_dir() else []:
+        if not folder.is_dir() or not is_teachback(folder.name, s):
+            continue
+        declared = lesson_name(folder.name, s)
         notebooks = sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
-        if notebooks:
-            out[folder.parent.name] = notebooks[0]
-    return out
+        lesson = (folder / declared if declared and (folder / declared).is_file()
+                  else next(iter([p for p in notebooks if _graded(p) is False]), None))
+        if lesson is not None:
+            author = folder.parent.name
+            if author not in found or lesson.stat().st_mtime > found[author].stat().st_mtime:
+                found[author] = lesson
+    return found
 
 
 def plan(authors: list[str], reviewers: int, seed: int = 0, mentors: list[str] = ()) -> list[tuple[str, str]]:
@@ -173,6 +214,44 @@ def publish(author: str | None = None, best: int | None = None, settings: Settin
             rel = dest.relative_to(s.root.resolve()) if dest.is_relative_to(s.root.resolve()) else dest
             out.append((dest, f"- file: {rel.with_suffix('').as_posix()}"))
     return out
+
+
+def add_to_toc(toc: Path, entries: list[str]) -> list[str]:
+    """Add `- file: ...` entries as sections of the teach-back part's index page in _toc.yml (once each).
+
+    The edit is textual, so the file's comments stay; the result is parsed again to check it. Returns the
+    entries added."""
+    try:
+        text = toc.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ReviewError(f"cannot read {toc}: {err.strerror}") from None
+    lines = text.splitlines()
+    at = next((i for i, line in enumerate(lines) if line.strip() == f"- file: {TOC_INDEX}"), None)
+    if at is None:
+        raise ReviewError(f"{toc} has no `- file: {TOC_INDEX}` entry (the part '{TOC_PART}'): add the part as "
+                          f"the kit's _toc.yml has it, then publish again")
+    indent = len(lines[at]) - len(lines[at].lstrip()) + 2  # the entry's keys sit under its dash
+    present = {line.strip() for line in lines}
+    todo = [e for e in entries if e not in present]
+    if not todo:
+        return []
+    end = at + 1
+    if end < len(lines) and lines[end].strip() == "sections:":
+        end += 1
+        while end < len(lines) and lines[end].strip() and (len(lines[end]) - len(lines[end].lstrip())) > indent:
+            end += 1
+        new = [" " * (indent + 2) + e for e in todo]
+    else:
+        new = [" " * indent + "sections:"] + [" " * (indent + 2) + e for e in todo]
+    lines[end:end] = new
+    out = "\n".join(lines) + "\n"
+    try:
+        yaml.safe_load(out)
+    except yaml.YAMLError as err:  # never leave a broken toc behind
+        raise ReviewError(f"adding the lessons would break {toc} ({err}); add them by hand:\n  "
+                          + "\n  ".join(todo)) from None
+    toc.write_text(out, encoding="utf-8")
+    return todo
 
 
 def published_counts(settings: Settings | None = None, db: str | Path | None = None) -> pd.Series:

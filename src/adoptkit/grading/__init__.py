@@ -19,7 +19,8 @@ def harden(c, *, cell_timeout: int | None = None, **limits):
     setting (see adoptkit/grading/config.py), and an unknown one is an error.
     """
     from .config import Hardening
-    from .pipeline import AUTOGRADE, EXPORTER, SANITIZE
+    from .copies import install
+    from .pipeline import AUTOGRADE, EXPORTER, FEEDBACK, SANITIZE
 
     known = set(Hardening.class_trait_names(config=True))
     unknown = sorted(set(limits) - known)
@@ -28,6 +29,13 @@ def harden(c, *, cell_timeout: int | None = None, **limits):
     c.Autograde.exporter_class = EXPORTER
     c.Autograde.sanitize_preprocessors = list(SANITIZE)
     c.Autograde.autograde_preprocessors = list(AUTOGRADE)
+    # feedback: no hidden test code, a message per failed check, no script from a submission
+    c.GenerateFeedback.preprocessors = list(FEEDBACK)
+    c.HTMLExporter.sanitize_html = True  # feedback and the formgrader's view: markdown and outputs
+    # every copy of a submission (collect, autograde, feedback, release) refuses links and special files
+    c.ExchangeFactory.collect = "adoptkit.grading.copies.SafeCollect"
+    c.ExchangeFactory.release_feedback = "adoptkit.grading.copies.SafeReleaseFeedback"
+    install()
     if cell_timeout is not None:
         c.Execute.timeout = cell_timeout
     for key, value in limits.items():

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import math
+import os
 import signal
 import time
 from queue import Empty
@@ -26,7 +27,7 @@ from nbformat import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute
 
-from . import guard
+from . import files, guard, reach
 from .config import Hardening
 from .kernel import SandboxKernelManager, current_pool
 from .record import cell_name, flag, note, section
@@ -94,7 +95,13 @@ class HardenedExecute(Execute):
             else:
                 km = SandboxKernelManager(kernel_name=kernel_name, config=self.config)
                 run_sync(km.start_kernel)(extra_arguments=args)
-        km.stage((resources or {}).get("metadata", {}).get("path"))
+        folder = (resources or {}).get("metadata", {}).get("path")
+        refused = files.read_refusals(folder) if folder else []
+        unvetted = self._python_reaching_machinery(folder, resources or {})
+        refused += unvetted + km.stage(folder, skip={r.path for r in unvetted})
+        if refused:
+            flag(nb, "refused_file", "files handed in were not given to the kernel nor copied on: "
+                 + files.describe(refused))
 
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
@@ -107,6 +114,10 @@ class HardenedExecute(Execute):
                 self.nb.metadata["language_info"] = info["content"]["language_info"]
                 section(self.nb)["sandbox"] = km.sandbox_status()
                 self._run_cells(km, h)
+            written = km.collect_outputs(folder)
+            if written:
+                flag(self.nb, "refused_file", "files the notebook wrote were not copied beside the graded "
+                     "notebook: " + files.describe(written))
         finally:
             try:
                 if self.kc is not None:
@@ -119,6 +130,37 @@ class HardenedExecute(Execute):
                     run_sync(km.shutdown_kernel)(now=True)
         self.set_widgets_metadata()
         return self.nb, self.resources
+
+    def _python_reaching_machinery(self, folder: str | None, resources: dict) -> list[files.Refusal]:
+        """Python files handed in (not the instructor's own) that reach for the grading machinery: the
+        kernel would import them unread otherwise."""
+        if not folder or not os.path.isdir(folder):
+            return []
+        from .report import coursedir_of
+
+        info = resources.get("nbgrader", {})
+        cd = coursedir_of(self)
+        source = cd.format_path(cd.source_directory, ".", info.get("assignment", "")) if info else None
+        out = []
+        for dirpath, _, names in os.walk(folder):
+            for name in names:
+                if not name.endswith(".py"):
+                    continue
+                path = os.path.join(dirpath, name)
+                rel = os.path.relpath(path, folder)
+                try:
+                    text = open(path, encoding="utf-8", errors="replace").read()
+                    theirs = open(os.path.join(source, rel), encoding="utf-8", errors="replace").read() \
+                        if source else None
+                except OSError:
+                    theirs = None
+                if text == theirs:
+                    continue  # the instructor's file (nbgrader copies the master version over)
+                found = reach.problems(text, python=True)
+                if found:
+                    out.append(files.Refusal(rel, "Python that reaches into the grading machinery ("
+                                             + "; ".join(found[:3]) + ")"))
+        return out
 
     async def async_start_new_kernel_client(self):
         """Connect and wait until the kernel answers on shell and iopub, without jupyter_client's fixed
@@ -163,10 +205,25 @@ class HardenedExecute(Execute):
         self._guard = guard.new_name()
         if not self._guard_install():
             flag(self.nb, "guard", "the grading guard could not be installed; test machinery is unprotected")
+        instructor = section(self.nb).get("instructor", {})
+        self._keep = list(instructor.get("solution_binds", []))
+        locked_sources = [c.source for c in self.nb.cells if c.cell_type == "code" and utils.is_locked(c)]
+        modules = reach.imported_modules(locked_sources)
+        protected = {n for src in locked_sources for n in guard.bound_names(src)} - set(self._keep)
+        known = km.importable()
         for index, cell in enumerate(self.nb.cells):
             if cell.cell_type != "code" or not cell.source.strip():
                 continue
             name = cell_name(cell, index)
+            if not utils.is_locked(cell):
+                found = reach.problems(cell.source, modules, protected, known=known)
+                if found:  # never run: what it would have changed is not there to undo
+                    cell.outputs = [_error("NotRun", "this cell was not run for grading: it reaches into the "
+                                           "grading machinery (" + "; ".join(found[:5]) + ")")]
+                    cell.execution_count = None
+                    flag(self.nb, "machinery", f"{name} reaches into the grading machinery and was not run: "
+                         + "; ".join(found[:5]), name)
+                    continue
             if stop is None and deadline is not None and time.monotonic() >= deadline:
                 stop = f"the notebook used up its time limit of {h.notebook_timeout} s"
                 flag(self.nb, "notebook_timeout", stop, name)
@@ -176,7 +233,7 @@ class HardenedExecute(Execute):
                 continue
             try:
                 if utils.is_grade(cell):
-                    stop = self._guard_check(name, [])
+                    stop = self._guard_check(name, [], test_cell=True)
                     if stop is not None:
                         cell.outputs = [_error("NotRun", f"this cell was not run because {stop}")]
                         continue
@@ -196,8 +253,10 @@ class HardenedExecute(Execute):
                     note(self.nb, "output_cut", self._cut["text"], name)
                 if any(o.get("ename") == "CellTimeoutError" for o in cell.outputs):
                     note(self.nb, "cell_timeout", f"{name} was stopped at its time limit", name)
-                if utils.is_locked(cell) and not utils.is_grade(cell):
-                    stop = self._guard_check(name, guard.bound_names(cell.source))
+                if utils.is_grade(cell):
+                    self._ask(guard.restore_expression(self._guard, guard.new_challenge()))
+                elif utils.is_locked(cell):
+                    stop = self._guard_check(name, [n for n in guard.bound_names(cell.source) if n not in self._keep])
             except DeadKernelError:
                 stop = death_reason(km, h.memory_bytes)
                 cell.outputs.append(_error("KernelDied", f"{stop}, while running this cell"))
@@ -227,17 +286,28 @@ class HardenedExecute(Execute):
         self._ask(f"exec({guard.install_code(self._guard)!r})")
         return guard.parse_reply(self._ask(guard.check_expression(self._guard, challenge, [])), challenge) is not None
 
-    def _guard_check(self, name: str, protect: list[str]) -> str | None:
-        """Run the guard; flag what it undid. Return a stop reason if the guard no longer answers."""
+    def _guard_check(self, name: str, protect: list[str], test_cell: bool = False) -> str | None:
+        """Run the guard; flag what it undid. Return a stop reason if the guard no longer answers, or
+        if it found something it could not undo (the later test cells then score 0: never an inflated
+        score standing beside a flag)."""
         challenge = guard.new_challenge()
-        problems = guard.parse_reply(self._ask(guard.check_expression(self._guard, challenge, protect)), challenge)
+        expression = guard.check_expression(self._guard, challenge, protect, test_cell, self._keep)
+        problems = guard.parse_reply(self._ask(expression), challenge)
         if problems is None:
             # Reinstalling would take the tampered state as the new normal: stop trusting this kernel.
             reason = "the submission removed or broke the grading guard, so its test cells could not be trusted"
             flag(self.nb, "guard", f"before {name}: {reason}; the remaining test cells scored 0", name)
             return reason
+        stuck = [p for p in problems if p.startswith("could not undo")]
         for problem in problems:
-            flag(self.nb, "tamper_runtime", f"before {name}: {problem}; undone for grading", name)
+            if not problem.startswith("could not undo"):
+                flag(self.nb, "tamper_runtime", f"before {name}: {problem}; "
+                     + ("it could not all be undone" if stuck else "undone for grading"), name)
+        if stuck:
+            reason = "the submission changed the test machinery in a way the grader could not undo"
+            flag(self.nb, "guard", f"before {name}: {reason} ({'; '.join(stuck)}); the remaining test cells "
+                 "scored 0", name)
+            return reason
         return None
 
     # -- output caps

@@ -25,6 +25,11 @@ import secrets
 INSTALL = r'''
 def __adk_make(name):
     import builtins, json, sys, types
+    try:
+        from adoptkit.grading.sandbox import arm
+        arm()  # the kernel's audit hook, from now on
+    except ImportError:
+        pass
     ip = get_ipython()
     MISSING = object()
     B = dict(vars(builtins))  # the guard itself must not call a replaced builtin
@@ -43,13 +48,23 @@ def __adk_make(name):
         "exc": (ip.custom_exceptions, ip.CustomTB),
         "sys": {a: getattr(sys, a) for a in ("excepthook", "displayhook")},
         "displayhook": ip.displayhook,
-        "builtins": {k: v for k, v in vars(builtins).items() if not k.startswith("_")},
+        # every builtin, `__import__` and `__build_class__` included; `_` is IPython's last result
+        "builtins": {k: v for k, v in vars(builtins).items() if k not in ("_", "__", "___")},
     }
+    shadows = {}     # learner's names that hide a builtin, set aside while a test cell runs
     protected = {}   # name -> object bound by a locked cell
     fn_state = {}    # name -> (code, defaults, kwdefaults) of protected functions
     mod_state = {}   # name -> dict(vars(module)) of protected modules
 
-    def check(challenge, protect=()):
+    def restore(challenge):
+        """After a test cell: give the learner's own names that shadow builtins back."""
+        ns = ip.user_ns
+        for k, v in shadows.items():
+            ns.setdefault(k, v)
+        shadows.clear()
+        return dumps({"challenge": challenge, "problems": []})
+
+    def check(challenge, protect=(), test_cell=False, keep=()):
         getattr, setattr, isinstance, list, vars = (B[n] for n in ("getattr", "setattr", "isinstance", "list", "vars"))
         problems = []
 
@@ -119,9 +134,19 @@ def __adk_make(name):
                 if isinstance(obj, types.FunctionType):
                     fn_state[name] = (obj.__code__, obj.__defaults__, obj.__kwdefaults__)
                 if isinstance(obj, types.ModuleType):
-                    mod_state[name] = dict(vars(obj))
+                    # the module's functions, classes and submodules; not its data (tempfile keeps a counter)
+                    mod_state[name] = {k: v for k, v in vars(obj).items()
+                                       if isinstance(v, (types.FunctionType, type, types.ModuleType,
+                                                         types.BuiltinFunctionType))}
+        if test_cell:
+            # a learner's own `sum = 0` or `isinstance = ...` must not answer for the test: set it aside
+            for k in list(ns):
+                if (k in snap["builtins"] and ns[k] is not snap["builtins"][k] and k not in protected
+                        and k not in keep):
+                    shadows[k] = ns.pop(k)
         return dumps({"challenge": challenge, "problems": problems})
 
+    check.restore = restore
     ip.user_ns[name] = check
     ip.user_ns_hidden[name] = check
 
@@ -136,8 +161,13 @@ def install_code(name: str) -> str:
     return INSTALL + f"__adk_make({name!r})\ndel __adk_make\n"
 
 
-def check_expression(name: str, challenge: str, protect: list[str]) -> str:
-    return f"{name}({challenge!r}, {protect!r})"
+def check_expression(name: str, challenge: str, protect: list[str], test_cell: bool = False,
+                     keep: list[str] = ()) -> str:
+    return f"{name}({challenge!r}, {protect!r}, {test_cell!r}, {list(keep)!r})"
+
+
+def restore_expression(name: str, challenge: str) -> str:
+    return f"{name}.restore({challenge!r})"
 
 
 def new_challenge() -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import functools
 import json
 import os
 import shutil
@@ -30,6 +31,7 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets import List, Unicode
 
 from .config import Hardening
+from . import files
 from .sandbox import Slot, spec_json
 
 
@@ -126,7 +128,7 @@ class ZygoteProvisioner(LocalProvisioner):
     def _read_exit(self) -> int | None:
         if self.exit_code is None:
             try:
-                self.exit_code = int(Path(self.parent.slot.dir / "exit-status").read_text())
+                self.exit_code = int(Path(self.parent.slot.exit_file).read_text())
             except (OSError, ValueError, AttributeError):
                 pass
         return self.exit_code
@@ -137,7 +139,7 @@ class ZygoteProvisioner(LocalProvisioner):
             raise RuntimeError(f"the zygote starts ipykernel kernels only, not {cmd[:3]}")
         self.pid = km.zygote.fork({
             "spec": json.loads(km._spec), "argv": cmd[3:], "cwd": kwargs["cwd"], "env": kwargs["env"],
-            "log": str(km.slot.dir / "kernel.log"), "exit_file": str(km.slot.dir / "exit-status"),
+            "log": str(km.slot.dir / "kernel.log"), "exit_file": str(km.slot.exit_file),
         })
         self.pgid, self.cwd = self.pid, kwargs["cwd"]
         return self.connection_info
@@ -203,7 +205,13 @@ class SandboxKernelManager(AsyncKernelManager):
         cgroup_limits = self.slot.prepare(h.memory_bytes, h.max_processes, h.disk_bytes)
         keep = [sys.prefix, os.path.realpath(sys.executable), os.path.realpath(root)]
         hide = _hideable(course_paths(self.config) + list(h.hide_paths), keep)
-        self._spec = spec_json(self.slot.spec(h, hide, cgroup_limits))
+        course_root = os.path.realpath(CourseDirectory(config=self.config).root)
+        spec = self.slot.spec(h, hide, cgroup_limits)
+        if os.geteuid() == 0:  # a private root needs the mount privileges
+            binds, inside_env = kernel_binds(course_root, self.slot.dir)
+            spec.new_root, spec.slot_dir = str(self.slot.dir / "root"), str(self.slot.dir)
+            spec.binds, spec.forbid = binds, [course_root, *course_paths(self.config)]
+        self._spec = spec_json(spec)
         self.enforced = {"cgroup_limits": sorted(cgroup_limits - {"disk"}), "private_tmpfs": "disk" in cgroup_limits,
                          "hidden": hide,
                          "kernel_start": "zygote" if self.zygote else "launcher"}
@@ -216,10 +224,18 @@ class SandboxKernelManager(AsyncKernelManager):
         kw["cwd"] = str(self.slot.work)
         kw["env"] = {k: v for k, v in os.environ.items() if any(fnmatch.fnmatch(k, p) for p in self.env_keep)}
         kw["env"]["NBGRADER_EXECUTION"] = "autograde"
-        # the kernel runs outside the course folder, so point the kit's settings at the course's own file
-        course_settings = Path(CourseDirectory(config=self.config).root) / "_config.yml"
-        if "ADOPTKIT_CONFIG" not in kw["env"] and course_settings.is_file():
-            kw["env"]["ADOPTKIT_CONFIG"] = str(course_settings)
+        # the kernel runs outside the course folder: the kit's settings and data reach it at neutral
+        # paths inside its private root (no path there names the course), or where they are otherwise
+        if spec.new_root:
+            for name in ("ADOPTKIT_CONFIG", "ADOPTKIT_DATA_CACHE", "ADOPTKIT_DATA_MIRROR"):
+                kw["env"].pop(name, None)  # host paths: the kernel gets its own, below
+            kw["env"].update(inside_env)
+            if (self.slot.dir / "data-cache").is_dir():
+                self.slot.give(self.slot.dir / "data-cache")  # its own copy: it may add a dataset to it
+        else:
+            course_settings = Path(course_root) / "_config.yml"
+            if "ADOPTKIT_CONFIG" not in kw["env"] and course_settings.is_file():
+                kw["env"]["ADOPTKIT_CONFIG"] = str(course_settings)
         kw["env"]["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # debugpy's frozen-modules warning, once per kernel
         cmd, kw = await super()._async_pre_start_kernel(**kw)
         self.slot.give(Path(self.connection_file))
@@ -256,19 +272,47 @@ class SandboxKernelManager(AsyncKernelManager):
     def oom_killed(self) -> bool:
         return bool(self.slot and self.slot.oom_killed())
 
-    def stage(self, source_dir: str | None) -> None:
-        """Copy an assignment's other files (data, helpers) into the kernel's working folder."""
+    def stage(self, source_dir: str | None, skip: set[str] = frozenset()) -> list[files.Refusal]:
+        """Copy an assignment's other files (data, helpers, what the learner handed in) into the kernel's
+        working folder: regular files only, never a link, a device or a file that shadows a module."""
+        self._staged = {}
         if not source_dir or not os.path.isdir(source_dir) or self.slot is None:
-            return
-        for entry in os.scandir(source_dir):
-            if entry.name.startswith(".") or (entry.name.endswith(".ipynb") and not _plain_notebook(entry.path)):
-                continue
-            dest = self.slot.work / entry.name
-            if entry.is_dir(follow_symlinks=False):
-                shutil.copytree(entry.path, dest, symlinks=True, dirs_exist_ok=True)
-            elif entry.is_file(follow_symlinks=False):
-                shutil.copy2(entry.path, dest)
+            return []
+
+        def exclude(rel: str) -> bool:
+            top = rel.split(os.sep)[0]
+            path = os.path.join(source_dir, top)
+            return (rel in skip or top.startswith(".")
+                    or (top.endswith(".ipynb") and not _plain_notebook(path)))
+
+        refused = files.safe_copy(source_dir, self.slot.work, importable=installed_modules(), exclude=exclude,
+                                  record=False)
+        self._staged = _fingerprint(self.slot.work)
         self.slot.give(self.slot.work)
+        return refused
+
+    def importable(self) -> set[str]:
+        """Top-level modules the kernel can import: installed ones and the Python files staged beside it."""
+        names = set(installed_modules())
+        if self.slot is not None and self.slot.work.is_dir():
+            for entry in os.scandir(self.slot.work):
+                if entry.name.endswith(".py"):
+                    names.add(entry.name[:-3])
+                elif entry.is_dir(follow_symlinks=False) and (Path(entry.path) / "__init__.py").exists():
+                    names.add(entry.name)
+        return names
+
+    def collect_outputs(self, dest_dir: str | None) -> list[files.Refusal]:
+        """Copy back what the notebook wrote in its working folder (as stock nbgrader leaves it beside the
+        graded notebook), by the same rules as any submitted file; notebooks are never overwritten."""
+        if not dest_dir or self.slot is None or not self.slot.work.is_dir():
+            return []
+        staged = getattr(self, "_staged", {})
+        now = _fingerprint(self.slot.work)
+        changed = {rel for rel, sig in now.items() if staged.get(rel) != sig}
+        return files.safe_copy(self.slot.work, dest_dir, record=False, exclude=lambda rel: (
+            rel.endswith(".ipynb") or rel.split(os.sep)[0] in ("__pycache__", ".ipynb_checkpoints")
+            or (rel not in changed and not any(c.startswith(rel + os.sep) for c in changed))))
 
     # -- stop
 
@@ -367,3 +411,84 @@ def _plain_notebook(path: str) -> bool:
         return False
     return isinstance(cells, list) and not any(isinstance(c, dict) and "nbgrader" in (c.get("metadata") or {})
                                                for c in cells)
+
+
+_INSTALLED: set[str] | None = None
+
+
+def installed_modules() -> set[str]:
+    """What the kernel's interpreter can import (this interpreter's: kernels run on it), once per process."""
+    global _INSTALLED
+    if _INSTALLED is None:
+        from .reach import importable_names
+
+        _INSTALLED = importable_names()
+    return _INSTALLED
+
+
+def _fingerprint(folder: Path) -> dict[str, tuple]:
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            out[os.path.relpath(path, folder)] = (st.st_size, st.st_mtime_ns, st.st_ino)
+    return out
+
+
+@functools.lru_cache(maxsize=4)
+def _settings(path: str, mtime_ns: int):
+    """The course's settings, read once per file version (not once per kernel)."""
+    from .. import settings as kit_settings
+
+    try:
+        return kit_settings.load(path)
+    except Exception:  # noqa: BLE001 - a broken settings file is the notebook's error to show, not ours
+        return None
+
+
+INSIDE = "/srv/adoptkit"  # where the kit's settings and data appear inside a kernel's private root
+
+
+def kernel_binds(course_root: str, slot_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """({host path: path inside the kernel}, the environment pointing the kit there) for the course's
+    settings and data. A bind mount's source path shows in the kernel's mount table, so nothing inside
+    the course root is bound: the settings file and a data cache kept there are copied into the slot
+    (read-only for the kernel); folders elsewhere (a shared data mirror or cache) are bound read-only
+    under neutral names."""
+    from ..data.cache import cache_dir
+
+    binds: dict[str, str] = {}
+    env: dict[str, str] = {}
+    inside_course = (lambda p: os.path.realpath(p) == course_root
+                     or os.path.realpath(p).startswith(course_root + os.sep))
+    config = os.environ.get("ADOPTKIT_CONFIG") or os.path.join(course_root, "_config.yml")
+    s = None
+    if os.path.isfile(config):
+        s = _settings(config, os.stat(config).st_mtime_ns)
+        copy = slot_dir / "adoptkit-config.yml"
+        shutil.copyfile(config, copy)
+        os.chmod(copy, 0o444)
+        env["ADOPTKIT_CONFIG"] = str(copy)
+    try:
+        cache = os.environ.get("ADOPTKIT_DATA_CACHE") or (str(cache_dir(s)) if s else "")
+    except Exception:  # noqa: BLE001
+        cache = ""
+    if cache and os.path.isdir(cache):
+        if inside_course(cache):
+            shutil.copytree(cache, slot_dir / "data-cache", symlinks=False,
+                            ignore=shutil.ignore_patterns("*.tmp", ".*"))
+            env["ADOPTKIT_DATA_CACHE"] = str(slot_dir / "data-cache")
+        else:
+            binds[os.path.realpath(cache)] = f"{INSIDE}/data-cache"
+            env["ADOPTKIT_DATA_CACHE"] = f"{INSIDE}/data-cache"
+    mirror = os.environ.get("ADOPTKIT_DATA_MIRROR") or (s.data.mirror if s and s.data.mirror else "")
+    if mirror and s is not None and not os.path.isabs(mirror):
+        mirror = str(s.path(mirror))
+    if mirror and os.path.isdir(mirror) and not inside_course(mirror):
+        binds[os.path.realpath(mirror)] = f"{INSIDE}/data-mirror"
+        env["ADOPTKIT_DATA_MIRROR"] = f"{INSIDE}/data-mirror"
+    return binds, env

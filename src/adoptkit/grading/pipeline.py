@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
     ClearOutput,
+    GetGrades,
     IgnorePattern,
     LimitOutput,
     OverwriteKernelspec,
@@ -14,6 +15,7 @@ from nbgrader.preprocessors import (
 )
 
 from .execute import HardenedExecute
+from .feedback import LearnerFeedback, Sanitize
 from .report import WriteReport
 from .tamper import RestoreCells, SafeNotebookExporter, gradebook_lock
 
@@ -35,4 +37,5 @@ LockedAssignLatePenalties = _locked(AssignLatePenalties)
 EXPORTER = SafeNotebookExporter
 SANITIZE = [ClearOutput, RestoreCells, LockedOverwriteKernelspec, CheckCellMetadata]
 AUTOGRADE = [HardenedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, LockedSaveAutoGrades,
-             LockedAssignLatePenalties, CheckCellMetadata, WriteReport]
+             LockedAssignLatePenalties, CheckCellMetadata, Sanitize, WriteReport]
+FEEDBACK = [GetGrades, CSSHTMLHeaderPreprocessor, LearnerFeedback, Sanitize]

@@ -110,10 +110,18 @@ def _cell_results(nb) -> list[dict]:
     return rows
 
 
+def _plain(text: str) -> str:
+    """Learner-influenced text (file and cell names) shown as text, never as markup."""
+    import html
+    import re
+
+    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", html.unescape(str(text))).replace("\n", " ")
+
+
 def _note_cell(meta: dict):
     lines = ["**Grading notes** (added by the grader's tools; they explain the scores below)", ""]
-    lines += [f"- **{f['kind'].replace('_', ' ')}**: {f['detail']}" for f in meta["flags"]]
-    lines += [f"- {n['detail']}" for n in meta["notes"]]
+    lines += [f"- **{f['kind'].replace('_', ' ')}**: {_plain(f['detail'])}" for f in meta["flags"]]
+    lines += [f"- {_plain(n['detail'])}" for n in meta["notes"]]
     cell = nbformat.v4.new_markdown_cell("\n".join(lines))
     cell.pop("id", None)
     cell.metadata[KEY] = {"grading_notes": True}

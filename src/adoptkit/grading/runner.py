@@ -306,6 +306,46 @@ class CohortResult:
                 or any(o.status != "graded" for o in self.outcomes + self.earlier))
 
 
+class RunLock:
+    """One `adoptkit grade` per assignment and course at a time: an flock held for the run, with who holds
+    it (pid, host, since when) written inside for the run that finds it taken. The OS drops it when the
+    holder dies, so a killed run never leaves a stale lock."""
+
+    def __init__(self, path: Path):
+        self.path, self.fd = path, None
+
+    def acquire(self) -> None:
+        import fcntl
+        import json
+        import socket
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            try:
+                holder = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
+            except ValueError:
+                holder = {}
+            os.close(fd)
+            raise CourseError(
+                f"another `adoptkit grade` is grading this assignment: pid {holder.get('pid', '?')} on "
+                f"{holder.get('host', '?')}, since {holder.get('since', '?')} (lock {self.path}). Wait for it to "
+                "finish (it grades everyone not yet graded), or stop it first; two runs would grade the same "
+                "learners twice") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                  "since": time.strftime("%Y-%m-%d %H:%M:%S %z")}).encode(), 0)
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.ftruncate(self.fd, 0)
+            os.close(self.fd)
+            self.fd = None
+
+
 class _LocalPool:
     def __init__(self, config_file: str, workers: int):
         self.executor = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork"),
@@ -350,6 +390,24 @@ def run(assignment: str, config_file: str, *, workers: int | None = None, force:
     hardening = Hardening(config=config)
     notebooks = notebooks_of(cd, assignment)
     students = students_of(cd, assignment)
+    if not students:
+        folder = cd.format_path(cd.submitted_directory, "<learner>", assignment)
+        raise CourseError(
+            f"no submissions of {assignment!r} to grade: nothing matches {folder}. Learners' notebooks get "
+            f"there with `nbgrader collect {assignment}` (from the exchange, after learners submit in JupyterHub's "
+            f"Assignments tab or with `nbgrader submit`), or by copying each learner's notebook to "
+            f"{cd.format_path(cd.submitted_directory, '<learner>', assignment)}/<notebook>.ipynb")
+    lock = RunLock(Path(reports_root(cd, hardening)) / f".{assignment}.grading.lock")
+    lock.acquire()
+    try:
+        return _run(assignment, config_file, cd, hardening, notebooks, students, workers, force, scheduler,
+                    feedback, progress)
+    finally:
+        lock.release()
+
+
+def _run(assignment, config_file, cd, hardening, notebooks, students, workers, force, scheduler, feedback,
+         progress) -> CohortResult:
     todo = [s for s in students if force or not is_done(cd, hardening, assignment, s, notebooks)]
     result = CohortResult(assignment, [], [s for s in students if s not in todo], 0.0)
     result.earlier = [outcome_from_reports(cd, hardening, assignment, s, notebooks) for s in result.skipped]

@@ -28,8 +28,13 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 4096, 16384, 1 << 18
+CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWIPC = 0x00020000, 0x40000000, 0x08000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(os.uname().machine)
+PR_SET_DUMPABLE = 4
+# what a kernel needs of the host, read-only (the interpreter's own folders are added to it)
+SYSTEM_DIRS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/sys"]
+DEVICES = ["null", "zero", "full", "random", "urandom", "tty"]
 CGROUP_V1 = Path("/sys/fs/cgroup")
 KERNEL_USER = "adoptkit-kernel"
 
@@ -49,6 +54,12 @@ class Spec:
     isolate_network: bool = True
     hide_paths: list[str] = field(default_factory=list)
     cgroup_procs: list[str] = field(default_factory=list)
+    # the private root: `new_root` (an empty folder) becomes "/", holding only the system folders, the
+    # interpreter, `binds` ({host path: path inside}, read-only) and the slot folder (`slot_dir`, writable)
+    new_root: str | None = None
+    slot_dir: str | None = None
+    binds: dict[str, str] = field(default_factory=dict)
+    forbid: list[str] = field(default_factory=list)  # folders never bound in whole (the course root)
     parent_pid: int | None = None  # the process that starts the kernel: the kernel dies with it
 
 
@@ -136,9 +147,95 @@ def _expose(paths: list[str], uid: int) -> list[str]:
     return exposed
 
 
-def _interpreter_paths() -> list[str]:
-    return sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.realpath(sys.executable),
-                   *(p for p in sys.path if p and os.path.exists(p))})
+def _mount(source, target, fstype=None, flags=0, data=None) -> None:
+    enc = (lambda v: v.encode() if isinstance(v, str) else v)
+    _libc_call("mount", enc(source), enc(target), enc(fstype), flags, enc(data))
+
+
+def _bind(source: str, target: str, writable: bool = False, recursive: bool = True) -> None:
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "a").close()
+    _mount(source, target, None, MS_BIND | (MS_REC if recursive else 0))
+    if not writable:  # a bind mount takes the read-only flag only on a remount
+        _mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def _outermost(paths: list[str]) -> list[str]:
+    out: list[str] = []
+    for p in sorted({os.path.normpath(p) for p in paths if p}, key=len):
+        if not any(p == o or p.startswith(o.rstrip("/") + "/") for o in out):
+            out.append(p)
+    return out
+
+
+def private_root(spec: Spec) -> None:
+    """Make `spec.new_root` the kernel's "/" and drop the host's: only the system folders (read-only),
+    the interpreter, the named binds and the slot folder are there. Nothing else of the host (the course
+    root, its .git, the gradebook, other slots) exists inside, and the old root is unmounted, so no path,
+    mount-table line or /proc entry leads back to it."""
+    root = spec.new_root
+    cwd = os.getcwd()  # the kernel's working folder: inside the slot, so at the same path in the new root
+    _mount("adoptkit-root", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
+    system = [d for d in SYSTEM_DIRS if os.path.lexists(d)]
+    for d in system:
+        if os.path.islink(d):  # merged /usr: /bin -> usr/bin
+            os.symlink(os.readlink(d), root + d)
+    host = _outermost([d for d in system if not os.path.islink(d)] + _interpreter_paths(spec.forbid))
+    for path in host:
+        if os.path.exists(path):
+            _bind(path, root + path)
+    for source, target in spec.binds.items():
+        if os.path.exists(source):
+            _bind(source, root + target)
+    # the slot: home, working folder, Jupyter's sockets; also the kernel's /tmp, /var/tmp and /dev/shm, so
+    # whatever it writes anywhere counts against the slot's one disk limit and goes with the slot
+    tmp = os.path.join(spec.slot_dir, "tmp")
+    os.makedirs(tmp, exist_ok=True)
+    os.chmod(tmp, 0o1777)
+    os.makedirs(root + "/dev", exist_ok=True)
+    _mount("adoptkit-dev", root + "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=755")
+    for name in DEVICES:
+        if os.path.exists("/dev/" + name):
+            _bind("/dev/" + name, root + "/dev/" + name, writable=True, recursive=False)
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                         ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, f"{root}/dev/{name}")
+    for place in ("/tmp", "/var/tmp", "/dev/shm"):
+        _bind(tmp, root + place, writable=True, recursive=False)
+    # after /tmp: the slot lives under the host's /tmp, at the same path inside (Jupyter's sockets are there)
+    _bind(spec.slot_dir, root + spec.slot_dir, writable=True, recursive=False)
+    os.makedirs(root + "/proc", exist_ok=True)
+    # hidepid: the kernel sees only its own processes, not the grader's command lines
+    _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2")
+    old = root + "/.old-root"
+    os.makedirs(old, exist_ok=True)
+    if SYS_PIVOT_ROOT is None:
+        raise OSError(errno.ENOSYS, f"pivot_root: unknown system call number on {os.uname().machine}")
+    _libc = ctypes.CDLL(None, use_errno=True)
+    if _libc.syscall(SYS_PIVOT_ROOT, root.encode(), old.encode()) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"pivot_root: {os.strerror(err)}")
+    os.chdir("/")
+    _libc_call("umount2", b"/.old-root", 2)  # MNT_DETACH
+    os.rmdir("/.old-root")
+    _mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    os.chdir(cwd if os.path.isdir(cwd) else spec.slot_dir)
+
+
+def _interpreter_paths(forbid: list[str] = ()) -> list[str]:
+    """The interpreter's folders; never "/" or a folder holding one of `forbid` (the course root)."""
+    found = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable)),
+             *(p for p in sys.path if p and os.path.exists(p))}
+    out = []
+    for p in found:
+        p = os.path.abspath(p)
+        if p == "/" or any(f == p or f.startswith(p.rstrip("/") + "/") for f in forbid):
+            continue
+        out.append(p)
+    return sorted(out)
 
 
 def _set_limit(kind: int, value: int, slack: int = 0) -> None:
@@ -162,20 +259,26 @@ def confine(spec: Spec) -> dict:
 
     if spec.cgroup_procs:
         attempt("cgroup", join_cgroups)
-    flags = CLONE_NEWNS | (CLONE_NEWNET if spec.isolate_network else 0)
+    flags = CLONE_NEWNS | CLONE_NEWIPC | (CLONE_NEWNET if spec.isolate_network else 0)
     try:
         _libc_call("unshare", flags)
     except OSError as err:
-        for name in ("hide_paths", "network"):
+        for name in ("private_root", "hide_paths", "ipc", "network"):
             status["not_enforced"][name] = f"could not create a namespace: {err}"
     else:
-        def hide_all():
-            _libc_call("mount", b"none", b"/", None, MS_REC | MS_PRIVATE, None)
-            for path in spec.hide_paths:
-                _hide(path)
-        attempt("hide_paths", hide_all)
-        if spec.uid is not None:
-            attempt("interpreter_reachable", lambda: status.__setitem__("exposed", _expose(_interpreter_paths(), spec.uid)))
+        status["enforced"].append("ipc")  # SysV shared memory, semaphores and queues of its own
+        _libc_call("mount", b"none", b"/", None, MS_REC | MS_PRIVATE, None)
+        if spec.new_root:
+            attempt("private_root", lambda: private_root(spec))
+        if "private_root" not in status["enforced"]:
+            # the fallback: cover the known places one by one
+            def hide_all():
+                for path in spec.hide_paths:
+                    _hide(path)
+            attempt("hide_paths", hide_all)
+            if spec.uid is not None:
+                attempt("interpreter_reachable",
+                        lambda: status.__setitem__("exposed", _expose(_interpreter_paths(), spec.uid)))
         if spec.isolate_network:
             attempt("network", _loopback_up)
     if spec.memory_bytes > 0 and not spec.memory_by_cgroup:
@@ -194,6 +297,8 @@ def confine(spec: Spec) -> dict:
             os.setresgid(spec.uid, spec.uid, spec.uid)
             os.setresuid(spec.uid, spec.uid, spec.uid)
         attempt("user", drop)
+    # no other process of the kernel's uid (a child it starts, say) may read or write its memory
+    attempt("not_dumpable", lambda: _libc_call("prctl", PR_SET_DUMPABLE, 0, 0, 0, 0))
     return status
 
 
@@ -217,11 +322,13 @@ def enter(spec: Spec) -> dict:
     status = confine(spec)
     die_with_parent(spec.parent_pid)  # after the uid change, which clears it
     env = os.environ
-    env.update(HOME=spec.home, USER=KERNEL_USER, LOGNAME=KERNEL_USER, TMPDIR=os.path.join(spec.home, "tmp"),
+    tmp = "/tmp" if "private_root" in status["enforced"] else os.path.join(spec.home, "tmp")
+    env.update(HOME=spec.home, USER=KERNEL_USER, LOGNAME=KERNEL_USER, TMPDIR=tmp,
                IPYTHONDIR=os.path.join(spec.home, ".ipython"),
                MPLCONFIGDIR=os.path.join(spec.home, ".config", "matplotlib"))
     os.makedirs(env["TMPDIR"], exist_ok=True)
     status["uid"], status["pid"] = os.getuid(), os.getpid()
+    install_audit_hook()
     tmp = spec.status_file + ".tmp"
     with open(tmp, "w") as f:
         json.dump(status, f)
@@ -229,8 +336,55 @@ def enter(spec: Spec) -> dict:
     return status
 
 
+GUARDED_MODULES = ("IPython.", "ipykernel.", "jupyter_client.", "zmq.", "comm.", "adoptkit.grading", "builtins",
+                   "nbformat.", "traitlets.")
+
+
+_ARMED: list[bool] = []
+
+
+def arm() -> None:
+    """Switch the audit hook on (the grader does, once the kernel has started; it cannot be switched off)."""
+    if not _ARMED:
+        _ARMED.append(True)
+
+
+def install_audit_hook() -> None:
+    """An audit hook (it cannot be removed once added) that refuses, whoever asks: writing or reading a
+    process's memory through /proc, walking the garbage collector's object graph, tracing, and replacing a
+    method of the kernel's, IPython's or the grader's classes. The static check (reach.py) keeps learner
+    code from naming these; this is the second line, for what a static reading cannot see."""
+    import re
+
+    mem = re.compile(r"^/proc/[^/]+/(task/[^/]+/)?mem$")
+
+    def hook(event, args):
+        if not _ARMED:  # the kernel's own start-up (debugpy, IPython) is not refused anything
+            return
+        if event == "open" and args and isinstance(args[0], str) and mem.match(args[0]):
+            raise PermissionError("grading: a process's memory cannot be opened")
+        if event in ("gc.get_referrers", "gc.get_referents", "gc.get_objects", "sys.settrace", "sys.setprofile",
+                     "sys._current_frames"):
+            raise PermissionError(f"grading: {event} is not available while grading")
+        if event in ("object.__setattr__", "object.__delattr__") and len(args) >= 2 and isinstance(args[0], type):
+            cls, name = args[0], args[1]
+            module = getattr(cls, "__module__", "") or ""
+            if module.startswith(GUARDED_MODULES) and callable(cls.__dict__.get(name)):
+                raise PermissionError(f"grading: {cls.__name__}.{name} cannot be replaced")
+
+    sys.addaudithook(hook)
+
+
 def launch(spec: Spec, cmd: list[str]) -> None:
     enter(spec)
+    if cmd[1:3] == ["-m", "ipykernel_launcher"] and os.path.realpath(cmd[0]) == os.path.realpath(sys.executable):
+        # start the kernel in this process, so the audit hook installed by enter() stays with it
+        sys.argv = ["ipykernel_launcher", *cmd[3:]]
+        sys.path[0] = os.getcwd()
+        from ipykernel.kernelapp import launch_new_instance
+
+        launch_new_instance()
+        return
     os.execvp(cmd[0], cmd)
 
 
@@ -398,6 +552,9 @@ class Slot:
         self.dir = self.root / self.name
         self.home = self.dir / "home"
         self.work = self.dir / "work"
+        # the grader's own record of the kernel's exit, outside the slot: a kernel that fills its disk
+        # must not stop it being written
+        self.exit_file = self.root / ".exits" / f"{self.name}.exit"
         self.cgroups: Cgroups | None = None
 
     @staticmethod
@@ -474,6 +631,9 @@ class Slot:
             d.mkdir(mode=0o700, exist_ok=True)
             if self.uid is not None:
                 os.chown(d, self.uid, self.uid)
+        (self.dir / "root").mkdir(mode=0o755, exist_ok=True)  # where the kernel's private root is built
+        self.exit_file.parent.mkdir(mode=0o700, exist_ok=True)
+        self.exit_file.unlink(missing_ok=True)
         self.cgroups = self.cgroups or Cgroups(self.name)
         self.oom_baseline = self.cgroups.oom_kills()
         return done | self.cgroups.limit(memory_bytes, max_processes)

@@ -18,6 +18,7 @@ import fcntl
 import json
 import os
 import re
+import sys
 from collections.abc import Iterator
 
 import nbformat
@@ -27,7 +28,8 @@ from nbgrader.api import Gradebook, Notebook, SourceCell
 from nbgrader.nbgraderformat import MetadataValidator
 from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions, NbGraderPreprocessor
 
-from .record import flag
+from .files import kind_problem
+from .record import GRADER_KEYS, KEY, flag, section
 
 
 class SubmissionError(Exception):
@@ -65,15 +67,29 @@ def read_submission(path: str) -> NotebookNode:
     """The notebook at `path` as nbformat 4, or a SubmissionError saying what is wrong with the file."""
     name = os.path.basename(path)
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        why = kind_problem(os.lstat(path))
+        if why:
+            raise SubmissionError(f"{name} is {why}, not a notebook file handed in: it was not read, and it "
+                                  "scores 0 until the learner hands in the notebook itself")
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as f:
+            why = kind_problem(os.fstat(f.fileno()))
+            if why:
+                raise SubmissionError(f"{name} is {why}, not a notebook file handed in")
+            raw = f.read(MAX_NOTEBOOK_BYTES + 1)
     except OSError as err:
         raise SubmissionError(f"{name} could not be read: {err.strerror}") from None
+    if len(raw) > MAX_NOTEBOOK_BYTES:
+        raise SubmissionError(f"{name} is larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB: not graded automatically")
     if not raw.strip():
         raise SubmissionError(f"{name} is empty ({len(raw)} bytes): the learner submitted a blank file; "
                               "ask for the notebook again")
     try:
         data = json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise SubmissionError(f"{name} is JSON nested too deeply to be a notebook (more than "
+                              f"{sys.getrecursionlimit():,} levels): a crafted or corrupted file, not a "
+                              "notebook; ask for the notebook again") from None
     except UnicodeDecodeError as err:
         raise SubmissionError(f"{name} is not text (byte {err.start} is not UTF-8): not a notebook file") from None
     except json.JSONDecodeError as err:
@@ -86,6 +102,9 @@ def read_submission(path: str) -> NotebookNode:
         raise SubmissionError(f"{name} has no nbformat version: not a Jupyter notebook file")
     if major > 4 or major < 3:
         raise SubmissionError(f"{name} uses nbformat {major}, which this grader cannot read (it reads 3 and 4)")
+    if _depth(data) > MAX_DEPTH:
+        raise SubmissionError(f"{name} is JSON nested more than {MAX_DEPTH} levels deep, far deeper than any "
+                              "notebook: a crafted or corrupted file; ask for the notebook again")
     invalid: dict = {}
     try:
         nb = nbformat.reads(raw.decode("utf-8"), as_version=4, capture_validation_error=invalid)
@@ -106,6 +125,25 @@ def read_submission(path: str) -> NotebookNode:
         except Exception:  # noqa: BLE001 - the original message is the useful one
             raise SubmissionError(_format_problem(name, err)) from None
     return nb
+
+
+MAX_NOTEBOOK_BYTES = 100 * 2**20
+MAX_DEPTH = 64  # a notebook's JSON is about 6 levels deep; widget state and outputs add a few
+
+
+def _depth(data) -> int:
+    """How deeply `data` nests (iteratively: a crafted file must not exhaust the stack)."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            return depth
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+    return deepest
 
 
 def _format_problem(name: str, err) -> str:
@@ -148,6 +186,11 @@ class RestoreCells(NbGraderPreprocessor):
     """Restore the instructor's cells from the gradebook; flag every change a learner made to them."""
 
     def preprocess(self, nb, resources):
+        # what the grader records travels in this metadata: whatever a submission brought there is not ours
+        # (a course's own keys there, such as an assessment's role and phase, stay)
+        for key in GRADER_KEYS:
+            nb.metadata.get(KEY, {}).pop(key, None)
+        nb.cells = [c for c in nb.cells if not c.metadata.get(KEY, {}).get("grading_notes")]
         info = resources["nbgrader"]
         nb_id, assignment_id, db_url = info["notebook"], info["assignment"], info["db_url"]
         with gradebook_lock(db_url), Gradebook(db_url) as gb:
@@ -168,6 +211,11 @@ class RestoreCells(NbGraderPreprocessor):
             if not known & {name for _, name in submitted}:
                 raise self._fail(resources, self._elsewhere(gb, nb_id, assignment_id, [n for _, n in submitted]))
         self._restore(nb)
+        # what the execute pass needs to know of the instructor's cells, beyond the learner's reach
+        solution_sources = [c[3] for c in self.cells if c[0] in self.solutions]
+        section(nb)["instructor"] = {
+            "solution_binds": sorted({n for src in solution_sources for n in _bound(src)}),
+        }
         return nb, resources
 
     def _fail(self, resources, message: str) -> SubmissionError:
@@ -224,7 +272,7 @@ class RestoreCells(NbGraderPreprocessor):
         meta = cell.metadata["nbgrader"]
         wanted = self._wanted_meta(name, locked, checksum)
         changed = sorted(k for k in ("grade", "solution", "locked", "task", "points")
-                         if k in wanted and _norm_meta(meta.get(k)) != _norm_meta(wanted[k]))
+                         if k in wanted and _effective(meta, k) != _effective(wanted, k))
         if changed:
             flag(nb, "metadata_changed", f"cell {name!r} had its nbgrader {', '.join(changed)} changed; restored", name)
         meta.update(wanted)
@@ -278,8 +326,16 @@ class RestoreCells(NbGraderPreprocessor):
         return cell.source
 
 
-def _norm_meta(value):
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+def _effective(meta: dict, key: str):
+    """A cell's nbgrader setting as nbgrader acts on it: a missing flag is False (older notebooks carry
+    no `task` key), every test cell counts as locked whatever its `locked` flag (nbgrader's is_locked),
+    points are numbers."""
+    if key == "points":
+        value = meta.get("points")
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+    if key == "locked":
+        return bool(meta.get("locked")) or (bool(meta.get("grade")) and not meta.get("solution"))
+    return bool(meta.get(key))
 
 
 def _set_type(cell: NotebookNode, cell_type: str) -> None:
@@ -315,3 +371,9 @@ def failing_line(output: NotebookNode) -> int | None:
             return int(m.group(1))
     return None
 
+
+
+def _bound(source: str) -> list[str]:
+    from .guard import bound_names
+
+    return bound_names(source)

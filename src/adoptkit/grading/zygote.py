@@ -31,9 +31,12 @@ KERNEL_MODULES = [
 
 def _write_exit(path: str, status: int) -> None:
     tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(str(os.waitstatus_to_exitcode(status)))
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            f.write(str(os.waitstatus_to_exitcode(status)))
+        os.replace(tmp, path)
+    except OSError as err:  # the zygote serves other kernels: never let one exit status stop it
+        print(f"adoptkit zygote: could not record an exit status in {path}: {err}", file=sys.stderr)
 
 
 def _child(req: dict) -> None:

@@ -51,10 +51,23 @@ def client(settings: Settings | None = None, **kwargs) -> "openai.OpenAI":
     own gateway key), never from a notebook; the local offline endpoint needs none."""
     import openai  # here, not at the top: the gateway imports the offline model without the client
 
+    if os.environ.get("NBGRADER_EXECUTION") and not os.environ.get("ADOPTKIT_LLM_URL"):
+        return _grading_client()
     settings = settings or current()
     url = endpoint(settings)
     kwargs.setdefault("timeout", settings.llm.timeout)
     return openai.OpenAI(base_url=url, api_key=_key(settings, url), **kwargs)
+
+
+def _grading_client() -> "openai.OpenAI":
+    """While nbgrader grades (NBGRADER_EXECUTION is set), the offline model answers in this process: no
+    server, no network, no database to write. Grading never depends on a live model."""
+    from .replay import replay_client
+
+    def answer(body: dict) -> str:
+        return offline.answer(body.get("messages", []), body.get("response_format"))
+
+    return replay_client(answer, model=offline.MODEL_ID)
 
 
 def _key(settings: Settings, url: str) -> str:

@@ -3,7 +3,7 @@
 It does the task shapes the course relies on, by rules, with no weights and no network:
 pick one of the labels a prompt lists, fill a JSON object whose keys a prompt names, extract
 emails/phones/dates/amounts, summarise extractively, and answer from given context by picking its
-most relevant sentences. Anything else gets a short, clearly labelled stand-in reply.
+most relevant sentences (also as a JSON field named like "evidence" or "quote": a word-for-word quote). Anything else gets a short, clearly labelled stand-in reply.
 """
 
 from __future__ import annotations
@@ -150,6 +150,14 @@ def _allowed_values(instruction: str, key: str) -> list[str] | None:
     return [i for i in items if i] or None
 
 
+def quote(instruction: str, data: str) -> str | None:
+    """The sentence of `data` sharing the most words with the instruction, word for word; None if none shares one."""
+    asked = set(_words(instruction))
+    sentences = [s for line in data.splitlines() for s in _sentences(line)]  # a line ends a sentence too (a CV)
+    best = max(sentences, key=lambda s: len(asked & set(_words(s))), default=None)
+    return best if best and asked & set(_words(best)) else None
+
+
 def fill_json(instruction: str, data: str, schema: dict | None = None) -> dict:
     out: dict = {}
     for key in _keys(instruction, schema):
@@ -164,6 +172,8 @@ def fill_json(instruction: str, data: str, schema: dict | None = None) -> dict:
         elif kind:
             found = PATTERNS[kind].findall(data)
             out[key] = found[0] if found else None
+        elif "evidence" in low or "quote" in low:
+            out[key] = quote(instruction, data)
         elif "sentiment" in low or "tone" in low:
             out[key] = _sentiment(data)
         elif any(f in low for f in ("summary", "description", "issue", "problem", "reason", "request")):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
@@ -28,11 +29,34 @@ class Cohort:
     roster: pd.DataFrame  # learner, name, role, team, cohort (one row per learner)
     scores: pd.DataFrame  # learner, assignment, notebook, item, score, max_score, submitted, role, phase, competency
     usage: usage.UsageLog
-    timings: pd.DataFrame  # learner, assignment, task, mode, seconds
-    reactions: pd.DataFrame  # learner, assignment, question, rating
+    # The timed runs (timing.COLUMNS) and survey answers (reaction.COLUMNS): a frame, or a function that reads
+    # them on first use (thousands of small files that the competency report, for one, never needs).
+    _timings: pd.DataFrame | Callable[[], pd.DataFrame]
+    _reactions: pd.DataFrame | Callable[[], pd.DataFrame]
     label: str  # where the records came from, shown on every report
     simulated: bool = False
     notes: list[str] = field(default_factory=list)  # what was missing or left out, shown on every report
+    usage_missing: str | None = None  # why there is no usage log (None: it was read), so no one reads "inactive"
+
+    @property
+    def timings(self) -> pd.DataFrame:
+        if callable(self._timings):
+            self._timings = self._timings()
+        return self._timings
+
+    @timings.setter
+    def timings(self, frame: pd.DataFrame) -> None:
+        self._timings = frame
+
+    @property
+    def reactions(self) -> pd.DataFrame:
+        if callable(self._reactions):
+            self._reactions = self._reactions()
+        return self._reactions
+
+    @reactions.setter
+    def reactions(self, frame: pd.DataFrame) -> None:
+        self._reactions = frame
 
     @property
     def assessed(self) -> pd.DataFrame:
@@ -40,8 +64,16 @@ class Cohort:
         s = self.scores
         return s[s["phase"].notna() & s["competency"].notna()]
 
+    def require_learners(self) -> None:
+        if self.roster.empty:
+            raise CohortError(
+                f"{self.label}: the cohort is empty (no learner in the roster or the gradebook), so there is "
+                f"nothing to show yet. Add learners (adoptkit.measure.roster, or grade their submissions), or "
+                f"try the command with --simulate where it offers it.")
+
     def require_assessments(self) -> None:
-        if self.roster.empty or self.assessed.empty:
+        self.require_learners()
+        if self.assessed.empty:
             raise CohortError(
                 f"{self.label}: no learner has a graded pre- or post-assessment yet, so there is nothing to "
                 f"report. Grade submissions of the <role>-assessment-pre/post assignments first (nbgrader "
@@ -129,25 +161,42 @@ def _load(s: Settings, usage_required: bool) -> Cohort:
     scores, more = assessment.label(raw, assessment.competency_map(s.path("exercises")), s.competency.ids())
     notes += more
     log_path = usage_source(s)
+    missing = None
     try:
         log = usage.read(log_path)
         notes += [f"usage log: {p}" for p in log.problems]
         notes += [f"usage log: no requests at all on weekdays {a} to {b} (missing data, not zero use?)"
                   for a, b in log.gaps]
-    except usage.UsageLogError as err:
+    except usage.UsageLogMissing as err:  # no log yet: reports without usage say so; a broken log is an error
         if usage_required:
             raise
-        log = usage.UsageLog(usage.empty(), str(log_path))
+        log, missing = usage.UsageLog(usage.empty(), str(log_path)), str(err)
         notes.append(f"no usage data: {err}")
-    roster = (read_roster(s.path(s.measure.roster)) if s.measure.roster
-              else derive_roster(scores, students, log.frame))
+    if s.measure.roster:
+        roster = read_roster(s.path(s.measure.roster))
+        unknown = sorted(set(scores["learner"].unique()) - set(roster["learner"]))
+        if unknown:  # never counted anywhere (levels, completers, points) without being on the roster
+            notes.append(f"{len(unknown)} learner(s) in the gradebook are not in the roster {s.measure.roster} and "
+                         f"are left out of every figure (e.g. {', '.join(unknown[:5])}): add them to the roster "
+                         f"with their role and team")
+            scores = scores[scores["learner"].isin(roster["learner"])]
+    else:
+        roster = derive_roster(scores, students, log.frame)
     submitted = s.path(s.measure.submitted)
-    timings, tnotes = timing.collect(submitted)
-    notes += tnotes
-    reactions = reaction.collect(submitted)
     # The learner's job role from the roster; the assessment they took where the roster does not say.
     scores = scores.rename(columns={"role": "assessed_role"}).merge(roster[["learner", "role"]], on="learner",
                                                                       how="left")
     scores["role"] = scores["role"].replace("", pd.NA).fillna(scores.pop("assessed_role"))
+    known = roster["learner"]
+
+    def timings() -> pd.DataFrame:
+        frame, more = timing.collect(submitted)
+        notes.extend(more)  # the cohort's own list: reports print it after reading the timings
+        return frame[frame["learner"].isin(known)]
+
+    def reactions() -> pd.DataFrame:
+        frame = reaction.collect(submitted)
+        return frame[frame["learner"].isin(known)]
+
     return Cohort(roster, scores, log, timings, reactions, label=f"records: gradebook {url}, usage log {log_path}",
-                  notes=notes)
+                  notes=notes, usage_missing=missing)

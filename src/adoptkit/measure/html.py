@@ -12,6 +12,8 @@ STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{margin-bottom:.2em} .sub{color:#555;margin-top:0}
 .banner{background:#fff3cd;border:1px solid #e0c46c;padding:.6em 1em;border-radius:6px;margin:1em 0}
+.caution{background:#e8f1fb;border:1px solid #0072B2;padding:.6em 1em;border-radius:6px;margin:1em 0}
+.kpis.headline{border:2px solid #0072B2;border-radius:10px;padding:.6em}
 .kpis{display:flex;flex-wrap:wrap;gap:1em;margin:1em 0}
 .kpi{border:1px solid #ddd;border-radius:8px;padding:.8em 1.2em;min-width:12em}
 .kpi b{display:block;font-size:1.8em} .kpi span{color:#555}
@@ -42,8 +44,13 @@ def figure(fig) -> str:
     return f'<img alt="figure" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
 
 
+# Colour maps readable with any common colour-vision deficiency (never red against green): a sequential one
+# for levels, a diverging one for changes around 0. Every value is printed as text as well.
+LEVELS_CMAP, CHANGE_CMAP = "cividis", "PuOr"
+
+
 def heat_table(cells: list[list[tuple[str, float]]], rows: list[str], columns: list[str], title: str,
-               cmap: str = "YlGn", vmin: float = 0, vmax: float = 4) -> str:
+               cmap: str = LEVELS_CMAP, vmin: float = 0, vmax: float = 4) -> str:
     """A heat map as an HTML table: each cell its text on a colour for its value (NaN: no colour). Cheaper
     than a drawn figure for many rows, and its text can be searched, copied and read aloud."""
     from matplotlib import colormaps
@@ -63,14 +70,33 @@ def heat_table(cells: list[list[tuple[str, float]]], rows: list[str], columns: l
     return (f'<table class="heat"><caption>{esc(title)}</caption><tr><th></th>{head}</tr>{body}</table>')
 
 
-def kpis(items: list[tuple[str, str]]) -> str:
-    return '<div class="kpis">' + "".join(f'<div class="kpi"><b>{esc(v)}</b><span>{esc(k)}</span></div>'
+def kpis(items: list[tuple[str, str]], kind: str = "") -> str:
+    return f'<div class="kpis {kind}">' + "".join(f'<div class="kpi"><b>{esc(v)}</b><span>{esc(k)}</span></div>'
                                           for k, v in items) + "</div>"
 
 
 def table(df, float_format: str = "{:.2f}", index: bool = True) -> str:
     return df.to_html(float_format=lambda x: float_format.format(x), index=index, border=0, na_rep="–",
                       escape=True)
+
+
+def caution(text: str) -> str:
+    return f'<div class="caution"><b>Caution.</b> {esc(text)}</div>'
+
+
+def date_axis(ax, dates, min_days: int = 14) -> None:
+    """Dates on the x axis, spanning at least `min_days` (one day of data would otherwise get an axis of years)."""
+    import matplotlib.dates as mdates
+    import pandas as pd
+
+    dates = pd.to_datetime(pd.Index(dates))
+    if len(dates):
+        lo, hi = dates.min(), dates.max()
+        pad = max(pd.Timedelta(days=min_days) - (hi - lo), pd.Timedelta(0)) / 2 + pd.Timedelta(days=1)
+        ax.set_xlim(lo - pad, hi + pad)
+    locator = mdates.AutoDateLocator(maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
 
 def notes(lines: list[str]) -> str:

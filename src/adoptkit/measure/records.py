@@ -1,7 +1,7 @@
 """The kit's own records (SQLite): what neither the gradebook nor the gateway knows.
 
 Teach-back review assignments and rubric scores, published lessons, spaced-repetition state per learner,
-badges issued and xAPI statements an LRS has acknowledged. One file (`adoptkit.measure.records`), created
+badges issued, xAPI statements an LRS has acknowledged and each record's statement revisions. One file (`adoptkit.measure.records`), created
 on first use; every table is keyed so that doing a step twice never duplicates a row.
 """
 
@@ -34,6 +34,9 @@ CREATE TABLE IF NOT EXISTS badge_issued (
     learner TEXT NOT NULL, badge TEXT NOT NULL, credential_id TEXT NOT NULL, path TEXT NOT NULL,
     issued_at TEXT NOT NULL, PRIMARY KEY (learner, badge));
 CREATE TABLE IF NOT EXISTS xapi_sent (statement_id TEXT PRIMARY KEY, sent_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS xapi_revision (
+    key TEXT NOT NULL, revision INTEGER NOT NULL, statement_id TEXT NOT NULL, digest TEXT NOT NULL,
+    planned_at TEXT NOT NULL, PRIMARY KEY (key, revision));
 """
 
 

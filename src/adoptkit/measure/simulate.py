@@ -26,10 +26,14 @@ GAIN = (1.3, 0.7)  # mean, sd of the change the course makes (logits)
 TOOK_PRE, TOOK_POST = 0.97, 0.88  # shares of learners, and of pre-takers
 MINUTES_WITHOUT_AI = {"marketing": 9, "sales": 8, "hr": 10, "engineering": 12}  # median per paired task
 WITH_AI_FACTOR = (0.45, 0.3)  # median share of the time with AI, lognormal sd
+TIMED_ROUNDS = 2  # the counterbalanced timed task: two pairs of runs per learner (timing.plan)
+PRACTICE = 0.92  # each timed run takes this share of the one before (practice), whatever its mode
 FEATURES = (["chat", "stream", "embeddings", "redact"], [0.6, 0.2, 0.12, 0.08])  # as the gateway logs them
 STATUS = ([200, 429, 500], [0.97, 0.02, 0.01])
 DROP_OFF = 0.3  # share of learners who stop using the sandbox during the period
-RATINGS = [0.02, 0.05, 0.18, 0.45, 0.30]  # 1..5
+RATINGS = {"relevant": [0.02, 0.05, 0.18, 0.45, 0.30],  # per survey item (reaction.ITEMS), 1..5
+           "will_use": [0.03, 0.07, 0.25, 0.40, 0.25],
+           "recommend": [0.05, 0.10, 0.30, 0.35, 0.20]}
 FIRST = ["Ada", "Ben", "Chloe", "Dev", "Elif", "Femi", "Grace", "Hugo", "Ines", "Jon", "Kai", "Lena", "Mo",
          "Nora", "Omar", "Pia", "Quinn", "Rosa", "Sam", "Tara"]
 LAST = ["Adams", "Berg", "Costa", "Diaz", "Evans", "Fox", "Gill", "Hart", "Ito", "Jain", "Khan", "Lund",
@@ -86,13 +90,15 @@ def cohort(learners: int = 200, events: int = 50_000, seed: int = 7, weeks: int 
                    rows_read=events)
     timings = _timings(rng, ids, roles, took_post)
     responders = np.flatnonzero(took_post & (rng.random(n) < 0.85))
-    from .reaction import QUESTIONS
+    from .reaction import ITEMS
 
     reactions = pd.DataFrame({
-        "learner": np.repeat(ids[responders], len(QUESTIONS)),
-        "assignment": np.repeat(np.char.add(roles[responders].astype(str), "-assessment-post"), len(QUESTIONS)),
-        "question": np.tile([q for q, _ in QUESTIONS], responders.size),
-        "rating": rng.choice(np.arange(1, 6), size=responders.size * len(QUESTIONS), p=RATINGS),
+        "learner": np.repeat(ids[responders], len(ITEMS)),
+        "assignment": np.repeat(np.char.add(roles[responders].astype(str), "-assessment-post"), len(ITEMS)),
+        "item": np.tile(list(ITEMS), responders.size),
+        "question": np.tile(list(ITEMS.values()), responders.size),
+        "rating": np.stack([rng.choice(np.arange(1, 6), size=responders.size, p=RATINGS[k]) for k in ITEMS],
+                           axis=1).reshape(-1),
     })
     label = f"SIMULATED cohort: {n:,} synthetic learners, {events:,} synthetic requests (seed {seed})"
     return Cohort(roster, scores, log, timings, reactions, label=label, simulated=True)
@@ -130,18 +136,22 @@ def _usage(rng, ids, cohorts, took_post, events: int, weeks: int, t0: pd.Timesta
 
 
 def _timings(rng, ids, roles, took_post) -> pd.DataFrame:
+    """The counterbalanced timed task (timing.plan): ROUNDS pairs of runs per learner, with a practice effect."""
+    from . import timing
+
     who = np.flatnonzero(took_post & (rng.random(ids.size) < 0.9))
     median = np.array([MINUTES_WITHOUT_AI[r] for r in roles[who]]) * 60
-    without = rng.lognormal(np.log(median), 0.35)
+    base = rng.lognormal(np.log(median), 0.35)
     factor = np.clip(rng.lognormal(np.log(WITH_AI_FACTOR[0]), WITH_AI_FACTOR[1], who.size), 0.15, 1.3)
-    out = pd.DataFrame({
-        "learner": np.concatenate([ids[who], ids[who]]),
-        "assignment": np.concatenate([np.char.add(roles[who].astype(str), "-assessment-post")] * 2),
-        "task": "summary",
-        "mode": np.repeat(["without_ai", "with_ai"], who.size),
-        "seconds": np.round(np.concatenate([without, without * factor]), 1),
-    })
-    return out
+    rows = []
+    for k, (i, learner) in enumerate(zip(who, ids[who])):
+        order = timing.order_of(learner, "summary")
+        for r in timing.plan(learner, "summary", TIMED_ROUNDS):
+            seconds = base[k] * (factor[k] if r["mode"] == "with_ai" else 1.0) * PRACTICE ** (r["run"] - 1)
+            seconds *= rng.lognormal(0, 0.1)  # run-to-run noise
+            rows.append((learner, f"{roles[i]}-assessment-post", "summary", r["run"], r["mode"],
+                         round(float(seconds), 1), f"pair{r['pair'] + 1}-{'ab'[r['side']]}", order))
+    return pd.DataFrame(rows, columns=timing.COLUMNS)
 
 
 # --- the same cohort as real records ----------------------------------------------------------------
@@ -196,6 +206,10 @@ def _write_gradebook(c: Cohort, url: str) -> None:
     import sqlalchemy as sa
     from nbgrader import api
 
+    def insert(conn, table, rows: list[dict]) -> None:
+        if rows:  # an empty list would insert one row of defaults
+            conn.execute(table.insert(), rows)
+
     def uid(*parts) -> str:
         return uuid.uuid5(uuid.NAMESPACE_URL, "/".join(map(str, parts))).hex
 
@@ -206,35 +220,34 @@ def _write_gradebook(c: Cohort, url: str) -> None:
     subs = s.drop_duplicates(["learner", "assignment"])[["learner", "assignment", "submitted"]]
     first_last = c.roster["name"].str.split(" ", n=1, expand=True).reindex(columns=[0, 1])
     with engine.begin() as conn:
-        conn.execute(api.Course.__table__.insert(), [{"id": "adoptkit"}])
-        conn.execute(api.Assignment.__table__.insert(), [
+        insert(conn, api.Course.__table__, [{"id": "adoptkit"}])
+        insert(conn, api.Assignment.__table__, [
             {"id": uid("a", a), "name": a, "course_id": "adoptkit"} for a in cells["assignment"].unique()])
-        conn.execute(api.Notebook.__table__.insert(), [
+        insert(conn, api.Notebook.__table__, [
             {"id": uid("n", a, n), "name": n, "assignment_id": uid("a", a)}
             for a, n in cells[["assignment", "notebook"]].drop_duplicates().itertuples(index=False)])
-        conn.execute(api.BaseCell.__table__.insert(), [
+        insert(conn, api.BaseCell.__table__, [
             {"id": uid("c", a, n, i), "name": i, "notebook_id": uid("n", a, n), "type": "GradeCell"}
             for a, n, i, _ in cells.itertuples(index=False)])
-        conn.execute(api.GradeCell.__table__.insert(), [
+        insert(conn, api.GradeCell.__table__, [
             {"id": uid("c", a, n, i), "max_score": float(m), "cell_type": "code"}
             for a, n, i, m in cells.itertuples(index=False)])
-        conn.execute(api.Student.__table__.insert(), [
+        insert(conn, api.Student.__table__, [
             {"id": learner, "first_name": first, "last_name": last}
             for learner, first, last in zip(c.roster["learner"], first_last[0], first_last[1])])
-        conn.execute(api.SubmittedAssignment.__table__.insert(), [
+        insert(conn, api.SubmittedAssignment.__table__, [
             {"id": uid("s", learner, a), "assignment_id": uid("a", a), "student_id": learner,
              "timestamp": when.tz_convert("UTC").tz_localize(None).to_pydatetime()}
             for learner, a, when in subs.itertuples(index=False)])
-        conn.execute(api.SubmittedNotebook.__table__.insert(), [
+        insert(conn, api.SubmittedNotebook.__table__, [
             {"id": uid("sn", learner, a, n), "assignment_id": uid("s", learner, a), "notebook_id": uid("n", a, n),
              "flagged": False}
             for learner, a, n in s[["learner", "assignment", "notebook"]].drop_duplicates().itertuples(index=False)])
-        grade = api.Grade.__table__.insert()
         rows = s[["learner", "assignment", "notebook", "item", "score"]].itertuples(index=False)
         while batch := [{"id": uid("g", learner, a, n, i), "notebook_id": uid("sn", learner, a, n),
                          "cell_id": uid("c", a, n, i), "auto_score": float(score), "needs_manual_grade": False}
                         for learner, a, n, i, score in itertools.islice(rows, 50_000)]:
-            conn.execute(grade, batch)
+            insert(conn, api.Grade.__table__, batch)
         # nbgrader records the schema's migration head when it creates a gradebook; so does this one.
         conn.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
         conn.execute(sa.text("INSERT INTO alembic_version VALUES (:v)"), {"v": _alembic_head()})
@@ -286,9 +299,11 @@ def _write_submission_files(c: Cohort, submitted: Path) -> None:
     for (learner, assignment, task), runs in c.timings.groupby(["learner", "assignment", "task"]):
         folder = submitted / learner / assignment / timing.FOLDER
         folder.mkdir(parents=True, exist_ok=True)
-        recorded = {mode: {"started": "", "finished": "", "seconds": float(sec)}
-                    for mode, sec in runs[["mode", "seconds"]].itertuples(index=False)}
-        (folder / f"{task}.json").write_text(json.dumps({"task": task, "runs": recorded}), encoding="utf-8")
+        recorded = {str(r.run): {"mode": r.mode, "record": r.record, "started": "", "finished": "",
+                                 "seconds": float(r.seconds)} for r in runs.itertuples(index=False)}
+        design = {"learner": learner, "order": runs["order"].iloc[0], "rounds": len(runs) // 2}
+        (folder / f"{task}.json").write_text(json.dumps({"task": task, "design": design, "runs": recorded}),
+                                             encoding="utf-8")
     questions = [q for q, _ in reaction.QUESTIONS]
     for (learner, assignment), given in c.reactions.groupby(["learner", "assignment"]):
         ratings = given.set_index("question")["rating"]

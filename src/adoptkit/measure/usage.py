@@ -63,6 +63,10 @@ class UsageLogError(ValueError):
     """The log cannot be read at all (missing, wrong format, no learner/time column)."""
 
 
+class UsageLogMissing(UsageLogError):
+    """There is no log yet (no file, or a database without the gateway's table): not the same as a broken one."""
+
+
 @dataclass
 class UsageLog:
     frame: pd.DataFrame  # canonical columns, good rows only
@@ -91,7 +95,7 @@ def read(source: str | Path) -> UsageLog:
         return log
     path = Path(src.removeprefix("sqlite:///"))
     if not path.exists():
-        raise UsageLogError(f"usage log {path} not found. The gateway writes it (its database is "
+        raise UsageLogMissing(f"usage log {path} not found. The gateway writes it (its database is "
                             f"adoptkit.gateway.db_url; adoptkit.measure.usage_log names another log): check the "
                             f"path, or run the sandbox gateway first.")
     problems: list[str] = []
@@ -119,11 +123,14 @@ def _read_sqlite(path: Path) -> pd.DataFrame:
         with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
             columns = [row[1] for row in conn.execute(f'PRAGMA table_info("{TABLE}")')]
             if not columns:
-                raise sqlite3.OperationalError(f"no such table: {TABLE}")
+                raise UsageLogMissing(f"usage log {path} has no {TABLE!r} table yet: the gateway creates it on "
+                                      f"its first request (or adoptkit.measure.usage_log names another log).")
             return sqlread.rows(conn.cursor(), _select(columns))
     except sqlite3.Error as err:
-        raise UsageLogError(f"usage log {path}: cannot read table {TABLE!r} ({err}). Is it the gateway's "
-                            f"usage database?") from None
+        raise UsageLogError(f"usage log {path} cannot be read ({err}): the file is damaged or is not the "
+                            f"gateway's SQLite database. Restore it from a backup, or point "
+                            f"adoptkit.measure.usage_log at the right file; no figure is computed from it "
+                            f"until then.") from None
 
 
 def _read_url(url: str) -> pd.DataFrame:
@@ -133,7 +140,7 @@ def _read_url(url: str) -> pd.DataFrame:
         engine = sqlalchemy.create_engine(url)
         columns = [c["name"] for c in sqlalchemy.inspect(engine).get_columns(TABLE)]
         if not columns:
-            raise UsageLogError(f"usage log {url.split('@')[-1]}: no table {TABLE!r}")
+            raise UsageLogMissing(f"usage log {url.split('@')[-1]}: no table {TABLE!r} yet")
         return sqlread.query(engine, _select(columns))
     except (sqlalchemy.exc.SQLAlchemyError, ImportError) as err:
         raise UsageLogError(f"usage log {url.split('@')[-1]}: cannot read table {TABLE!r} "

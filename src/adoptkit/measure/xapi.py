@@ -6,9 +6,12 @@ Statements (actor, verb, object, result, context):
 - a teach-back lesson published in the book -> "shared" it.
 Learners are identified as accounts on `xapi.account_homepage` (no email addresses leave the kit).
 
-Every statement id is a UUID5 of what the statement says, so exporting twice gives the same ids and a
-resend can never create a duplicate: the LRS treats a known id as the same statement (xAPI: an LRS keeps
-one statement per id), and the kit also records which ids an LRS has acknowledged and skips them.
+Every statement id is a UUID5 of the record it reports (who, what, when; never the score), so exporting twice
+gives the same ids and a resend can never create a duplicate: the LRS treats a known id as the same statement
+(xAPI: an LRS keeps one statement per id), and the kit also records which ids an LRS has acknowledged and
+skips them. A record whose content changes after it was sent (a regrade) gets a new revision: the kit sends a
+voiding statement for the earlier one (xAPI 1.0.3, Data 2.3.2: verb `voided`, object a StatementRef) and then
+the new statement under a new id, so the LRS holds one valid "completed" per submission.
 Sending (xAPI REST): POST {endpoint}/statements with a JSON array, `X-Experience-API-Version: 1.0.3`, HTTP
 basic auth, in batches; 429/5xx/network errors are retried with exponential backoff (honouring
 Retry-After); 4xx answers stop with the LRS's message. Every statement is validated before anything is sent.
@@ -17,6 +20,7 @@ Retry-After); 4xx answers stop with the LRS's message. Every statement is valida
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import time
@@ -34,7 +38,8 @@ from . import records, xapi_rules
 
 VERSION = "1.0.3"
 ADL = "http://adlnet.gov/expapi/verbs/"
-VERBS = {"completed": ADL + "completed", "mastered": ADL + "mastered", "shared": ADL + "shared"}
+VERBS = {"completed": ADL + "completed", "mastered": ADL + "mastered", "shared": ADL + "shared",
+         "voided": ADL + "voided"}
 ASSESSMENT_TYPE = "http://adlnet.gov/expapi/activities/assessment"
 LESSON_TYPE = "http://adlnet.gov/expapi/activities/lesson"
 
@@ -87,7 +92,7 @@ def statements(scores: pd.DataFrame, roster: pd.DataFrame, settings: Settings | 
         when = _iso(row.submitted)
         raw = round(float(row.raw), 4)
         out.append({
-            "id": statement_id(s, "completed", row.learner, obj, when, f"{raw:g}"),
+            "id": statement_id(s, "completed", row.learner, obj, when),
             "actor": actor(row.learner, None if who is None else who["name"], s),
             "verb": {"id": VERBS["completed"], "display": {"en": "completed"}},
             "object": {"objectType": "Activity", "id": obj,
@@ -117,6 +122,62 @@ def statements(scores: pd.DataFrame, roster: pd.DataFrame, settings: Settings | 
                 "context": _context(s, None if who is None else who["role"], None if who is None else who["cohort"]),
                 "timestamp": when,
             })
+    return out
+
+
+def record_key(st: dict) -> str:
+    """What a statement reports, whatever its content: verb, learner, object and time (its first id's parts)."""
+    return "|".join((st["verb"]["id"].rsplit("/", 1)[-1], st["actor"]["account"]["name"], st["object"]["id"],
+                     st.get("timestamp", "")))
+
+
+def _digest(st: dict) -> str:
+    return hashlib.sha256(json.dumps({k: v for k, v in st.items() if k != "id"}, sort_keys=True).encode()).hexdigest()
+
+
+def voiding(target_id: str, when: str, settings: Settings | None = None) -> dict:
+    """The xAPI 1.0.3 voiding statement for `target_id`, made by the kit itself (its own account)."""
+    s = settings or current()
+    return {
+        "id": statement_id(s, "voided", target_id),
+        "actor": {"objectType": "Agent", "name": "adoptkit",
+                  "account": {"homePage": s.xapi.account_homepage, "name": "adoptkit"}},
+        "verb": {"id": VERBS["voided"], "display": {"en-US": "voided"}},
+        "object": {"objectType": "StatementRef", "id": target_id},
+        "timestamp": when,
+    }
+
+
+def revise(stmts: list[dict], settings: Settings | None = None, db: str | Path | None = None,
+           record: bool = False) -> list[dict]:
+    """The statements as the LRS should hold them: each record under its current revision's id, preceded by a
+    voiding statement for every earlier revision that the LRS may hold.
+
+    A record seen for the first time keeps its plain id (revision 0). One whose content differs from its latest
+    revision (a regrade) becomes revision n + 1 with a new id, and the earlier id is voided. With `record`,
+    new revisions are stored (and so fixed: a resend after an interruption sends the very same statements);
+    without, nothing is written (an export).
+    """
+    s = settings or current()
+    out: list[dict] = []
+    with records.connect(db, s) as conn:
+        history: dict[str, list[tuple]] = {}
+        for row in conn.execute("SELECT key, revision, statement_id, digest, planned_at FROM xapi_revision "
+                                "ORDER BY key, revision"):
+            history.setdefault(row[0], []).append(row[1:])
+        for st in stmts:
+            key, digest = record_key(st), _digest(st)
+            revs = list(history.get(key, []))
+            if not revs or revs[-1][2] != digest:  # new, or changed since it was sent: a new revision
+                rev = revs[-1][0] + 1 if revs else 0
+                sid = st["id"] if rev == 0 else statement_id(s, key, f"revision {rev}")
+                revs.append((rev, sid, digest, records.now()))
+                if record:
+                    conn.execute("INSERT INTO xapi_revision VALUES (?, ?, ?, ?, ?)", (key, *revs[-1]))
+            # Every earlier revision is voided, dated when its successor was made (so a resend is identical).
+            for (_, old, _, _), (_, _, _, successor) in zip(revs, revs[1:]):
+                out.append(voiding(old, _iso(pd.Timestamp(successor)), s))
+            out.append({**st, "id": revs[-1][1]})
     return out
 
 
@@ -196,6 +257,10 @@ class LRS:
                         f"Statements sent before it are recorded; run the command again to send the rest.")
 
     def send(self, stmts: list[dict], settings: Settings | None = None, db: str | Path | None = None) -> SendReport:
+        """Send what the LRS does not hold yet: new records, and for a changed one the voiding statement of its
+        earlier revision followed by the new revision (`revise`)."""
+        validate(stmts)
+        stmts = revise(stmts, settings, db, record=True)
         validate(stmts)
         report = SendReport()
         with records.connect(db, settings) as conn:

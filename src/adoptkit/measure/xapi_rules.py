@@ -22,6 +22,7 @@ DURATION = re.compile(r"^P(?!$)(?:\d+(?:\.\d+)?Y)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.
                       r"(?:T(?=\d)(?:\d+(?:\.\d+)?H)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?S)?)?$")
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$")
 VERSION = re.compile(r"^1\.0(?:\.\d+)?$")
+VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 
 STATEMENT = {"id", "actor", "verb", "object", "result", "context", "timestamp", "stored", "authority", "version",
              "attachments"}
@@ -52,6 +53,12 @@ def problems(statement) -> list[str]:
     if "id" in statement:
         _uuid(statement["id"], "statement.id", out)
     _body(statement, "statement", out, sub=False)
+    verb = statement.get("verb")
+    if isinstance(verb, dict) and verb.get("id") == VOIDED:  # xAPI-Data 2.3.2: Voided
+        target = statement.get("object")
+        if not (isinstance(target, dict) and target.get("objectType") == "StatementRef"):
+            out.append("statement.object: a voiding statement's object must be a StatementRef to the voided "
+                       "statement")
     if "stored" in statement:
         _timestamp(statement["stored"], "statement.stored", out)
     if "authority" in statement:

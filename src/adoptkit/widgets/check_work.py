@@ -92,7 +92,7 @@ class CheckWork:
                              layout=w.Layout(width="6em"))
             box.add_class(f"adoptkit-flag-{sid}")
             why = w.Dropdown(options=[NO_REASON, *self.reasons], value=self.marks.get(sid) or NO_REASON,
-                             disabled=sid not in self.marks, layout=w.Layout(width="16em"))
+                             disabled=sid not in self.marks, layout=w.Layout(width="22em"))  # the longest reason fits
             why.add_class(f"adoptkit-why-{sid}")
 
             def ticked(change, sid=sid, why=why):
@@ -120,7 +120,9 @@ class CheckWork:
                         f"flag that is fine costs points. Saved as you click in {store.path_for(self.name, self.folder)}.</i>")]
         if self.note:
             parts.insert(0, w.HTML(f"<b style='color:#b00020'>Note: {html.escape(self.note)}; you start unmarked.</b>"))
-        return w.VBox(parts)
+        ui = w.VBox(parts)
+        ui.add_class(f"adoptkit-part-{self.name}")
+        return ui
 
     def _ipython_display_(self):
         from IPython.display import display

@@ -156,8 +156,20 @@ def _parse_json(reply: str):
         return None, str(err)
 
 
-def check_output(output: dict, reply: str, expected: Any = None) -> list[Check]:
-    """The checks of one reply against the task's output spec (`kind`: label, json or text)."""
+def squash(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def is_quote(value: Any, record: str) -> bool:
+    """A JSON field that must quote the record: null (nothing to quote), or its words exactly as the record has
+    them (spacing and surrounding quotes aside)."""
+    if value is None or norm(value) in ("", "none", "null"):
+        return True
+    return isinstance(value, str) and squash(value).strip("\"'“”‘’ ") in squash(record)
+
+
+def check_output(output: dict, reply: str, expected: Any = None, record: str = "") -> list[Check]:
+    """The checks of one reply to `record` against the task's output spec (`kind`: label, json or text)."""
     kind = output.get("kind", "text")
     reply = reply if isinstance(reply, str) else ""
     checks: list[Check] = []
@@ -186,6 +198,11 @@ def check_output(output: dict, reply: str, expected: Any = None) -> list[Check]:
                 good = norm(data[key]) in {norm(v) for v in values}
                 checks.append(Check(f"'{key}' is one of its allowed values", good,
                                     "" if good else f"got {str(data[key])[:60]!r}"))
+        for key in output.get("quotes") or []:
+            if key in data:
+                good = is_quote(data[key], record)
+                checks.append(Check(f"'{key}' is quoted word for word from the record (or null)", good,
+                                    "" if good else f"{str(data[key])[:80]!r} is not in the record as written"))
         for key, limit in (output.get("max_words") or {}).items():
             if key in data and data[key] is not None:
                 n = len(str(data[key]).split())

@@ -97,7 +97,9 @@ class Decide:
             rows.insert(0, w.HTML(f"<b style='color:#b00020'>Note: {html.escape(self.note)}; you start unanswered.</b>"))
         rows.append(w.HTML(f"<i>Saved as you click in {store.path_for(self.name, self.folder)}; you can change an "
                            f"answer until you submit.</i>"))
-        return w.VBox(rows)
+        ui = w.VBox(rows)
+        ui.add_class(f"adoptkit-part-{self.name}")
+        return ui
 
     def _ipython_display_(self):
         from IPython.display import display

@@ -19,6 +19,10 @@ from . import content, store
 from .content import ContentError, Record
 
 STATUS_STYLE = "padding:4px 0"
+# Plain ticks in colour, not emoji: a browser without an emoji font (Debian's chromium, many lab machines) shows
+# emoji as empty boxes.
+OK = "<span style='color:#1b5e20;font-weight:bold'>✓</span> "
+FAILED = "<span style='color:#b00020;font-weight:bold'>✗</span> "
 
 
 def _now() -> str:
@@ -77,7 +81,7 @@ class PromptTask:
                 text = reply.choices[0].message.content or ""
             except Exception as err:  # the endpoint is down, refuses the key, times out: say so, keep the text
                 raise ConnectionError(self._unreachable(err)) from None
-            checks = content.check_output(self.spec["output"], text, rec.expected)
+            checks = content.check_output(self.spec["output"], text, rec.expected, rec.text)
             results.append({"record": rec, "reply": text, "checks": checks})
         self.results = results
         self.attempts.append({"prompt": prompt, "at": _now(), "of": len(results),
@@ -126,6 +130,8 @@ class PromptTask:
             for key, values in (out.get("allowed") or {}).items():
                 bits.append(f"<b>{html.escape(key)}</b> is one of: "
                             + ", ".join(f"<code>{html.escape(str(v))}</code>" for v in values))
+            for key in out.get("quotes") or []:
+                bits.append(f"<b>{html.escape(key)}</b> is copied word for word from the record, or null")
         return "<br>".join(bits)
 
     def _table(self) -> str:
@@ -135,7 +141,7 @@ class PromptTask:
         for r in self.results:
             rec: Record = r["record"]
             short = html.escape(rec.text[:300]) + ("…" if len(rec.text) > 300 else "")
-            marks = "<br>".join(("✅ " if c.ok else "❌ ") + html.escape(c.name + (f": {c.detail}" if c.detail else ""))
+            marks = "<br>".join((OK if c.ok else FAILED) + html.escape(c.name + (f": {c.detail}" if c.detail else ""))
                                 for c in r["checks"])
             expected = "" if rec.expected is None else html.escape(str(rec.expected))
             rows.append(f"<tr><td style='max-width:28em'>{short}</td><td><code>{html.escape(r['reply'][:600])}</code></td>"
@@ -157,7 +163,8 @@ class PromptTask:
         box = w.Textarea(value=self.prompt, placeholder="Write your prompt here.",
                          layout=w.Layout(width="100%", height="12em"), continuous_update=False)
         box.add_class("adoptkit-prompt")
-        button = w.Button(description="Run on the sample", button_style="primary", icon="play")
+        button = w.Button(description="Run on the sample", button_style="primary", icon="play",
+                          layout=w.Layout(width="auto"))  # the default width cuts the label off
         button.add_class("adoptkit-run")
         status = w.HTML()
         results = w.HTML()
@@ -188,7 +195,9 @@ class PromptTask:
         if self.note:
             self._status(f"Note: {self.note}; you start from a blank prompt.", error=True)
         runs = f"<i>{len(self.attempts)} earlier run(s) saved.</i>" if self.attempts else ""
-        return w.VBox([w.HTML(self._material()), w.HTML(info), box, w.HBox([button, w.HTML(runs)]), status, results])
+        ui = w.VBox([w.HTML(self._material()), w.HTML(info), box, w.HBox([button, w.HTML(runs)]), status, results])
+        ui.add_class(f"adoptkit-part-{self.name}")  # one handle per part, for styling and for the browser test
+        return ui
 
     def _ipython_display_(self):
         from IPython.display import display
