@@ -23,46 +23,46 @@ def code(chapter: str) -> str:
     return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
 
 
-def statement(source: str, start: str) -> str:
-    """The statement (or definition) of `source` that begins with `start`, up to the next blank line;
-    the name of the table it works on (`rfm`, `accounts`) is replaced by `T`, so two chapters compare."""
+def block(source: str, start: str) -> str:
+    """The statement or definition of `source` that begins with `start`, up to the next blank line."""
     found = re.search(rf"^{re.escape(start)}.*?(?=\n\n|\Z)", source, re.M | re.S)
     assert found, f"no statement starting {start!r}"
-    return re.sub(r"\b(rfm|accounts)\b", "T", found.group(0))
+    return found.group(0)
 
 
-@pytest.mark.parametrize("start", [
-    'F_BINS = ',                                       # frequency: fixed thresholds, not fifths
-    'def fifths(',                                     # recency and spend: fifths by rank
-    'RFM_R',                                           # the three scores (below, one per line)
-    'SEGMENTS = [',                                    # the segments' rules, in order
-    'def segment(',
-])
-def test_the_two_rfm_chapters_compute_rfm_one_way(start):
+def scores(source: str) -> list[str]:
+    """The lines that compute recency and the three scores, with the table's name (`rfm`, `accounts`) as T."""
+    return [re.sub(r"\b(rfm|accounts)\b", "T", line.split("#")[0].rstrip()) for line in source.splitlines()
+            if re.match(r'(rfm|accounts)\["(recency|R|F|M)"\] = ', line)]
+
+
+@pytest.mark.parametrize("start", ["F_BINS = ", "def fifths(", "SEGMENTS = [", "def segment("])
+def test_the_two_rfm_chapters_define_rfm_one_way(start):
     crm, priorities = (code(c) for c in RFM_CHAPTERS)
-    if start == "RFM_R":  # the recency count and the three score assignments, wherever they sit
-        for name in ('["recency"] = ', '["R"] = ', '["F"] = ', '["M"] = '):
-            mine = [re.sub(r"\b(rfm|accounts)\b", "T", line) for line in crm.splitlines() if name in line]
-            theirs = [re.sub(r"\b(rfm|accounts)\b", "T", line) for line in priorities.splitlines() if name in line]
-            assert mine and mine == theirs, f"the chapters compute {name.strip(' =[]')!r} differently"
-        return
-    assert statement(crm, start) == statement(priorities, start)
+    assert block(crm, start) == block(priorities, start), f"{RFM_CHAPTERS} define {start.strip()!r} differently"
+
+
+def test_the_two_rfm_chapters_score_rfm_one_way():
+    crm, priorities = (scores(code(c)) for c in RFM_CHAPTERS)
+    assert len(crm) == 4 and crm == priorities
 
 
 def test_recency_counts_whole_days_as_the_graded_exercise_does():
-    """The chapters and `sales-crm` agree: 20 Nov 15:30 is 19 whole days before 10 Dec."""
+    """The sales-crm exercise's test: 20 Nov 15:30 is 19 whole days before 10 Dec, so no normalising."""
     for chapter in RFM_CHAPTERS:
-        line = next(line for line in code(chapter).splitlines() if '["recency"] = ' in line)
-        assert ".dt.normalize()" not in line and line.rstrip().split("#")[0].rstrip().endswith(").dt.days"), line
+        (recency,) = [line for line in scores(code(chapter)) if line.startswith('T["recency"]')]
+        assert recency == 'T["recency"] = (snapshot - T["last_order"]).dt.days', (chapter, recency)
 
 
-def test_the_onboarding_chapter_checks_its_fallback_claims_when_it_builds():
-    """The sentences about the unanswerable questions are glued or asserted, never typed in."""
-    source = (ROOT / "book/roles/hr/onboarding-assistant.md").read_text()
-    cells = code("book/roles/hr/onboarding-assistant.md")
-    assert "dress code" not in re.sub(r"```\{code-cell\}.*?```", "", source, flags=re.S).lower() or \
-        "dress_outcome" in source, "the dress-code sentence must be computed from the output"
-    assert re.search(r"^assert .*FALLBACK", cells, re.M), "a hidden cell must assert the fallback the prose teaches"
+def test_the_onboarding_chapter_asserts_the_hand_over_it_teaches():
+    """Objective 3 ("say I don't know") is shown on a question the build checks gets the fallback, and the
+    sentences about the evaluation's unanswerable questions are glued from the output, not typed in."""
+    chapter = "book/roles/hr/onboarding-assistant.md"
+    source, cells = (ROOT / chapter).read_text(), code(chapter)
+    assert re.search(r'^assert parking\["answer"\] == FALLBACK', cells, re.M)
+    prose = re.sub(r"```\{code-cell\}.*?```", "", source, flags=re.S)
+    for name in ("parking_score", "declined_right", "dress_outcome", "gym_outcome", "wrong_rows"):
+        assert f"`{name}" in prose and f'glue("{name}"' in cells, name
 
 
 @pytest.mark.slow
