@@ -329,6 +329,12 @@ def build(skip_book: bool, force: bool) -> None:
 from .adoption_cli import register as _register_adoption
 
 _register_adoption(main)
+
+# The course in the organisation's learning platform: SCORM packages, LTI 1.3 (adoptkit.lms).
+from .lms.cli import register as _register_lms
+
+_register_lms(main)
+
 @main.command()
 @click.argument("assignment")
 @click.option("--course-config", type=click.Path(dir_okay=False), default=None,

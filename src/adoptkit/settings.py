@@ -113,6 +113,32 @@ class OidcSettings(_Section):
         return v.rstrip("/")
 
 
+class LtiSettings(_Section):
+    """LTI 1.3 launches into the pilot hub and grade passback (`hub.authenticator: lti13`; book/deploy.md).
+    Every value comes from the platform's registration of the tool. The tool's private key is a file
+    (`private_key`, or ADOPTKIT_LTI_KEY naming one), never in this file."""
+
+    issuer: str  # the platform's issuer, e.g. https://moodle.example.com
+    client_id: str  # the client id the platform gave the tool
+    deployment_ids: list[str] = []  # deployments allowed to launch (empty: any of this client's)
+    authorize_url: str  # the platform's OIDC authentication request URL
+    jwks_url: str  # the platform's public keyset URL (it signs the id_token)
+    token_url: str  # the platform's OAuth 2 access-token URL (grade passback)
+    token_audience: str | None = None  # the access-token request's aud, when the platform wants another than token_url
+    private_key: str = ".cache/lti/tool-key.pem"  # `adoptkit lti keygen` writes it; its public half is at /services/lms/jwks.json
+    username_claim: str = "custom_username"  # a claim, or custom_<name> for a custom parameter
+    instructor_roles: list[str] = ["http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor",
+                                   "http://purl.imsglobal.org/vocab/lis/v2/membership#ContentDeveloper",
+                                   "http://purl.imsglobal.org/vocab/lis/v2/membership#Administrator"]
+
+    @field_validator("issuer", "authorize_url", "jwks_url", "token_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError("must be an http(s) URL from the platform's registration of the tool")
+        return v  # as registered: the issuer is compared with the id_token's `iss` exactly
+
+
 class HubSettings(_Section):
     """The pilot JupyterHub on one machine (`adoptkit hub config|start`; book/deploy.md)."""
 
@@ -130,6 +156,7 @@ class HubSettings(_Section):
     # or any JupyterHub authenticator (an entry-point name or import path) configured in `extra_config`.
     authenticator: str = "shared-password"
     oidc: OidcSettings | None = None  # with authenticator "oidc": the organisation's OpenID provider
+    lti: LtiSettings | None = None  # with authenticator "lti13": launches from the organisation's LMS
     extra_config: str | None = None  # a Python file loaded after the rendered config (SSO, overrides)
     admins: list[str] = []
     instructors: list[str] = []
@@ -162,6 +189,9 @@ class HubSettings(_Section):
         if (self.authenticator == "oidc") != (self.oidc is not None):
             raise ValueError("single sign-on needs both `authenticator: oidc` and the `oidc:` section "
                              "(issuer, client_id); give both or neither")
+        if (self.authenticator == "lti13") != (self.lti is not None):
+            raise ValueError("LTI 1.3 launches need both `authenticator: lti13` and the `lti:` section "
+                             "(the platform's registration); give both or neither")
 
 
 class Upstream(_Section):
@@ -485,6 +515,32 @@ class XAPI(_Section):
     retries: int = Field(default=4, ge=0)
 
 
+class LMS(_Section):
+    """Packages for the organisation's learning platform (`adoptkit package`; book/deploy.md)."""
+
+    hub_url: str | None = None  # the hub's public address: packages launch into it and take scores from it
+    book_url: str | None = None  # the published book: links from a package to pages outside its path
+    scorm_origins: list[str] = []  # LMS origins (https://lms.example.com) a package may get a score from the hub in
+    mastery: float = Field(default=0.8, gt=0, le=1)  # share of the score a learner needs to pass
+    out: str = "_build/lms"  # where packages are written
+    service_port: int = Field(default=8766, ge=1, le=65535)  # the hub's `lms` service, on loopback
+
+    @field_validator("hub_url", "book_url")
+    @classmethod
+    def _url(cls, v):
+        if v is not None and not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError("must be an http(s) URL such as https://learn.example.com")
+        return v.rstrip("/") if v else v
+
+    @field_validator("scorm_origins")
+    @classmethod
+    def _origins(cls, v):
+        bad = [o for o in v if not re.fullmatch(r"https?://[^\s/]+", o)]
+        if bad:
+            raise ValueError(f"{bad}: an origin is scheme://host[:port], without a path")
+        return v
+
+
 class Settings(_Section):
     organisation: Organisation = Organisation()
     roles: list[str] = ["marketing", "sales", "hr", "engineering"]
@@ -498,6 +554,7 @@ class Settings(_Section):
     roi: ROI = ROI()
     engage: Engage = Engage()
     xapi: XAPI = XAPI()
+    lms: LMS = LMS()
     # Where the config file was found; relative paths in it are taken from here.
     root: Path = Path(".")
 

@@ -99,11 +99,14 @@ def render(settings: Settings, out: Path, source: Path | None = None) -> str:
         "extra_config": _path_expr(settings, hub.extra_config) if hub.extra_config else "None",
         "proxy_command": _command_expr(settings, hub.proxy_command),
         "ip": hub.ip, "port": hub.port, "hub_port": hub.hub_port, "proxy_api_port": hub.proxy_api_port,
-        "authenticator": repr("generic-oauth" if hub.oidc else hub.authenticator),
+        "authenticator": repr("generic-oauth" if hub.oidc else LTI_AUTHENTICATOR if hub.lti else hub.authenticator),
         "oidc": _oidc_block(settings),
+        "lti": _lti_block(settings),
+        "lms_service": _lms_service_block(settings),
         "admins": _set_literal(hub.admins),
         "allowed": _set_literal(set(groups["instructors"]["users"]) | set(groups["learners"]["users"])),
-        "load_groups": ("# Groups come from the identity provider at each login (manage_groups, below)." if hub.oidc
+        "load_groups": ("# Groups come from the identity provider or the LMS at each login (manage_groups, above)."
+                        if hub.oidc or hub.lti
                         else f"c.JupyterHub.load_groups = {pprint.pformat(groups, width=100, sort_dicts=False)}"),
         "server_args": repr(args),
         "env_keep": repr(_SPAWNER_ENV_KEEP + [k for k in wiring.SERVER_ENV_KEEP if k not in _SPAWNER_ENV_KEEP]),
@@ -133,6 +136,67 @@ def _oidc_block(settings: Settings) -> str:
             f"    for key, value in generic_oauth(OIDC, {callback_url(settings)!r}, "
             f"{settings.gateway.hub.cohort_group_prefix!r}).items():\n"
             f"        setattr(c.GenericOAuthenticator, key, value)\n")
+
+
+LTI_AUTHENTICATOR = "adoptkit.lms.lti.CourseLTI13Authenticator"
+LAUNCH_DB = "lti-launches.db"  # in the hub's data folder: who launched what from the LMS (adoptkit.lms.lti)
+
+
+def _lti_block(settings: Settings) -> str:
+    """LTI 1.3 launches from the organisation's LMS (adoptkit.lms.lti), the platform's values as literals."""
+    if settings.hub.lti is None:
+        return ""
+    from ..lms.lti import authenticator_config
+
+    fields = {**authenticator_config(settings), "launch_db": "@LAUNCH_DB@", "course_config": "@COURSE_CONFIG@"}
+    body = (pprint.pformat(fields, width=100, sort_dicts=False).replace("'@COURSE_CONFIG@'", "str(COURSE_CONFIG)")
+            .replace("'@LAUNCH_DB@'", f"str(DATA / {LAUNCH_DB!r})"))
+    return (f"if c.JupyterHub.authenticator_class == {LTI_AUTHENTICATOR!r}:  # LTI 1.3 (adoptkit.lms.lti)\n"
+            f"    for key, value in {textwrap.indent(body, '    ').lstrip()}.items():\n"
+            f"        setattr(c.CourseLTI13Authenticator, key, value)\n")
+
+
+def _lms_service_block(settings: Settings) -> str:
+    """The `lms` service (adoptkit.lms.service): the tool's keyset for LTI, learners' scores for SCORM."""
+    if settings.hub.lti is None and not settings.lms.scorm_origins:
+        return ""
+    port = settings.lms.service_port
+    return textwrap.dedent(f"""
+        # The learning platform's service (adoptkit.lms.service): the LTI tool's public keyset, and a
+        # learner's own graded score for a SCORM package (sent only to the origins in lms.scorm_origins).
+        c.JupyterHub.services.append({{
+            "name": "lms",
+            "url": "http://127.0.0.1:{port}",
+            "command": [sys.executable, "-m", "adoptkit.lms.service", "127.0.0.1", "{port}"],
+            "cwd": str(ROOT),
+            "environment": {{**({{"ADOPTKIT_CONFIG": str(CONFIG)}} if CONFIG.is_file() else {{}}),
+                            **{{k: os.environ[k] for k in ("ADOPTKIT_LTI_KEY",) if k in os.environ}}}},
+            "display": False,
+            "oauth_no_confirm": True,
+        }})
+        c.JupyterHub.load_roles[0]["scopes"].append("access:services!service=lms")
+        """)
+
+
+def nbgrader_config(config_file: str | os.PathLike, course_root: str | os.PathLike | None = None):
+    """The course's nbgrader config (a traitlets Config), loaded as instructors' servers load it."""
+    from traitlets.config import PyFileConfigLoader
+
+    config_file = Path(config_file)
+    saved = os.environ.get("ADOPTKIT_COURSE_ROOT")
+    os.environ["ADOPTKIT_COURSE_ROOT"] = str(course_root or config_file.parent.parent)
+    try:
+        return PyFileConfigLoader(config_file.name, str(config_file.parent)).load_config()
+    finally:
+        if saved is None:
+            os.environ.pop("ADOPTKIT_COURSE_ROOT")
+        else:
+            os.environ["ADOPTKIT_COURSE_ROOT"] = saved
+
+
+def course_directory_config(config_file: str | os.PathLike, course_root: str | os.PathLike | None = None) -> dict:
+    """The `CourseDirectory` section of the course's nbgrader config."""
+    return dict(nbgrader_config(config_file, course_root).CourseDirectory)
 
 
 def write(settings: Settings, out: Path, source: Path | None = None) -> bool:
@@ -183,6 +247,12 @@ def preflight(settings: Settings) -> list[str]:
         problems.append(f"configurable-http-proxy not found at {chp!r} (hub.proxy_command). Install it from "
                         f"the course folder with `adoptkit hub install-proxy` (that is `{CHP_INSTALL}`), or "
                         "point hub.proxy_command at yours.")
+    if hub.lti:
+        from ..lms import lti
+
+        if not lti.key_path(settings).is_file():
+            problems.append(f"LTI grade passback needs the tool's private key at {lti.key_path(settings)}: make it "
+                            "with `adoptkit lti keygen` and give the platform its public key (book/deploy.md).")
     if hub.oidc and not os.environ.get("OAUTH_CLIENT_SECRET"):
         problems.append("single sign-on needs the client secret the identity provider gave for this hub: set "
                         "OAUTH_CLIENT_SECRET in the hub's environment (never in _config.yml).")
@@ -203,7 +273,9 @@ def preflight(settings: Settings) -> list[str]:
         problems += _learner_accounts_ready()
     for what, host, port in (("hub.port", hub.ip, hub.port), ("hub.hub_port", "127.0.0.1", hub.hub_port),
                              ("hub.proxy_api_port", "127.0.0.1", hub.proxy_api_port),
-                             ("sandbox.port (the gateway)", settings.sandbox.host, settings.sandbox.port)):
+                             ("sandbox.port (the gateway)", settings.sandbox.host, settings.sandbox.port),
+                             *((("lms.service_port", "127.0.0.1", settings.lms.service_port),)
+                               if _lms_service_block(settings) else ())):
         if not _port_free(host, port):
             problems.append(f"{what}: {host}:{port} is in use (another hub or sandbox running?). Stop it, "
                             "or choose another port in _config.yml.")
@@ -222,19 +294,8 @@ def learner_private_paths(settings: Settings) -> list[Path]:
     """What learners must not read, though it lies in the course folder they reach: the exercises'
     sources (solutions and hidden tests), nbgrader's working folders (everyone's submissions, grades and
     feedback) and SQLite databases (the gradebook, the gateway's keys and usage log)."""
-    from traitlets.config import PyFileConfigLoader
-
     course = settings.path(settings.hub.course_dir)
-    config_file = settings.path(settings.hub.nbgrader_config)
-    saved = os.environ.get("ADOPTKIT_COURSE_ROOT")
-    os.environ["ADOPTKIT_COURSE_ROOT"] = str(course)  # as the instructors' servers load it
-    try:
-        cd = PyFileConfigLoader(config_file.name, str(config_file.parent)).load_config().CourseDirectory
-    finally:
-        if saved is None:
-            os.environ.pop("ADOPTKIT_COURSE_ROOT")
-        else:
-            os.environ["ADOPTKIT_COURSE_ROOT"] = saved
+    cd = course_directory_config(settings.path(settings.hub.nbgrader_config), course)
     root = Path(cd.get("root", course))
     tops = set()
     for key in ("source_directory", "submitted_directory", "autograded_directory", "feedback_directory",
