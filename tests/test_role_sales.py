@@ -132,7 +132,7 @@ def _account_numbers() -> dict:
             & (retail["Quantity"] > 0) & (retail["UnitPrice"] > 0))
     sales = retail[keep]
     per = sales.groupby("CustomerID").agg(last=("InvoiceDate", "max"), orders=("InvoiceNo", "nunique"))
-    days = (sales["InvoiceDate"].max().normalize() + pd.Timedelta(days=1) - per["last"].dt.normalize()).dt.days
+    days = (sales["InvoiceDate"].max().normalize() + pd.Timedelta(days=1) - per["last"]).dt.days  # whole days elapsed
     # R of 1 or 2: the two fifths of accounts with the most days since their last order (ties by row order)
     stale = days.rank(method="first", ascending=False) <= len(per) * 2 / 5
     return {"ap_n_lines": len(retail), "ap_n_sales": int(keep.sum()),
@@ -160,7 +160,7 @@ def test_follow_ups_guardrails_and_redaction(chapter_outputs):
     assert n == 12 and 0 <= got.glued["fu_free_ok"] <= n and 0 <= got.glued["fu_slot_ok"] <= n
     # the synthetic note holds an email, a phone number, a test card number and a name (found by the name model)
     assert got.glued["fu_redacted_types"] == "CREDIT_CARD, EMAIL_ADDRESS, PERSON, PHONE_NUMBER"
-    assert got.glued["fu_name_kept"] is False
+    assert got.glued["fu_name_kept"] == "The customer's name went too."
     assert "jordan.avery@example.com" not in got.text.split("received:", 1)[1]
     assert "gateway removed: CREDIT_CARD=1,EMAIL_ADDRESS=1,PERSON=1,PHONE_NUMBER=1" in got.text
     # the hand-written drafts: the complete one passes, the others are stopped with their reasons
