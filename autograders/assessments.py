@@ -1,8 +1,8 @@
 """The item bank of the pre- and post-assessments, and the generator of their nbgrader source notebooks.
 
-One place for the notebooks of the roles that assess with code (`exercises/<role>-assessment-pre|post/`;
-sales and HR have no code at all: their assessments come from `content/<role>-assessment-*.yml`, docs/no-code.md), as
-otter-grader keeps question, solution and tests together: edit the bank here, then run
+One place for the notebooks of the roles that assess with code (engineering: `exercises/<role>-assessment-pre|post/`;
+sales, marketing and HR have no code at all: their assessments come from `content/<role>-assessment-*.yml`,
+docs/no-code.md), as otter-grader keeps question, solution and tests together: edit the bank here, then run
 
     python autograders/assessments.py          # rewrites exercises/<role>-assessment-*/ (outputs stripped)
 
@@ -24,7 +24,10 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
-ROLES = ("marketing", "engineering")  # sales, hr: no code at all, from content/<role>-assessment-*.yml
+ROLES = ("engineering",)  # sales, marketing, hr: no code at all, from content/<role>-assessment-*.yml
+# Roles whose Part A is done without code (a prompt, a check of a draft, scenario items in the no-code widgets),
+# from content/<role>-assessment-<form>.yml, instead of the quiz: the same AI skills as the no-code roles.
+NOCODE = ("engineering",)
 FORMS = ("pre", "post")
 COMPETENCIES = ("prompting", "grounding", "evaluating", "privacy", "automation", "coding")
 
@@ -36,14 +39,6 @@ def d(s: str) -> str:
 # --- role context ----------------------------------------------------------------------------------
 
 CONTEXT = {
-    "marketing": dict(
-        title="Marketing", dataset="bank_marketing",
-        labels=["campaign idea", "customer complaint", "press enquiry", "partnership offer"],
-        keys=["product", "audience", "channel"],
-        texts=["Hi team, we'd love to feature your savings account in our personal-finance podcast next month.",
-               "Your last mailing arrived three times and I asked to unsubscribe in May. Please stop."],
-        record="cfpb_complaints",
-    ),
     "engineering": dict(
         title="Engineering", dataset="cfpb_complaints",
         labels=["bug", "feature request", "question", "security issue"],
@@ -260,35 +255,6 @@ def prompting(role: str, form: str):
 
 
 GROUNDING = {
-    ("marketing", "pre"): dict(
-        ask="""`facts()` returns the conversion rate (share of `y == "yes"`) for each `contact` channel in
-        the bank marketing data, rounded to 3 decimals: `{"cellular": ..., "telephone": ...}`.""",
-        solve='''
-            rate = (df["y"] == "yes").groupby(df["contact"], observed=True).mean()
-            return {k: round(float(v), 3) for k, v in rate.items()}''',
-        keys='{"cellular", "telephone"}',
-        truth='''
-            _t = df.assign(yes=df["y"] == "yes").groupby("contact", observed=True)["yes"].mean().round(3)
-            _truth = {k: float(v) for k, v in _t.items()}''',
-        question="Which channel should the next campaign use?"),
-    ("marketing", "post"): dict(
-        ask="""`facts()` returns the month with the highest conversion rate (share of `y == "yes"`) among
-        months with at least 100 contacts, and that rate rounded to 3 decimals:
-        `{"best_month": "...", "conversion": ...}`.""",
-        solve='''
-            g = df.assign(yes=df["y"] == "yes").groupby("month", observed=True)["yes"].agg(["size", "mean"])
-            g = g[g["size"] >= 100]
-            best = g["mean"].idxmax()
-            return {"best_month": str(best), "conversion": round(float(g.loc[best, "mean"]), 3)}''',
-        keys='{"best_month", "conversion"}',
-        truth='''
-            _rows = {}
-            for _m, _part in df.groupby("month", observed=True):
-                if len(_part) >= 100:
-                    _rows[str(_m)] = float((_part["y"] == "yes").mean())
-            _best = max(_rows, key=_rows.get)
-            _truth = {"best_month": _best, "conversion": round(_rows[_best], 3)}''',
-        question="When should we schedule the next campaign?"),
     ("engineering", "pre"): dict(
         ask="""`facts()` returns how many complaints arrived through each `Submitted via` channel in the
         CFPB data: `{channel: count, ...}` for every channel present.""",
@@ -449,8 +415,6 @@ def evaluating(role: str, form: str):
 
 
 SECRET = {
-    "marketing": ("card numbers (16 digits, possibly in groups of 4 separated by spaces or dashes)", "[CARD]",
-                  r"\b(?:\d{4}[ -]?){3}\d{4}\b", "4111 1111 1111 1111", "5500-0000-0000-0004", "4000056655665556"),
     "engineering": ("secret keys (`sk_` followed by at least 20 letters or digits)", "[SECRET]",
                     r"\bsk_[A-Za-z0-9]{20,}", "sk_abcdefghijklmnopqrstuvwx", "sk_A1b2C3d4E5f6G7h8I9j0K1",
                     "sk_0000000000000000000000000000"),
@@ -602,42 +566,6 @@ def automation(role: str, form: str):
 
 
 CODING = {
-    ("marketing", "pre"): dict(
-        story="`growth(current, previous)` should return the percentage change from `previous` to `current`, "
-              "rounded to 1 decimal, and raise `ValueError` when `previous` is 0.",
-        buggy='''
-            def growth(current, previous):
-                return round((current - previous) / current * 100, 1)''',
-        fixed='''
-            def growth(current, previous):
-                ### BEGIN SOLUTION
-                if previous == 0:
-                    raise ValueError("no growth rate from a zero base")
-                return round((current - previous) / previous * 100, 1)
-                ### END SOLUTION''',
-        checks=['assert growth(110, 100) == 10.0',
-                'assert growth(50, 200) == -75.0 and growth(3, 3) == 0.0',
-                '''
-                try:
-                    growth(5, 0)
-                except ValueError:
-                    pass
-                else:
-                    raise AssertionError("growth(5, 0) must raise ValueError")''']),
-    ("marketing", "post"): dict(
-        story="`click_rates(clicks, impressions)` should return, for each campaign, clicks divided by "
-              "impressions rounded to 4 decimals, and 0.0 for a campaign with no impressions.",
-        buggy='''
-            def click_rates(clicks, impressions):
-                return [round(i / c, 4) for c, i in zip(clicks, impressions)]''',
-        fixed='''
-            def click_rates(clicks, impressions):
-                ### BEGIN SOLUTION
-                return [round(c / i, 4) if i else 0.0 for c, i in zip(clicks, impressions)]
-                ### END SOLUTION''',
-        checks=['assert click_rates([5, 10], [100, 400]) == [0.05, 0.025]',
-                'assert click_rates([0, 3], [0, 7]) == [0.0, 0.4286]',
-                'assert click_rates([], []) == []']),
     ("engineering", "pre"): dict(
         story="`chunks(items, size)` should split a list into consecutive lists of `size` items (the last "
               "may be shorter) and raise `ValueError` when `size < 1`.",
@@ -735,13 +663,15 @@ def notebook(role: str, form: str) -> nbformat.NotebookNode:
     c = CONTEXT[role]
     name = f"{role}-assessment-{form}"
     when = "before the course" if form == "pre" else "after the course"
+    part_a = ("one point in Part A, done without code (a prompt, a check of a drafted text, situations to decide),"
+              if role in NOCODE else "one quiz question (1 point)")
     cells = [
         _md(f"""
         # {c["title"]}: AI competency check ({when})
 
         This check shows where you stand in six competencies: prompting, grounding in data, evaluating
         outputs, privacy and safety, automation, and coding with AI. It is worth **24 points**: for each
-        competency one quiz question (1 point) and one task with three checks (1 point each). One check
+        competency {part_a} and one task with three checks (1 point each). One check
         per task is visible below the task; the other two are **hidden** and run when your work is graded.
         It takes about 30 minutes. Nobody else sees your individual result: the course reports levels by
         role and cohort.{(" After the tasks there is a timed task (four short runs) and a one-minute survey."
@@ -764,6 +694,31 @@ def notebook(role: str, form: str) -> nbformat.NotebookNode:
         KEYS = {c["keys"]!r}
         TEXTS = {c["texts"]!r}
         """, **_nbg(f"{name}-setup", locked=True)),
+    ]
+    cells += nocode_part(name) if role in NOCODE else quiz_part(form, name)
+    cells.append(_md("## Part B: tasks (18 points)", **_nbg(f"{name}-tasks-intro", locked=True)))
+    for comp in COMPETENCIES:
+        out = TASKS[comp](role, form)
+        prompt, solution, checks, (front, back) = out[:4]
+        cells.append(_md(prompt, **_nbg(f"{comp}-task", locked=True),
+                         adoptkit={"cards": [card(f"{form}-{comp}-task", comp, front, back)]}))
+        if comp == "coding":
+            cells.append(_code(out[4], **_nbg(f"{comp}-given", locked=True)))
+        cells.append(_code(solution, **_nbg(f"{comp}-answer", solution=True)))
+        for j, check in enumerate(checks, 1):
+            cells.append(_test(f"{comp}-check{j}", comp, check, hidden=j > 1))
+    if form == "post":
+        cells += paired_and_survey(role, name)
+    for i, cell in enumerate(cells):  # stable ids, so regenerating gives the same file
+        cell["id"] = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell-{i:02d}"
+    nb = nbformat.v4.new_notebook(cells=cells, metadata=dict(KERNEL))
+    nb.metadata["adoptkit"] = {"role": role, "phase": form}
+    return nb
+
+
+def quiz_part(form: str, name: str) -> list:
+    """Part A as a quiz: one question per competency, the why of each option in the feedback."""
+    cells = [
         _md("""
         ## Part A: quiz (6 points)
 
@@ -783,27 +738,41 @@ def notebook(role: str, form: str) -> nbformat.NotebookNode:
         grading.choice(quiz.answers[{i}], {{"answer": {options[right]!r}, "why": {dict(zip(options, WHY[form][comp]))!r}}},
                        question={i + 1})
         ### END HIDDEN TESTS""", hidden=False))
-    cells.append(_md("## Part B: tasks (18 points)", **_nbg(f"{name}-tasks-intro", locked=True)))
-    for comp in COMPETENCIES:
-        out = TASKS[comp](role, form)
-        prompt, solution, checks, (front, back) = out[:4]
-        cells.append(_md(prompt, **_nbg(f"{comp}-task", locked=True),
-                         adoptkit={"cards": [card(f"{form}-{comp}-task", comp, front, back)]}))
-        if comp == "coding":
-            cells.append(_code(out[4], **_nbg(f"{comp}-given", locked=True)))
-        cells.append(_code(solution, **_nbg(f"{comp}-answer", solution=True)))
-        for j, check in enumerate(checks, 1):
-            cells.append(_test(f"{comp}-check{j}", comp, check, hidden=j > 1))
     # Review cards for the quiz questions live on the quiz's markdown intro (one per competency).
-    cells[2].metadata["adoptkit"] = {"cards": [
+    cells[0].metadata["adoptkit"] = {"cards": [
         card(f"{form}-{k}-quiz", k, QUIZ[form][k][0], QUIZ[form][k][1][QUIZ[form][k][2]]) for k in COMPETENCIES]}
-    if form == "post":
-        cells += paired_and_survey(role, name)
-    for i, cell in enumerate(cells):  # stable ids, so regenerating gives the same file
-        cell["id"] = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell-{i:02d}"
-    nb = nbformat.v4.new_notebook(cells=cells, metadata=dict(KERNEL))
-    nb.metadata["adoptkit"] = {"role": role, "phase": form}
-    return nb
+    return cells
+
+
+def nocode_spec(name: str) -> dict:
+    """The no-code parts of an assessment (content/<name>.yml, docs/no-code.md), checked as the author tool does."""
+    import yaml
+
+    from adoptkit.widgets import author
+
+    path = ROOT / "content" / f"{name}.yml"
+    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    author.validate(spec, str(path))
+    return spec
+
+
+def nocode_part(name: str) -> list:
+    """Part A without code: the content file's parts in the no-code widgets, keys in hidden tests."""
+    from adoptkit.widgets import author
+
+    parts = nocode_spec(name)["parts"]
+    total = sum(u["points"] for p in parts for u in author.grade_units(p))
+    cells = [_md(f"""
+        ## Part A: without code ({total:g} points)
+
+        Boxes to fill and options to click, one point per competency. Your work is saved as you go in the
+        `quiz-answers` folder beside this notebook: **submit that folder with the notebook.** Below each part a
+        cell checks that you answered it; the answer key is in **hidden tests**, and your feedback explains each
+        answer. Prompts are graded on what they say and on what they produce on the course's offline model,
+        never on a live model.""", **_nbg(f"{name}-nocode-intro", locked=True))]
+    for n, p in enumerate(parts, 1):
+        cells += author.part_cells(p, f"A{n}", heading="###")
+    return cells
 
 
 COUNTERBALANCED = {"engineering"}  # roles whose timed task uses adoptkit.measure.timing.TimedTask (the others follow)
@@ -908,6 +877,8 @@ def survey(name: str) -> list:
 
 
 def write_all(root: Path = ROOT) -> list[Path]:
+    from adoptkit.widgets import author
+
     written = []
     for role in ROLES:
         for form in FORMS:
@@ -918,6 +889,10 @@ def write_all(root: Path = ROOT) -> list[Path]:
             nbformat.validate(nb)
             path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
             written.append(path)
+            if role in NOCODE:  # the widgets' copy of the tasks, without answers (as the author tool writes it)
+                tasks = path.parent / author.LEARNER_FILE
+                tasks.write_text(author.learner_file(nocode_spec(name), f"content/{name}.yml"), encoding="utf-8")
+                written.append(tasks)
     return written
 
 

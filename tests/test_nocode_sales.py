@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 from nbgrader_harness import nbgrader
-from nocode_harness import competency_table, grade_plan, lost_points
+from nocode_harness import SECRETS, VAGUE, grade_cohort, levels, lost, released_text
 
 pytestmark = pytest.mark.slow
 NOCODE, PRE, POST = "sales-nocode", "sales-assessment-pre", "sales-assessment-post"
@@ -31,7 +31,6 @@ GOOD = {
                    f"If you are not sure of the product, use needs review. sentiment must be one of: negative, "
                    f"neutral, positive.",
 }
-VAGUE = "Please sort these customer complaints into the right categories for me."
 
 
 @pytest.fixture(scope="module")
@@ -48,16 +47,15 @@ def graded(tmp_path_factory):
         POST: {"expert": {}, "first": {"prompts": {"post-fields": [VAGUE]}, "flags": "all", "choose": "first"},
                "longest": {"prompts": {"post-fields": [VAGUE]}, "flags": "half", "choose": "longest"}},
     }
-    return grade_plan(tmp_path_factory.mktemp("sales-nocode-course"), "sales-[an]*", plan, good=GOOD, vague=VAGUE)
+    return grade_cohort(tmp_path_factory.mktemp("sales-nocode-course"), "sales-[an]*", plan, GOOD)
 
 
 def test_release_has_no_key_and_the_learner_copy_of_the_tasks(graded):
     for name in (NOCODE, PRE, POST):
-        folder = graded.course / "_nbgrader" / "release" / name
-        text = (folder / f"{name}.ipynb").read_text() + (folder / "tasks.yml").read_text()
-        for secret in ("KEY =", "BEGIN HIDDEN", '"faults"', "why:", "answer:", "rubric"):
+        text = released_text(graded.course, name)
+        for secret in SECRETS:
             assert secret not in text, (name, secret)
-        assert not (folder / "quiz-answers").exists()
+        assert not (graded.course / "_nbgrader" / "release" / name / "quiz-answers").exists()
 
 
 def test_a_no_code_learner_gets_full_marks_and_wrong_answers_lose_their_parts(graded):
@@ -65,10 +63,9 @@ def test_a_no_code_learner_gets_full_marks_and_wrong_answers_lose_their_parts(gr
     s = graded.scores[NOCODE]
     full = s["expert"]
     assert full.code_score == full.max_code_score == 23 and not full.needs_manual_grade, full.auto
-    lost = {who: lost_points(s, who) for who in ("nolabels", "flagall", "email")}
-    assert lost["nolabels"] == {"label-complaints-labels": 0, "label-complaints-output": 0}
-    assert lost["flagall"] == {"check-note-facts": 0, "check-note-sources": 0, "check-note-privacy": 0}
-    assert lost["email"] == {"label-complaints-privacy": 0}
+    assert lost(s, "nolabels") == {"label-complaints-labels": 0, "label-complaints-output": 0}
+    assert lost(s, "flagall") == {"check-note-facts": 0, "check-note-sources": 0, "check-note-privacy": 0}
+    assert lost(s, "email") == {"label-complaints-privacy": 0}
 
 
 def test_feedback_explains_in_the_learners_words(graded):
@@ -81,7 +78,8 @@ def test_feedback_explains_in_the_learners_words(graded):
 def test_competency_levels_knowledgeable_non_coder_and_guessers(graded):
     for name in (PRE, POST):
         assert graded.scores[name]["expert"].code_score == 24, graded.scores[name]["expert"].auto
-    table = competency_table(graded.course)
+    table, notes = levels(graded.course)
+    assert not notes
     print(table.to_string())
     assert len(table.columns) == 6
     assert (table.loc["expert"] >= 3).all().all()
