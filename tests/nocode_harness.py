@@ -56,10 +56,12 @@ def answer(folder: Path, name: str, student: str, good: dict[str, str], prompts=
                 d.choose(it["id"], pick)
 
 
-def grade_cohort(tmp: Path, pattern: str, plan: dict, good: dict[str, str]) -> SimpleNamespace:
+def grade_cohort(tmp: Path, pattern: str, plan: dict, good: dict[str, str], work=None) -> SimpleNamespace:
     """Release the assignments matching `pattern` with real nbgrader (the course's hardened config), submit one
-    copy per learner of `plan` ({assignment: {learner: answer() options}}), autograde them all, and return the
-    course folder, the autograde run and each learner's grades."""
+    copy per learner of `plan` ({assignment: {learner: answer() options}}), done by `work(folder, name, learner,
+    **options)` (default: `answer` with the `good` prompts), autograde them all, and return the course folder,
+    the autograde run and each learner's grades."""
+    work = work or (lambda folder, name, student, **how: answer(folder, name, student, good, **how))
     course = course_copy(tmp)
     gen = nbgrader(course, "generate_assignment", pattern, "--force")
     assert gen.returncode == 0, f"the assignments could not be released for learners: {gen.stderr[-3000:]}"
@@ -69,7 +71,7 @@ def grade_cohort(tmp: Path, pattern: str, plan: dict, good: dict[str, str]) -> S
             folder = course / "_nbgrader" / "submitted" / student / name
             folder.mkdir(parents=True)
             (folder / f"{name}.ipynb").write_text(release)
-            answer(folder, name, student, good, **how)
+            work(folder, name, student, **how)
     auto = nbgrader(course, "autograde", pattern)
     return SimpleNamespace(course=course, auto=auto,
                            scores={name: grades(course, name, list(students)) for name, students in plan.items()})

@@ -12,8 +12,10 @@ the real data (the chapters' rules), so a content file can never drift from the 
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from nbgrader_harness import nbgrader
+from nbgrader_harness import ROOT, nbgrader
 from nocode_harness import SECRETS, VAGUE, grade_cohort, levels, lost, released_text, spec
 
 NOCODE, PRE, POST = "marketing-nocode", "marketing-assessment-pre", "marketing-assessment-post"
@@ -166,3 +168,17 @@ def test_campaign_figures_are_computed_from_the_data():
     assert set(found) == set(segment), f"every campaign's figures must be recomputed here: {sorted(found)}"
     for where, (column, value) in segment.items():
         assert found[where] == campaign_results(column, value), f"{where}: the figures differ from the bank's data"
+
+
+@pytest.mark.parametrize("role", ["marketing", "sales"])
+def test_path_page_says_the_graded_work_needs_no_code_and_how_long_it_takes(role):
+    text = (ROOT / "book" / "roles" / role / "index.md").read_text()
+    flat = " ".join(text.split())
+    for name in (f"{role}-nocode", f"{role}-assessment-pre", f"{role}-assessment-post"):
+        assert f"`{name}` (source: `exercises/{name}/`)" in flat and (ROOT / "exercises" / name).is_dir(), \
+            f"the {role} path page should name {name}, the graded work a learner does without code"
+    assert "**without writing code**" in text, f"the {role} path page should say the graded work needs no code"
+    assert re.search(r"^## Optional|\(optional, in code\)", text, re.M), \
+        f"the {role} path page should say which parts are optional code"
+    assert re.search(r"about \w+ minutes for the graded assignment", flat), \
+        f"the {role} path page should say how long the graded assignment takes"

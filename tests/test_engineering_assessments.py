@@ -1,0 +1,74 @@
+"""The engineering assessments: the code path kept, and the same AI skills as the other roles without code.
+
+Part A (a prompt for a real service, a drafted bug ticket to check, privacy triage and a coding situation, in the
+no-code widgets) gives one point per competency; Part B's code tasks give three. Graded by real nbgrader with
+the course's hardened config: an engineer who does both gets 24 of 24 and level 4 everywhere; a learner who does
+only Part A gets exactly its point in every competency; one who does only the code gets the other three.
+"""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+from nbgrader_harness import fill, solutions, source
+from nocode_harness import SECRETS, answer, grade_cohort, levels
+
+pytestmark = pytest.mark.slow
+PRE, POST = "engineering-assessment-pre", "engineering-assessment-post"
+LABELS = ("Credit reporting, Debt collection, Bank account, Credit card, Mortgage, Student loan, Vehicle loan, "
+          "Money transfer, Personal loan")
+GOOD = {
+    "eng-route": f"You route customer complaints to the team that owns the product. Classify the complaint into "
+                 f"exactly one of these labels: {LABELS}. Answer with only the label, nothing else. If no label fits "
+                 f"or you are not sure, answer needs review.",
+    "eng-fields": f"Return only a JSON object with the keys product and sentiment. product must be one of: {LABELS}. "
+                  f"If you are not sure of the product, use needs review. sentiment must be one of: negative, "
+                  f"neutral, positive.",
+}
+
+
+def code_only(folder, name):
+    """Type the source's solutions into the released notebook, as an engineer would (Part B)."""
+    release = nbformat.read(folder / f"{name}.ipynb", as_version=4)
+    nbformat.write(fill(release, solutions(source(name))), folder / f"{name}.ipynb")
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """engineer: both parts right; nocode: only Part A (the widgets); coder: only Part B (the code)."""
+    plan = {PRE: {"engineer": {"widgets": True, "code": True}, "nocode": {"widgets": True, "code": False},
+                  "coder": {"widgets": False, "code": True}},
+            POST: {"engineer": {"widgets": True, "code": True}}}
+
+    def work(folder, name, student, widgets, code):
+        if widgets:
+            answer(folder, name, student, GOOD)
+        if code:
+            code_only(folder, name)
+
+    return grade_cohort(tmp_path_factory.mktemp("engineering-course"), "engineering-assessment-*", plan, GOOD, work)
+
+
+def test_the_release_holds_no_key_of_the_parts_without_code(graded):
+    for name in (PRE, POST):
+        folder = graded.course / "_nbgrader" / "release" / name
+        text = (folder / f"{name}.ipynb").read_text() + (folder / "tasks.yml").read_text()
+        for secret in SECRETS:
+            assert secret not in text, f"the released {name} shows part of its answer key ({secret!r})"
+
+
+def test_each_path_earns_its_own_points_per_competency(graded):
+    assert graded.auto.returncode == 0, f"grading stopped: {graded.auto.stderr[-3000:]}"
+    for name in (PRE, POST):
+        engineer = graded.scores[name]["engineer"]
+        assert engineer.code_score == engineer.max_code_score == 24 and not engineer.needs_manual_grade, \
+            f"an engineer who did both parts right got {engineer.code_score} of 24 on {name}: {engineer.auto}"
+    table, notes = levels(graded.course)
+    assert not notes, f"graded cells the competency report cannot place: {notes}"
+    assert (table.loc["engineer"] == 4).all().all(), f"both parts right should give level 4 everywhere:\n{table}"
+    pre = graded.scores[PRE]
+    assert pre["nocode"].code_score == 6, f"Part A alone is worth 6 points, not {pre['nocode'].code_score}"
+    assert pre["coder"].code_score == 18, f"Part B alone is worth 18 points, not {pre['coder'].code_score}"
+    # One point of four per competency without code: level 1 (25%); three of four with code only: level 3.
+    assert (table.loc[("nocode", "pre")] == 1).all(), f"Part A gives each competency one point of four:\n{table}"
+    assert (table.loc[("coder", "pre")] == 3).all(), f"Part B gives each competency three points of four:\n{table}"
