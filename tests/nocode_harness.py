@@ -84,12 +84,28 @@ def lost(scores: dict, who: str, reference: str = "expert") -> dict[str, float]:
 
 
 def released_text(course: Path, name: str) -> str:
-    """Everything a learner receives for an assignment (the notebook and the tasks file)."""
+    """Everything a learner receives for an assignment: the notebook file as stored (metadata included), its
+    cells' text unescaped, and the tasks file."""
+    import json
+
     folder = course / "_nbgrader" / "release" / name
-    return (folder / f"{name}.ipynb").read_text() + (folder / "tasks.yml").read_text()
+    raw = (folder / f"{name}.ipynb").read_text()
+    cells = "\n".join("".join(c["source"]) for c in json.loads(raw)["cells"])
+    return "\n".join([raw, cells, (folder / "tasks.yml").read_text()])
 
 
 SECRETS = ("KEY =", "BEGIN HIDDEN", '"faults"', "why:", "answer:", "rubric")
+
+
+def explanations(name: str) -> list[str]:
+    """Every explanation of the key (each option's why, each planted fault's why, each rubric failure): text a
+    learner must not find in what they receive, since it gives the answer away."""
+    out = []
+    for p in spec(name)["parts"]:
+        out += [o["why"] for it in p.get("items", []) for o in it["options"]]
+        out += [s["why"] for s in p.get("sentences", []) if s.get("why")]
+        out += [r["failure"] for r in p.get("rubric", []) if r.get("failure")]
+    return out
 
 
 def levels(course: Path):

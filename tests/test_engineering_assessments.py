@@ -11,7 +11,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 from nbgrader_harness import fill, solutions, source
-from nocode_harness import SECRETS, answer, grade_cohort, levels
+from nocode_harness import SECRETS, answer, explanations, grade_cohort, levels
 
 pytestmark = pytest.mark.slow
 PRE, POST = "engineering-assessment-pre", "engineering-assessment-post"
@@ -55,6 +55,8 @@ def test_the_release_holds_no_key_of_the_parts_without_code(graded):
         text = (folder / f"{name}.ipynb").read_text() + (folder / "tasks.yml").read_text()
         for secret in SECRETS:
             assert secret not in text, f"the released {name} shows part of its answer key ({secret!r})"
+        shown = [why for why in explanations(name) if why in text]
+        assert not shown, f"the released {name} gives away explanations of its answers: {shown[:3]}"
 
 
 def test_part_a_gives_one_point_per_competency_without_code(graded):

@@ -16,7 +16,7 @@ import re
 
 import pytest
 from nbgrader_harness import ROOT, nbgrader
-from nocode_harness import SECRETS, VAGUE, grade_cohort, levels, lost, released_text, spec
+from nocode_harness import SECRETS, VAGUE, explanations, grade_cohort, levels, lost, released_text, spec
 
 NOCODE, PRE, POST = "marketing-nocode", "marketing-assessment-pre", "marketing-assessment-post"
 PAGES = "bags, kitchen and baking, Christmas, lights and candles, party and gifts, home decoration"
@@ -53,6 +53,8 @@ def test_what_a_learner_receives_holds_no_answer_key(graded):
         text = released_text(graded.course, name)
         for secret in SECRETS:
             assert secret not in text, f"the released {name} shows part of its answer key ({secret!r})"
+        shown = [why for why in explanations(name) if why in text]
+        assert not shown, f"the released {name} gives away explanations of its answers: {shown[:3]}"
         assert not (graded.course / "_nbgrader" / "release" / name / "quiz-answers").exists(), \
             f"the released {name} comes with answers already saved"
 
