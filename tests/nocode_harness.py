@@ -1,8 +1,9 @@
 """Shared helpers for the no-code tracks' tests: a learner doing an assignment through the widgets (as their
 clicks would), real nbgrader over a cohort of such learners, and the competency levels it leads to.
 
-Each role's test (tests/test_nocode_<role>.py) names its assignments, the prompts a knowledgeable learner writes
-and its plan of learners; everything else is here, so every role is graded the same way.
+Each role's test (tests/test_nocode_<role>.py) names its assignments and its plan of learners; the prompt a
+knowledgeable learner writes is each prompt part's `example` in the content file. Everything else is here, so
+every role is graded the same way.
 """
 
 from __future__ import annotations
@@ -29,14 +30,20 @@ def learner_part(name: str, part_id: str) -> dict:
     return content.part(ROOT / "exercises" / name / "tasks.yml", part_id)
 
 
-def answer(folder: Path, name: str, student: str, good: dict[str, str], prompts=None, flags="right",
-           choose="right") -> None:
+def example(name: str, part_id: str) -> str:
+    """The prompt a knowledgeable learner writes for a part: its `example` in the content file."""
+    part = next(p for p in spec(name)["parts"] if p["id"] == part_id)
+    assert part.get("example"), f"content/{name}.yml, part {part_id!r}: add the prompt that earns every point as 'example'"
+    return part["example"]
+
+
+def answer(folder: Path, name: str, student: str, prompts=None, flags="right", choose="right") -> None:
     """Do the assignment through the widgets, as clicks would: prompts {part: [versions run]} (default: a vague
-    first try, then `good[part]`), flags (right | all | half), choose (right | first | longest)."""
+    first try, then the part's example), flags (right | all | half), choose (right | first | longest)."""
     for p in spec(name)["parts"]:
         part = learner_part(name, p["id"])
         if p["kind"] == "prompt":
-            versions = (prompts or {}).get(p["id"], [VAGUE, good[p["id"]]])
+            versions = (prompts or {}).get(p["id"]) or [VAGUE, example(name, p["id"])]
             task = PromptTask(part, folder=folder, client=replay_client(["(a replayed reply)"] * 50))
             for text in versions:
                 task.write(text)
@@ -56,12 +63,10 @@ def answer(folder: Path, name: str, student: str, good: dict[str, str], prompts=
                 d.choose(it["id"], pick)
 
 
-def grade_cohort(tmp: Path, pattern: str, plan: dict, good: dict[str, str], work=None) -> SimpleNamespace:
+def grade_cohort(tmp: Path, pattern: str, plan: dict, work=answer) -> SimpleNamespace:
     """Release the assignments matching `pattern` with real nbgrader (the course's hardened config), submit one
     copy per learner of `plan` ({assignment: {learner: answer() options}}), done by `work(folder, name, learner,
-    **options)` (default: `answer` with the `good` prompts), autograde them all, and return the course folder,
-    the autograde run and each learner's grades."""
-    work = work or (lambda folder, name, student, **how: answer(folder, name, student, good, **how))
+    **options)`, autograde them all, and return the course folder, the autograde run and each learner's grades."""
     course = course_copy(tmp)
     gen = nbgrader(course, "generate_assignment", pattern, "--force")
     assert gen.returncode == 0, f"the assignments could not be released for learners: {gen.stderr[-3000:]}"

@@ -15,16 +15,6 @@ from nocode_harness import SECRETS, answer, explanations, grade_cohort, levels
 
 pytestmark = pytest.mark.slow
 PRE, POST = "engineering-assessment-pre", "engineering-assessment-post"
-LABELS = ("Credit reporting, Debt collection, Bank account, Credit card, Mortgage, Student loan, Vehicle loan, "
-          "Money transfer, Personal loan")
-GOOD = {
-    "eng-route": f"You route customer complaints to the team that owns the product. Classify the complaint into "
-                 f"exactly one of these labels: {LABELS}. Answer with only the label, nothing else. If no label fits "
-                 f"or you are not sure, answer needs review.",
-    "eng-fields": f"Return only a JSON object with the keys product and sentiment. product must be one of: {LABELS}. "
-                  f"If you are not sure of the product, use needs review. sentiment must be one of: negative, "
-                  f"neutral, positive.",
-}
 
 
 def code_only(folder, name):
@@ -42,11 +32,11 @@ def graded(tmp_path_factory):
 
     def work(folder, name, student, widgets, code):
         if widgets:
-            answer(folder, name, student, GOOD)
+            answer(folder, name, student)
         if code:
             code_only(folder, name)
 
-    return grade_cohort(tmp_path_factory.mktemp("engineering-course"), "engineering-assessment-*", plan, GOOD, work)
+    return grade_cohort(tmp_path_factory.mktemp("engineering-course"), "engineering-assessment-*", plan, work)
 
 
 def test_the_release_holds_no_key_of_the_parts_without_code(graded):

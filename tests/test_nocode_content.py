@@ -42,3 +42,21 @@ def test_drafts_numbers_are_checked_against_their_real_record(path):
                 assert not _numbers(s["text"]) <= in_record, f"{s['id']}: the planted number is in the record"
             elif not s.get("fault"):
                 assert _numbers(s["text"]) <= in_record, f"{s['id']}: a number of a sound sentence is not in the record"
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_every_prompt_task_has_an_example_that_earns_every_point(path):
+    """Each prompt part's `example` (the prompt a knowledgeable learner writes; the tests and the course-solutions
+    check submit it) meets every rubric property and gives usable replies on the whole grading sample."""
+    from adoptkit.widgets import grading
+
+    for part in yaml.safe_load(path.read_text())["parts"]:
+        if part["kind"] != "prompt":
+            continue
+        text = part.get("example")
+        assert text, f"{path.name}, part {part['id']}: add 'example', a prompt that earns every point"
+        missed = [r["id"] for r in part["rubric"] if not grading._criterion(r, text)[0]]
+        assert not missed, f"{path.name}, part {part['id']}: the example misses {missed}"
+        share, lines = grading._output_share(text, {"output": part["output"],
+                                                    "sample": part.get("grade_sample", part["sample"])})
+        assert share == 1, f"{path.name}, part {part['id']}: the example's replies are not all usable:\n" + "\n".join(lines)

@@ -16,23 +16,16 @@ import re
 
 import pytest
 from nbgrader_harness import ROOT, nbgrader
-from nocode_harness import SECRETS, VAGUE, explanations, grade_cohort, levels, lost, released_text, spec
+from nocode_harness import SECRETS, VAGUE, example, explanations, grade_cohort, levels, lost, released_text, spec
 
 NOCODE, PRE, POST = "marketing-nocode", "marketing-assessment-pre", "marketing-assessment-post"
-PAGES = "bags, kitchen and baking, Christmas, lights and candles, party and gifts, home decoration"
-COPY = ("You write product copy for our online gift shop. Use only the facts on the fact sheet. If a fact such as a "
-        "material or a size is missing, leave it out; do not guess. Return only a JSON object with the keys headline "
-        "and description: headline at most 60 characters; description at most 300 characters, warm and plain.")
-PAGE = (f"Sort the product into exactly one of these landing pages: {PAGES}. Answer with only the page name, nothing "
-        f"else. If no page fits or you are not sure, answer needs review.")
-GOOD = {"product-copy": COPY, "post-copy": COPY, "pre-pages": PAGE,
-        "landing-pages": PAGE + " Example: JUMBO BAG OWLS -> bags"}
 # Plausible wrong answers on the no-code assignment, each a real attempt at the task:
 NO_FACT_SHEET = ("You write product copy for our online gift shop. Make it warm and appealing. If a detail such as "
                  "the material or the size is missing, leave it out. Return only a JSON object with the keys headline "
                  "and description.")
-CUSTOMER_EMAIL = (COPY + " For the tone, a customer wrote: 'From Alex Morgan (alex.morgan@example.com): I bought six "
-                  "of these hearts for my sister's wedding and every guest asked where they came from.'")
+CUSTOMER_EMAIL = (example(NOCODE, "product-copy") + " For the tone, a customer wrote: 'From Alex Morgan "
+                  "(alex.morgan@example.com): I bought six of these hearts for my sister's wedding and every guest "
+                  "asked where they came from.'")
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +37,7 @@ def graded(tmp_path_factory):
         PRE: {"expert": {}, **{g: {"prompts": {"pre-pages": [VAGUE]}, **how} for g, how in guessers.items()}},
         POST: {"expert": {}, **{g: {"prompts": {"post-copy": [VAGUE]}, **how} for g, how in guessers.items()}},
     }
-    return grade_cohort(tmp_path_factory.mktemp("marketing-nocode-course"), "marketing-[an]*", plan, GOOD)
+    return grade_cohort(tmp_path_factory.mktemp("marketing-nocode-course"), "marketing-[an]*", plan)
 
 
 @pytest.mark.slow

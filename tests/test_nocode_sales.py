@@ -11,28 +11,10 @@ from __future__ import annotations
 
 import pytest
 from nbgrader_harness import nbgrader
-from nocode_harness import SECRETS, VAGUE, grade_cohort, levels, lost, released_text
+from nocode_harness import SECRETS, VAGUE, example, grade_cohort, levels, lost, released_text
 
 pytestmark = pytest.mark.slow
 NOCODE, PRE, POST = "sales-nocode", "sales-assessment-pre", "sales-assessment-post"
-LABELS = ("Credit reporting, Debt collection, Bank account, Credit card, Mortgage, Student loan, Vehicle loan, "
-          "Money transfer, Personal loan")
-GOOD = {
-    "label-complaints": f"You file customer complaints in our CRM. Classify the complaint into exactly one of these "
-                        f"labels: {LABELS}. Answer with only the label, nothing else. If no label fits or you are not "
-                        f"sure, answer needs review.",
-    "pre-label": f"Classify the complaint into exactly one of these labels: {LABELS}. Answer with only the label, "
-                 f"nothing else. If you are not sure, answer needs review.",
-    "crm-fields": f"Return only a JSON object with the keys product, sentiment and issue_summary. product must be one of: "
-                  f"{LABELS}, needs review. sentiment must be one of: negative, neutral, positive. issue_summary is one "
-                  f'sentence. Example: {{"product": "Mortgage", "sentiment": "negative", "issue_summary": "The servicer '
-                  f'misapplied a payment."}}',
-    "post-fields": f"Return only a JSON object with the keys product and sentiment. product must be one of: {LABELS}. "
-                   f"If you are not sure of the product, use needs review. sentiment must be one of: negative, "
-                   f"neutral, positive.",
-}
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     plan = {
@@ -40,14 +22,14 @@ def graded(tmp_path_factory):
                      VAGUE, "File the complaint under one product. Answer with only the label, nothing else. If you are "
                             "not sure, answer needs review."]}},
                  "flagall": {"flags": "all"},
-                 "email": {"prompts": {"label-complaints": [VAGUE, GOOD["label-complaints"] + " Example: 'From Jordan "
+                 "email": {"prompts": {"label-complaints": [VAGUE, example(NOCODE, "label-complaints") + " Example: 'From Jordan "
                            "Avery (jordan.avery@example.com): the collector rang me four times' -> Debt collection"]}}},
         PRE: {"expert": {}, "first": {"prompts": {"pre-label": [VAGUE]}, "flags": "all", "choose": "first"},
               "longest": {"prompts": {"pre-label": [VAGUE]}, "flags": "half", "choose": "longest"}},
         POST: {"expert": {}, "first": {"prompts": {"post-fields": [VAGUE]}, "flags": "all", "choose": "first"},
                "longest": {"prompts": {"post-fields": [VAGUE]}, "flags": "half", "choose": "longest"}},
     }
-    return grade_cohort(tmp_path_factory.mktemp("sales-nocode-course"), "sales-[an]*", plan, GOOD)
+    return grade_cohort(tmp_path_factory.mktemp("sales-nocode-course"), "sales-[an]*", plan)
 
 
 def test_release_has_no_key_and_the_learner_copy_of_the_tasks(graded):
