@@ -64,15 +64,6 @@ def test_part_a_gives_one_point_per_competency_without_code(graded):
     assert not notes, f"graded cells the competency report cannot place: {notes}"
 
 
-# Until the hardened grader's fix on branch `grading` lands (a solution that redefines the function a locked
-# cell gave is its answer, not tampering), main's grader puts the given, buggy function back before the coding
-# checks: full marks are out of reach, and a learner who wrote no code earns the two checks the buggy function
-# passes. The fix adds guard.restore_expression.
-GRADER_FIXED = hasattr(__import__("adoptkit.grading.guard", fromlist=["guard"]), "restore_expression")
-
-
-@pytest.mark.xfail(not GRADER_FIXED, strict=True, reason="main's grader restores the given function over the "
-                   "learner's fix (fixed on branch grading)")
 def test_both_parts_give_full_marks_and_the_code_three_points_per_competency(graded):
     for name in (PRE, POST):
         engineer = graded.scores[name]["engineer"]
