@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 from nbgrader_harness import nbgrader
-from nocode_harness import SECRETS, VAGUE, example, grade_cohort, levels, lost, released_text
+from nocode_harness import SECRETS, VAGUE, example, explanations, grade_cohort, levels, lost, released_text
 
 pytestmark = pytest.mark.slow
 NOCODE, PRE, POST = "sales-nocode", "sales-assessment-pre", "sales-assessment-post"
@@ -36,34 +36,46 @@ def test_release_has_no_key_and_the_learner_copy_of_the_tasks(graded):
     for name in (NOCODE, PRE, POST):
         text = released_text(graded.course, name)
         for secret in SECRETS:
-            assert secret not in text, (name, secret)
-        assert not (graded.course / "_nbgrader" / "release" / name / "quiz-answers").exists()
+            assert secret not in text, f"the released {name} shows part of its answer key ({secret!r})"
+        shown = [why for why in explanations(name) if why in text]
+        assert not shown, f"the released {name} gives away explanations of its answers: {shown[:3]}"
+        assert not (graded.course / "_nbgrader" / "release" / name / "quiz-answers").exists(), \
+            f"the released {name} comes with answers already saved"
 
 
 def test_a_no_code_learner_gets_full_marks_and_wrong_answers_lose_their_parts(graded):
-    assert graded.auto.returncode == 0, graded.auto.stderr[-3000:]
+    assert graded.auto.returncode == 0, f"grading stopped: {graded.auto.stderr[-3000:]}"
     s = graded.scores[NOCODE]
     full = s["expert"]
-    assert full.code_score == full.max_code_score == 23 and not full.needs_manual_grade, full.auto
-    assert lost(s, "nolabels") == {"label-complaints-labels": 0, "label-complaints-output": 0}
-    assert lost(s, "flagall") == {"check-note-facts": 0, "check-note-sources": 0, "check-note-privacy": 0}
-    assert lost(s, "email") == {"label-complaints-privacy": 0}
+    assert full.code_score == full.max_code_score == 23 and not full.needs_manual_grade, \
+        f"a learner who answered everything right, without code, got {full.code_score} of {full.max_code_score}: {full.auto}"
+    assert lost(s, "nolabels") == {"label-complaints-labels": 0, "label-complaints-output": 0}, \
+        "a prompt without the picklist should lose the labels point and the output point, and nothing else"
+    assert lost(s, "flagall") == {"check-note-facts": 0, "check-note-sources": 0, "check-note-privacy": 0}, \
+        "flagging every sentence of the note should earn nothing on the note, and cost nothing else"
+    assert lost(s, "email") == {"label-complaints-privacy": 0}, \
+        "pasting a customer's name and email address into the prompt should lose the privacy point, and only that"
 
 
 def test_feedback_explains_in_the_learners_words(graded):
     nbgrader(graded.course, "generate_feedback", NOCODE)
     page = (graded.course / "_nbgrader" / "feedback" / "flagall" / NOCODE / f"{NOCODE}.html").read_text()
-    assert "flagging sentences that are sound costs as much as finding faults earns" in page
-    assert "precision 50%" in page  # 5 faults among 10 flags
+    assert "flagging sentences that are sound costs as much as finding faults earns" in page, \
+        "the feedback should say why flagging everything earns nothing"
+    assert "precision 50%" in page, "the feedback should give the precision of the flags (5 faults among 10)"
 
 
 def test_competency_levels_knowledgeable_non_coder_and_guessers(graded):
     for name in (PRE, POST):
-        assert graded.scores[name]["expert"].code_score == 24, graded.scores[name]["expert"].auto
+        expert = graded.scores[name]["expert"]
+        assert expert.code_score == 24, f"a learner who answered everything right got {expert.code_score} of 24 " \
+                                        f"on {name}: {expert.auto}"
     table, notes = levels(graded.course)
-    assert not notes
+    assert not notes, f"graded cells the competency report cannot place: {notes}"
     print(table.to_string())
-    assert len(table.columns) == 6
-    assert (table.loc["expert"] >= 3).all().all()
+    assert len(table.columns) == 6, f"the report should show all six competencies, not {list(table.columns)}"
+    assert (table.loc["expert"] >= 3).all().all(), \
+        f"a knowledgeable non-coder should reach level 3 or more everywhere:\n{table.loc['expert']}"
     for guesser in ("first", "longest"):
-        assert (table.loc[guesser] <= 1).all().all(), table.loc[guesser]
+        assert (table.loc[guesser] <= 1).all().all(), \
+            f"a learner who guesses ({guesser} option) should stay at level 1 or below:\n{table.loc[guesser]}"
