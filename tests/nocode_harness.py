@@ -33,7 +33,8 @@ def learner_part(name: str, part_id: str) -> dict:
 def example(name: str, part_id: str) -> str:
     """The prompt a knowledgeable learner writes for a part: its `example` in the content file."""
     part = next(p for p in spec(name)["parts"] if p["id"] == part_id)
-    assert part.get("example"), f"content/{name}.yml, part {part_id!r}: add the prompt that earns every point as 'example'"
+    assert part.get("example"), \
+        f"content/{name}.yml, part {part_id!r}: add the prompt that earns every point as 'example'"
     return part["example"]
 
 

@@ -12,10 +12,11 @@ the real data (the chapters' rules), so a content file can never drift from the 
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
-from nbgrader_harness import ROOT, nbgrader
+from nbgrader_harness import ROOT, nbgrader, run_cell, source
 from nocode_harness import SECRETS, VAGUE, example, explanations, grade_cohort, levels, lost, released_text, spec
 
 NOCODE, PRE, POST = "marketing-nocode", "marketing-assessment-pre", "marketing-assessment-post"
@@ -58,7 +59,8 @@ def test_a_no_code_learner_gets_full_marks_and_wrong_answers_lose_their_parts(gr
     s = graded.scores[NOCODE]
     full = s["expert"]
     assert full.code_score == full.max_code_score == 22 and not full.needs_manual_grade, \
-        f"a learner who answered everything right, without code, got {full.code_score} of {full.max_code_score}: {full.auto}"
+        f"a learner who answered everything right, without code, got {full.code_score} of {full.max_code_score}: " \
+        f"{full.auto}"
     assert lost(s, "nofacts") == {"product-copy-facts": 0}, \
         "copy asked for without 'only the facts on the fact sheet' should lose that point, and only that point"
     assert lost(s, "flagall") == {"check-email-facts": 0, "check-email-sources": 0, "check-email-privacy": 0}, \
@@ -112,7 +114,8 @@ def fact_sheets() -> tuple[dict[str, str], str]:
     sold = (retail["StockCode"].str.match(r"^\d{5}") & ~retail["InvoiceNo"].str.startswith("C")
             & (retail["Quantity"] > 0) & (retail["UnitPrice"] > 0) & retail["Description"].notna())
     facts = (retail[sold].assign(Description=lambda df: df["Description"].str.strip()).groupby("StockCode")
-             .agg(description=("Description", lambda d: d.mode().iloc[0]), price=("UnitPrice", lambda p: p.mode().min())))
+             .agg(description=("Description", lambda d: d.mode().iloc[0]),
+                  price=("UnitPrice", lambda p: p.mode().min())))
     return {code: f"Product: {row.description}\nPrice: £{row.price:.2f} each\nStock code: {code}"
             for code, row in facts.iterrows()}, retail.attrs["citation"]
 
@@ -177,3 +180,42 @@ def test_path_page_says_the_graded_work_needs_no_code_and_how_long_it_takes(role
         f"the {role} path page should say which parts are optional code"
     assert re.search(r"about \w+ minutes for the graded assignment", flat), \
         f"the {role} path page should say how long the graded assignment takes"
+
+
+def test_the_timed_task_is_counterbalanced_on_matched_promotion_complaints(tmp_path, monkeypatch):
+    """The post-check's timed task (adoptkit.measure.timing.TimedTask), run as a learner runs its cells: four runs,
+    two with the model (a prompt box) and two by hand, on real complaints about promotions in pairs of about the
+    same length; learners get both orders."""
+    from adoptkit.data import load
+    from adoptkit.measure import timing
+
+    cells = {c.id: c.source for c in source(POST).cells}
+    monkeypatch.chdir(tmp_path)
+    orders = set()
+    for learner in ("ana", "ben", "cy", "dee", "eve", "fay"):
+        monkeypatch.setenv("JUPYTERHUB_USER", learner)
+        folder = tmp_path / learner
+        folder.mkdir()
+        monkeypatch.chdir(folder)
+        ns: dict = {}
+        run_cell(cells["timed-plan"], ns)
+        for n in range(1, 5):
+            run_cell(cells[f"timed-start{n}"], ns)
+            run = ns[f"run{n}"]
+            assert (ns["helper"](run) is not None) == run.with_ai, \
+                f"run {n} should show the prompt box only when it is done with the model"
+            run_cell(cells[f"timed-stop{n}"], ns)
+        saved = json.loads((folder / "timings" / "summary.json").read_text())
+        modes = sorted(r["mode"] for r in saved["runs"].values())
+        assert modes == ["with_ai", "with_ai", "without_ai", "without_ai"], \
+            f"{learner} should do two runs with the model and two by hand, not {modes}"
+        assert all("seconds" in r for r in saved["runs"].values()), f"every run of {learner} should be timed"
+        orders.add(saved["design"]["order"])
+    assert orders == {timing.AI_FIRST, timing.HAND_FIRST}, f"learners should get both orders, not only {orders}"
+    complaints = load("cfpb_complaints")
+    promotions = complaints[complaints["Issue"].astype(str).str.contains("advertising", case=False)]
+    shown = {t for pair in ns["task"].pairs for t in pair}
+    assert shown <= set(promotions["Consumer complaint narrative"].dropna()), \
+        "the runs should use real complaints about promotions"
+    checked_before = complaints.loc[complaints["Complaint ID"] == 3168730, "Consumer complaint narrative"].iloc[0]
+    assert checked_before not in shown, "the complaint the learner checked before the course should not come back"

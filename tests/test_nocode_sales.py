@@ -22,8 +22,9 @@ def graded(tmp_path_factory):
                      VAGUE, "File the complaint under one product. Answer with only the label, nothing else. If you are "
                             "not sure, answer needs review."]}},
                  "flagall": {"flags": "all"},
-                 "email": {"prompts": {"label-complaints": [VAGUE, example(NOCODE, "label-complaints") + " Example: 'From Jordan "
-                           "Avery (jordan.avery@example.com): the collector rang me four times' -> Debt collection"]}}},
+                 "email": {"prompts": {"label-complaints": [VAGUE, example(NOCODE, "label-complaints") + " Example: "
+                           "'From Jordan Avery (jordan.avery@example.com): the collector rang me four times' -> Debt "
+                           "collection"]}}},
         PRE: {"expert": {}, "first": {"prompts": {"pre-label": [VAGUE]}, "flags": "all", "choose": "first"},
               "longest": {"prompts": {"pre-label": [VAGUE]}, "flags": "half", "choose": "longest"}},
         POST: {"expert": {}, "first": {"prompts": {"post-fields": [VAGUE]}, "flags": "all", "choose": "first"},
@@ -48,7 +49,8 @@ def test_a_no_code_learner_gets_full_marks_and_wrong_answers_lose_their_parts(gr
     s = graded.scores[NOCODE]
     full = s["expert"]
     assert full.code_score == full.max_code_score == 23 and not full.needs_manual_grade, \
-        f"a learner who answered everything right, without code, got {full.code_score} of {full.max_code_score}: {full.auto}"
+        f"a learner who answered everything right, without code, got {full.code_score} of {full.max_code_score}: " \
+        f"{full.auto}"
     assert lost(s, "nolabels") == {"label-complaints-labels": 0, "label-complaints-output": 0}, \
         "a prompt without the picklist should lose the labels point and the output point, and nothing else"
     assert lost(s, "flagall") == {"check-note-facts": 0, "check-note-sources": 0, "check-note-privacy": 0}, \
