@@ -212,7 +212,8 @@ def prompting(role: str, form: str):
                 "```Some other message, not one of the examples.```" in text, "fence the text in triple backticks"''',
             '''
             text = " ".join(x["content"] for x in triage_messages(TEXTS[1])).lower()
-            assert "only" in text and ("exactly one" in text or "one label" in text or "one of" in text)''',
+            assert "only" in text and ("exactly one" in text or "one label" in text or "one of" in text), \\
+                "ask for exactly one label and only the label (say 'only' and 'exactly one')"''',
         ]
         card = ("What three things make a classification prompt easy to use in code?",
                 "List the allowed labels, ask for exactly one label and nothing else, and fence the text "
@@ -244,10 +245,11 @@ def prompting(role: str, form: str):
             m = extract_messages("A different message entirely.")
             text = " ".join(x["content"] for x in m)
             assert all(k in text for k in KEYS), "name every key"
-            assert "```\\nA different message entirely.\\n```" in text or "```A different message entirely.```" in text''',
+            assert "```\\nA different message entirely.\\n```" in text or "```A different message entirely.```" in text, \\
+                "fence the text in triple backticks"''',
             '''
             text = " ".join(x["content"] for x in extract_messages(TEXTS[1])).lower()
-            assert "json" in text and "null" in text''',
+            assert "json" in text and "null" in text, "ask for JSON only, and say to use null when a value is missing"''',
         ]
         card = ("What should a prompt that extracts fields into JSON always say?",
                 "Name every key, ask for a JSON object only, and say to use null when a value is missing.")
@@ -322,9 +324,9 @@ def grounding(role: str, form: str):
             assert _got[_k] == _v or (isinstance(_v, float) and abs(_got[_k] - _v) < 1e-6), f"{_k}: check the figure"'''),
         f'''
         _p = grounded_prompt({g["question"]!r})
-        assert isinstance(_p, str) and {g["question"]!r} in _p
+        assert isinstance(_p, str) and {g["question"]!r} in _p, "return the prompt as a string that asks the question"
         assert all(str(v) in _p for v in facts().values()), "put every figure in the prompt"
-        assert "only" in _p.lower()''',
+        assert "only" in _p.lower(), "tell the model to answer only from the figures you give"''',
     ]
     card = ("How do you stop a model inventing a business figure?",
             "Compute the figure from the data yourself, put it in the prompt, and tell the model to answer "
@@ -359,11 +361,13 @@ def evaluating(role: str, form: str):
             ### END SOLUTION'''
         checks = [
             '''
-            assert accuracy(LABELS[:2], LABELS[:2]) == 1.0
-            assert accuracy([LABELS[0], LABELS[1]], [LABELS[0], LABELS[0]]) == 0.5''',
+            assert accuracy(LABELS[:2], LABELS[:2]) == 1.0, "all labels right should give an accuracy of 1.0"
+            assert accuracy([LABELS[0], LABELS[1]], [LABELS[0], LABELS[0]]) == 0.5, "one right of two should give 0.5"''',
             '''
-            assert accuracy([" " + LABELS[0].upper(), LABELS[1]], [LABELS[0], LABELS[1] + " "]) == 1.0
-            assert mistakes([LABELS[0], LABELS[1], LABELS[2]], [LABELS[0], LABELS[2], LABELS[2]]) == [1]''',
+            assert accuracy([" " + LABELS[0].upper(), LABELS[1]], [LABELS[0], LABELS[1] + " "]) == 1.0, \\
+                "compare labels ignoring case and surrounding spaces"
+            assert mistakes([LABELS[0], LABELS[1], LABELS[2]], [LABELS[0], LABELS[2], LABELS[2]]) == [1], \\
+                "mistakes() should list the positions where the label is wrong"''',
             '''
             for _bad in (([], []), ([LABELS[0]], [LABELS[0], LABELS[1]])):
                 try:
@@ -398,15 +402,17 @@ def evaluating(role: str, form: str):
         checks = [
             '''
             a, b = LABELS[0], LABELS[1]
-            assert precision_recall([a, a, b, b], [a, b, b, a], a) == (0.5, 0.5)''',
+            assert precision_recall([a, a, b, b], [a, b, b, a], a) == (0.5, 0.5), \\
+                "one of two predictions of the label right, one of two true cases found: (0.5, 0.5)"''',
             '''
             a, b, c = LABELS[0], LABELS[1], LABELS[2]
-            assert precision_recall([a.upper(), " " + a, b, c], [a, b, b, a], a) == (0.5, 0.5)
-            assert precision_recall([a, a, a], [a, b, b], a) == (0.333, 1.0)''',
+            assert precision_recall([a.upper(), " " + a, b, c], [a, b, b, a], a) == (0.5, 0.5), \\
+                "compare labels ignoring case and surrounding spaces"
+            assert precision_recall([a, a, a], [a, b, b], a) == (0.333, 1.0), "round precision and recall to 3 decimals"''',
             '''
             a, b = LABELS[0], LABELS[1]
-            assert precision_recall([b, b], [a, b], a) == (0.0, 0.0)
-            assert precision_recall([a, b], [b, b], a) == (0.0, 0.0)''',
+            assert precision_recall([b, b], [a, b], a) == (0.0, 0.0), "never predicting the label gives precision 0.0"
+            assert precision_recall([a, b], [b, b], a) == (0.0, 0.0), "no true case of the label gives recall 0.0"''',
         ]
         card = ("A label is rare. Why is accuracy not enough?",
                 "A model that never predicts the rare label still scores high accuracy; look at precision "
@@ -439,11 +445,12 @@ def privacy(role: str, form: str):
             ### END SOLUTION'''
         checks = [
             '''
-            assert redact("Write to ana.lopez@example.com today") == "Write to [EMAIL] today"''',
+            assert redact("Write to ana.lopez@example.com today") == "Write to [EMAIL] today", \\
+                "replace an email address with [EMAIL]"''',
             '''
             for _p in ("+44 20 7946 0958", "(555) 123-4567", "555.123.4567", "020 7946 0958"):
                 assert redact(f"Call {_p} now") == "Call [PHONE] now", f"phone {_p!r} not redacted"
-            assert redact("a@b.co or c.d@e.org") == "[EMAIL] or [EMAIL]"''',
+            assert redact("a@b.co or c.d@e.org") == "[EMAIL] or [EMAIL]", "replace every email address, not only the first"''',
             '''
             _keep = "Order 581475 of 2024-05-01 cost $1,200.50 (ref 12345)."
             assert redact(_keep) == _keep, "only emails and phone numbers change"''',
@@ -467,10 +474,11 @@ def privacy(role: str, form: str):
             ### END SOLUTION'''
         checks = [
             f'''
-            assert redact("From j.smith@example.org: {ex1}") == "From [EMAIL]: {tag}"''',
+            assert redact("From j.smith@example.org: {ex1}") == "From [EMAIL]: {tag}", \\
+                "replace the email address with [EMAIL] and the secret with {tag}"''',
             f'''
-            assert redact("{ex2} and {ex3}") == "{tag} and {tag}"
-            assert redact("x@y.io, {ex1}.") == "[EMAIL], {tag}."''',
+            assert redact("{ex2} and {ex3}") == "{tag} and {tag}", "replace every secret, in each of its forms"
+            assert redact("x@y.io, {ex1}.") == "[EMAIL], {tag}.", "keep the punctuation around what you replace"''',
             '''
             _keep = "Ticket 581475 of 2024-05-01: 3 items, total 120.50, call back at 10:30."
             assert redact(_keep) == _keep, "nothing else changes"''',
@@ -505,11 +513,13 @@ def automation(role: str, form: str):
             '''
             from adoptkit.llm.replay import replay_client
             _c = replay_client([LABELS[0], LABELS[1]])
-            assert label_all(TEXTS, _c, "course-default") == [LABELS[0], LABELS[1]]''',
+            assert label_all(TEXTS, _c, "course-default") == [LABELS[0], LABELS[1]], \\
+                "return the model's label for each text, in order"''',
             '''
             from adoptkit.llm.replay import replay_client
             _c = replay_client([f" {LABELS[2].upper()}.", "I am not sure", LABELS[3]])
-            assert label_all(["a", "b", "c"], _c, "m-1") == [LABELS[2], "needs review", LABELS[3]]''',
+            assert label_all(["a", "b", "c"], _c, "m-1") == [LABELS[2], "needs review", LABELS[3]], \\
+                "tidy each answer (case, spaces, a final full stop); an answer that is no label becomes 'needs review'"''',
             '''
             from adoptkit.llm.replay import replay_client
             _c = replay_client([LABELS[0]] * 3)
@@ -546,19 +556,22 @@ def automation(role: str, form: str):
             from adoptkit.llm.replay import replay_client
             _c = replay_client([json.dumps({k: f"v{i}" for i, k in enumerate(KEYS)})] * 2)
             _df = extract_all(TEXTS, _c, "course-default")
-            assert list(_df.columns) == KEYS and len(_df) == 2 and _df.iloc[0, 0] == "v0"''',
+            assert list(_df.columns) == KEYS and len(_df) == 2 and _df.iloc[0, 0] == "v0", \\
+                "return one row per text with exactly the columns KEYS, filled from the JSON answers"''',
             '''
             from adoptkit.llm.replay import replay_client
             _c = replay_client(["not json at all", json.dumps({KEYS[0]: "x", "extra": 1}), "[1, 2]"])
             _df = extract_all(["a", "b", "c"], _c, "m")
-            assert len(_df) == 3 and list(_df.columns) == KEYS
+            assert len(_df) == 3 and list(_df.columns) == KEYS, "one row per text, even when an answer is bad"
             assert _df.iloc[0].isna().all() and _df.iloc[2].isna().all(), "bad answers become empty rows"
-            assert _df.iloc[1][KEYS[0]] == "x" and _df.iloc[1][KEYS[1:]].isna().all()''',
+            assert _df.iloc[1][KEYS[0]] == "x" and _df.iloc[1][KEYS[1:]].isna().all(), \\
+                "missing keys become None and extra keys are dropped"''',
             '''
             from adoptkit.llm.replay import replay_client
             _c = replay_client(["{}"] * 3)
             extract_all(["one", "two", "three"], _c, "m-3")
-            assert len(_c.requests) == 3 and all(r["model"] == "m-3" for r in _c.requests)''',
+            assert len(_c.requests) == 3 and all(r["model"] == "m-3" for r in _c.requests), \\
+                "ask the model once per text, with the model you were given"''',
         ]
         card = ("One answer in a batch extraction is not valid JSON. What should the loop do?",
                 "Record an empty row, keep going, and report how many answers failed.")
@@ -579,8 +592,9 @@ CODING = {
                     raise ValueError("size must be at least 1")
                 return [items[i:i + size] for i in range(0, len(items), size)]
                 ### END SOLUTION''',
-        checks=['assert chunks([1, 2, 3, 4], 2) == [[1, 2], [3, 4]]',
-                'assert chunks([1, 2, 3, 4, 5], 2) == [[1, 2], [3, 4], [5]] and chunks([], 3) == []',
+        checks=['assert chunks([1, 2, 3, 4], 2) == [[1, 2], [3, 4]], "split into lists of size items"',
+                'assert chunks([1, 2, 3, 4, 5], 2) == [[1, 2], [3, 4], [5]] and chunks([], 3) == [], '
+                '"keep the shorter last chunk; an empty list gives no chunks"',
                 '''
                 try:
                     chunks([1], 0)
@@ -601,9 +615,11 @@ CODING = {
                 n = max(len(pa), len(pb))
                 return pa + [0] * (n - len(pa)) > pb + [0] * (n - len(pb))
                 ### END SOLUTION''',
-        checks=['assert is_newer("1.2.0", "1.1.9") and not is_newer("1.1.9", "1.2.0")',
-                'assert is_newer("1.10.0", "1.9.3") and not is_newer("2.1", "2.1.0")',
-                'assert is_newer("3", "2.99.99") and not is_newer("0.9", "0.10")']),
+        checks=['assert is_newer("1.2.0", "1.1.9") and not is_newer("1.1.9", "1.2.0"), "1.2.0 is newer than 1.1.9"',
+                'assert is_newer("1.10.0", "1.9.3") and not is_newer("2.1", "2.1.0"), '
+                '"compare parts as numbers (10 > 9), a missing part counting as 0"',
+                'assert is_newer("3", "2.99.99") and not is_newer("0.9", "0.10"), '
+                '"compare parts as numbers, whatever the number of parts"']),
 }
 
 

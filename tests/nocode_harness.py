@@ -104,13 +104,14 @@ SECRETS = ("KEY =", "BEGIN HIDDEN", '"faults"', "why:", "answer:", "rubric")
 
 
 def explanations(name: str) -> list[str]:
-    """Every explanation of the key (each option's why, each planted fault's why, each rubric failure): text a
-    learner must not find in what they receive, since it gives the answer away."""
+    """Every explanation of the key (each option's why, each planted fault's why, each rubric failure, each prompt
+    part's example): text a learner must not find in what they receive, since it gives the answer away."""
     out = []
     for p in spec(name)["parts"]:
         out += [o["why"] for it in p.get("items", []) for o in it["options"]]
         out += [s["why"] for s in p.get("sentences", []) if s.get("why")]
         out += [r["failure"] for r in p.get("rubric", []) if r.get("failure")]
+        out += [p["example"]] if p.get("example") else []  # the prompt that earns every point
     return out
 
 
