@@ -9,8 +9,8 @@ docs/no-code.md), as otter-grader keeps question, solution and tests together: e
 A test checks the committed notebooks match this bank. Every autograded cell carries
 `metadata.adoptkit.competency` (the competency model in settings.py / _config.yml), which is how the
 competency report turns nbgrader points into levels; markdown cells carry `metadata.adoptkit.card`
-(spaced-repetition review cards). Each competency is worth 4 points per notebook (a quiz question and
-three checks of a task), so a learner's share of points maps onto levels 0-4.
+(spaced-repetition review cards). Each competency is worth 4 points per notebook (one point of Part A,
+done without code, and three checks of a code task), so a learner's share of points maps onto levels 0-4.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
-ROLES = ("engineering",)  # sales, marketing, hr: no code at all, from content/<role>-assessment-*.yml
-# Roles whose Part A is done without code (a prompt, a check of a draft, scenario items in the no-code widgets),
-# from content/<role>-assessment-<form>.yml, instead of the quiz: the same AI skills as the no-code roles.
-NOCODE = ("engineering",)
+# Roles that assess with code: Part A is done without code (a prompt, a check of a draft, scenario items in the
+# no-code widgets, from content/<role>-assessment-<form>.yml: the same AI skills as the no-code roles), Part B in
+# code (below). Sales, marketing and HR have no code at all: content/<role>-assessment-*.yml only.
+ROLES = ("engineering",)
 FORMS = ("pre", "post")
 COMPETENCIES = ("prompting", "grounding", "evaluating", "privacy", "automation", "coding")
 
@@ -47,134 +47,6 @@ CONTEXT = {
                "Could the API accept ISO dates in the filter parameter as well as timestamps?"],
         record="cfpb_complaints",
     ),
-}
-
-# --- quiz questions (one per competency and form; the first option listed is NOT always right) -------
-# Options are balanced in length and form (tests/test_choice_balance.py: neither "always the longest" nor
-# "always the first" beats chance by more than 10 points); WHY gives each option's one-line explanation,
-# printed in the feedback by adoptkit.widgets.grading.choice.
-
-QUIZ = {
-    "pre": {
-        "prompting": ("You want a model to sort messages into four categories. What makes its answer easiest "
-                      "to use in code?",
-                      ["Ask it to categorise each message as it sees fit",
-                       "List the four labels; ask for one label only",
-                       "Ask for a detailed explanation before the label",
-                       "Use a higher temperature for more varied answers"], 1),
-        "grounding": ("A manager asks the model for last quarter's conversion rate. What should you do?",
-                      ["Trust the figure the model gives, as it is",
-                       "Compute it from data; put it in the prompt",
-                       "Ask the model twice and average the answers",
-                       "Ask the model for a more confident answer"], 1),
-        "evaluating": ("Before using a model to label 5,000 tickets, you should first...",
-                       ["Run it on all 5,000 and spot-check one label",
-                        "Ask the model how accurate its labels are",
-                        "Compare it with a hand-labelled sample",
-                        "Use the longest prompt that you can write"], 2),
-        "privacy": ("Which of these may go into a prompt to an external model service without checking your policy?",
-                    ["A customer's email address and phone number",
-                     "An employee's latest performance review",
-                     "An API key, so that the model can test it",
-                     "A monthly conversion rate, in aggregate"], 3),
-        "automation": ("Your script calls the model for each row and one answer is not one of the labels. "
-                       "What is the best handling?",
-                       ["Stop the whole run at the first bad answer",
-                        "Retry the same row until the answer matches",
-                        "Route it to a person and count the failures",
-                        "Map it to 'other' so the run finishes quietly"], 2),
-        "coding": ("An assistant wrote a function for you. Before relying on it you should...",
-                   ["Test it on known answers and edge cases",
-                    "Use it as long as it runs without an error",
-                    "Ask the assistant whether the code is right",
-                    "Rename its variables so that it reads better"], 0),
-    },
-    "post": {
-        "prompting": ("To get fields out of a text reliably, the prompt should...",
-                      ["Ask for a short summary of the whole text",
-                       "Name the keys; JSON only, null when missing",
-                       "Ask for the fields as a list of bullet points",
-                       "Say 'be accurate' and 'do not make mistakes'"], 1),
-        "grounding": ("The model's answer quotes a number that is not in the facts you gave it. What does that suggest?",
-                      ["The model found better data than you gave it",
-                       "Nothing: models know more than their prompt",
-                       "Not grounded: check it; ask for only facts",
-                       "The number should be rounded before use"], 2),
-        "evaluating": ("A label is rare (5% of cases) and the model's accuracy is 95%. What else should you look at?",
-                       ["Nothing more, as 95% is already a good score",
-                        "The length of the prompt that was used for it",
-                        "How quickly the model answers each request",
-                        "Precision and recall for the rare label"], 3),
-        "privacy": ("A colleague wants to paste customers' card numbers into the sandbox to test a prompt. You...",
-                    ["Ask for masked numbers or synthetic test data",
-                     "Allow it, since the sandbox is an internal tool",
-                     "Allow it if the chat is deleted afterwards",
-                     "Suggest pasting only half of the rows instead"], 0),
-        "automation": ("One of 2,000 model answers is not valid JSON. Your extraction loop should...",
-                       ["Crash at once, so that somebody notices it",
-                        "Log an empty row, go on, report the count",
-                        "Skip the rest of the file and start again",
-                        "Guess the missing values from other rows"], 1),
-        "coding": ("An AI-written function passes the example in its docstring. Is it correct?",
-                   ["Yes, passing its own example shows it works",
-                    "Yes, as long as the code is short and clear",
-                    "Not yet: test zero, empty, boundaries",
-                    "Only if every line of it has a comment"], 2),
-    },
-}
-WHY = {
-    "pre": {
-        "prompting": ["Without the labels named, the model invents its own categories.",
-                      "A closed list and a bare answer give replies code can compare and count.",
-                      "Reasoning around the label makes the reply harder to parse; ask for it separately.",
-                      "More randomness makes answers less consistent, not easier to use."],
-        "grounding": ["The model has no access to your figures; it may invent one.",
-                      "Figures come from the data; the model only words what it is given.",
-                      "Averaging two invented numbers gives an invented number.",
-                      "Confidence is a tone, not a source."],
-        "evaluating": ["One label says nothing about how often the labels are right.",
-                       "A model's view of its own accuracy is not a measurement.",
-                       "A hand-labelled sample measures accuracy before the mistakes spread.",
-                       "Length is not accuracy; only a comparison with known labels says."],
-        "privacy": ["Contact details are personal data; they need a policy check.",
-                    "Performance reviews are confidential personal data.",
-                    "A key is a secret; it never goes into a prompt.",
-                    "An aggregated, anonymised figure identifies no one."],
-        "automation": ["One bad answer should not throw away the good ones.",
-                       "Retrying without limit can loop forever and hides the failure rate.",
-                       "A failure is routed to a person and measured, never hidden.",
-                       "'Other' hides the failure; the sales path's crm-automation chapter says it must never happen."],
-        "coding": ["Known answers, including edge cases, are what show it is right.",
-                   "Running without an error is not the same as the right result.",
-                   "The assistant's say-so is not a test.",
-                   "Names change readability, not correctness."],
-    },
-    "post": {
-        "prompting": ["A summary is prose, not fields.",
-                      "Named keys, JSON only and null for gaps give replies code can load.",
-                      "Bullet points are text, not fields a program can read.",
-                      "Appeals to accuracy do not name the fields or the format."],
-        "grounding": ["The model only had what you gave it; a new number was invented.",
-                      "A grounded answer uses only the facts given.",
-                      "An ungrounded number is checked against the facts, and the prompt says 'only these facts'.",
-                      "Rounding an invented number does not make it true."],
-        "evaluating": ["Never predicting the rare label would also score 95%.",
-                       "Prompt length says nothing about the rare label.",
-                       "Speed says nothing about which labels are right.",
-                       "Precision and recall on the rare label show what accuracy hides."],
-        "privacy": ["Masked or synthetic data tests the prompt without exposing customers.",
-                    "Internal or not, card numbers are never needed to test a prompt.",
-                    "Deleting the chat does not undo sending the data.",
-                    "Half the rows still hold real card numbers."],
-        "automation": ["One bad answer should not stop the other 1,999.",
-                       "An empty row, a running count and a report keep the loop going and the failure visible.",
-                       "Skipping the rest throws away good answers.",
-                       "Guessed values are invented data in the CRM."],
-        "coding": ["Its own example is the case it was written for; edge cases are where bugs live.",
-                   "Short code can be wrong as easily as long code.",
-                   "Edge cases (zero, empty, boundaries) with known answers show whether it is right.",
-                   "Comments describe intent, not behaviour."],
-    },
 }
 
 # --- tasks: (prompt, solution, [check1 visible, check2 hidden, check3 hidden], card) ------------------
@@ -679,8 +551,7 @@ def notebook(role: str, form: str) -> nbformat.NotebookNode:
     c = CONTEXT[role]
     name = f"{role}-assessment-{form}"
     when = "before the course" if form == "pre" else "after the course"
-    part_a = ("one point in Part A, done without code (a prompt, a check of a drafted text, situations to decide),"
-              if role in NOCODE else "one quiz question (1 point)")
+    part_a = "one point in Part A, done without code (a prompt, a check of a drafted text, situations to decide),"
     cells = [
         _md(f"""
         # {c["title"]}: AI competency check ({when})
@@ -702,8 +573,6 @@ def notebook(role: str, form: str) -> nbformat.NotebookNode:
         import pandas as pd
 
         from adoptkit import data, llm
-        from adoptkit.widgets import Quiz
-
         df = data.load({c["dataset"]!r})
         print(df.attrs["citation"])
         LABELS = {c["labels"]!r}
@@ -711,7 +580,7 @@ def notebook(role: str, form: str) -> nbformat.NotebookNode:
         TEXTS = {c["texts"]!r}
         """, **_nbg(f"{name}-setup", locked=True)),
     ]
-    cells += nocode_part(name) if role in NOCODE else quiz_part(form, name)
+    cells += nocode_part(name)
     cells.append(_md("## Part B: tasks (18 points)", **_nbg(f"{name}-tasks-intro", locked=True)))
     for comp in COMPETENCIES:
         out = TASKS[comp](role, form)
@@ -730,34 +599,6 @@ def notebook(role: str, form: str) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook(cells=cells, metadata=dict(KERNEL))
     nb.metadata["adoptkit"] = {"role": role, "phase": form}
     return nb
-
-
-def quiz_part(form: str, name: str) -> list:
-    """Part A as a quiz: one question per competency, the why of each option in the feedback."""
-    cells = [
-        _md("""
-        ## Part A: quiz (6 points)
-
-        Click one answer per question; your answers are saved as you click (in `quiz-answers/`), so
-        submit that folder with the notebook.""", **_nbg(f"{name}-quiz-intro", locked=True)),
-        nbformat.v4.new_code_cell(
-            f"# Just run this cell.\nquiz = Quiz({name!r}, [\n"
-            + "".join(f"    ({QUIZ[form][k][0]!r},\n     {QUIZ[form][k][1]!r}),\n" for k in COMPETENCIES)
-            + "])\nquiz", metadata=_nbg(f"{name}-quiz", locked=True)),
-    ]
-    for i, comp in enumerate(COMPETENCIES):
-        question, options, right = QUIZ[form][comp]
-        cells.append(_test(f"{comp}-quiz", comp, f"""
-        assert quiz.answers[{i}] is not None, "answer question {i + 1} in the quiz above"
-        ### BEGIN HIDDEN TESTS
-        from adoptkit.widgets import grading
-        grading.choice(quiz.answers[{i}], {{"answer": {options[right]!r}, "why": {dict(zip(options, WHY[form][comp]))!r}}},
-                       question={i + 1})
-        ### END HIDDEN TESTS""", hidden=False))
-    # Review cards for the quiz questions live on the quiz's markdown intro (one per competency).
-    cells[0].metadata["adoptkit"] = {"cards": [
-        card(f"{form}-{k}-quiz", k, QUIZ[form][k][0], QUIZ[form][k][1][QUIZ[form][k][2]]) for k in COMPETENCIES]}
-    return cells
 
 
 def nocode_spec(name: str) -> dict:
@@ -905,10 +746,9 @@ def write_all(root: Path = ROOT) -> list[Path]:
             nbformat.validate(nb)
             path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
             written.append(path)
-            if role in NOCODE:  # the widgets' copy of the tasks, without answers (as the author tool writes it)
-                tasks = path.parent / author.LEARNER_FILE
-                tasks.write_text(author.learner_file(nocode_spec(name), f"content/{name}.yml"), encoding="utf-8")
-                written.append(tasks)
+            tasks = path.parent / author.LEARNER_FILE  # the widgets' copy of the tasks, without answers
+            tasks.write_text(author.learner_file(nocode_spec(name), f"content/{name}.yml"), encoding="utf-8")
+            written.append(tasks)
     return written
 
 

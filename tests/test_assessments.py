@@ -87,16 +87,33 @@ def _answer(release: Path, source: Path, competencies: set[str]) -> nbformat.Not
     return nb
 
 
-def _submit(root, student, name, competencies, quiz_right, extra=None):
+def _flag_grounding_faults(folder, name):
+    """Part A done in part, through the widget: only the check's faults that count for grounding are flagged."""
+    from nocode_harness import learner_part, spec
+
+    from adoptkit.widgets import CheckWork
+
+    part = next(p for p in spec(name)["parts"] if p["kind"] == "check")
+    faults = {f for g in part["grades"] if g["competency"] == "grounding" for f in g["faults"]}
+    work = CheckWork(learner_part(name, part["id"]), folder=folder)
+    for s in part["sentences"]:
+        if s["id"] in faults:
+            work.flag(s["id"], s["fault"])
+
+
+def _submit(root, student, name, competencies, part_a, extra=None):
+    """Part B: the solutions of `competencies` typed in; Part A (no code): "all" right through the widgets, or
+    "grounding" (only the check's grounding faults flagged)."""
+    from nocode_harness import answer
+
     folder = root / "_nbgrader" / "submitted" / student / name
     folder.mkdir(parents=True)
     release = root / "_nbgrader" / "release" / name / f"{name}.ipynb"
     nbformat.write(_answer(release, root / "exercises" / name / f"{name}.ipynb", competencies), str(folder / release.name))
-    form = name.rsplit("-", 1)[1]
-    answers = [bank.QUIZ[form][k][1][bank.QUIZ[form][k][2]] if k in quiz_right else bank.QUIZ[form][k][1][
-        (bank.QUIZ[form][k][2] + 1) % 4] for k in bank.COMPETENCIES]
-    (folder / "quiz-answers").mkdir()
-    (folder / "quiz-answers" / f"{name}.json").write_text(json.dumps({"quiz": name, "answers": answers}))
+    if part_a == "all":
+        answer(folder, name, student)
+    else:
+        _flag_grounding_faults(folder, name)
     (folder / "timestamp.txt").write_text("2026-03-02 10:00:00.000000 UTC")
     if extra:
         extra(folder)
@@ -125,9 +142,9 @@ def test_real_nbgrader_gradebook_gives_levels_timings_statements_and_badges(tmp_
 
     # Three graded notebooks keep this end-to-end test short: alice partly before and fully after, carol
     # empty after, dave registered with nothing submitted.
-    _submit(root, "alice", "engineering-assessment-pre", {"prompting", "privacy"}, {"prompting", "privacy", "coding"})
-    _submit(root, "alice", "engineering-assessment-post", everything, everything, paired_and_reaction)
-    _submit(root, "carol", "engineering-assessment-post", set(), {"grounding"})
+    _submit(root, "alice", "engineering-assessment-pre", {"prompting", "privacy"}, "all")
+    _submit(root, "alice", "engineering-assessment-post", everything, "all", paired_and_reaction)
+    _submit(root, "carol", "engineering-assessment-post", set(), "grounding")
     (root / "students.csv").write_text("id,first_name,last_name\nalice,Alice,Adams\ncarol,Carol,Costa\n"
                                        "dave,Dave,Diaz\n")
     _nbgrader(root, "db", "student", "import", str(root / "students.csv"))
@@ -141,7 +158,7 @@ def test_real_nbgrader_gradebook_gives_levels_timings_statements_and_badges(tmp_
     assert any("no usage data" in n for n in c.notes)
     lv = competency.levels(c.assessed, s.competency).set_index(["learner", "phase", "competency"])["level"]
     assert all(lv[("alice", "post", k)] == 4 for k in everything)
-    assert lv[("carol", "post", "grounding")] == 1  # the quiz question only: 1 of 4 points
+    assert lv[("carol", "post", "grounding")] == 1  # Part A's grounding point only: 1 of 4 points
     assert all(lv[("carol", "post", k)] == 0 for k in everything - {"grounding"})
     assert lv[("alice", "pre", "prompting")] == 4 and lv[("alice", "pre", "coding")] == 1
     table = competency.per_learner(competency.levels(c.assessed, s.competency), c.roster, s.competency)
