@@ -1,16 +1,16 @@
 """The item bank of the pre- and post-assessments, and the generator of their nbgrader source notebooks.
 
-One place for the notebooks of the roles that assess with code (`exercises/<role>-assessment-pre|post/`;
-sales and HR have no code at all: their assessments come from `content/<role>-assessment-*.yml`, docs/no-code.md), as
-otter-grader keeps question, solution and tests together: edit the bank here, then run
+One place for the notebooks of the roles that assess with code (engineering: `exercises/<role>-assessment-pre|post/`;
+sales, marketing and HR have no code at all: their assessments come from `content/<role>-assessment-*.yml`,
+docs/no-code.md), as otter-grader keeps question, solution and tests together: edit the bank here, then run
 
     python autograders/assessments.py          # rewrites exercises/<role>-assessment-*/ (outputs stripped)
 
 A test checks the committed notebooks match this bank. Every autograded cell carries
 `metadata.adoptkit.competency` (the competency model in settings.py / _config.yml), which is how the
 competency report turns nbgrader points into levels; markdown cells carry `metadata.adoptkit.card`
-(spaced-repetition review cards). Each competency is worth 4 points per notebook (a quiz question and
-three checks of a task), so a learner's share of points maps onto levels 0-4.
+(spaced-repetition review cards). Each competency is worth 4 points per notebook (one point of Part A,
+done without code, and three checks of a code task), so a learner's share of points maps onto levels 0-4.
 """
 
 from __future__ import annotations
@@ -24,7 +24,10 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
-ROLES = ("marketing", "engineering")  # sales, hr: no code at all, from content/<role>-assessment-*.yml
+# Roles that assess with code: Part A is done without code (a prompt, a check of a draft, scenario items in the
+# no-code widgets, from content/<role>-assessment-<form>.yml: the same AI skills as the no-code roles), Part B in
+# code (below). Sales, marketing and HR have no code at all: content/<role>-assessment-*.yml only.
+ROLES = ("engineering",)
 FORMS = ("pre", "post")
 COMPETENCIES = ("prompting", "grounding", "evaluating", "privacy", "automation", "coding")
 
@@ -36,14 +39,6 @@ def d(s: str) -> str:
 # --- role context ----------------------------------------------------------------------------------
 
 CONTEXT = {
-    "marketing": dict(
-        title="Marketing", dataset="bank_marketing",
-        labels=["campaign idea", "customer complaint", "press enquiry", "partnership offer"],
-        keys=["product", "audience", "channel"],
-        texts=["Hi team, we'd love to feature your savings account in our personal-finance podcast next month.",
-               "Your last mailing arrived three times and I asked to unsubscribe in May. Please stop."],
-        record="cfpb_complaints",
-    ),
     "engineering": dict(
         title="Engineering", dataset="cfpb_complaints",
         labels=["bug", "feature request", "question", "security issue"],
@@ -52,134 +47,6 @@ CONTEXT = {
                "Could the API accept ISO dates in the filter parameter as well as timestamps?"],
         record="cfpb_complaints",
     ),
-}
-
-# --- quiz questions (one per competency and form; the first option listed is NOT always right) -------
-# Options are balanced in length and form (tests/test_choice_balance.py: neither "always the longest" nor
-# "always the first" beats chance by more than 10 points); WHY gives each option's one-line explanation,
-# printed in the feedback by adoptkit.widgets.grading.choice.
-
-QUIZ = {
-    "pre": {
-        "prompting": ("You want a model to sort messages into four categories. What makes its answer easiest "
-                      "to use in code?",
-                      ["Ask it to categorise each message as it sees fit",
-                       "List the four labels; ask for one label only",
-                       "Ask for a detailed explanation before the label",
-                       "Use a higher temperature for more varied answers"], 1),
-        "grounding": ("A manager asks the model for last quarter's conversion rate. What should you do?",
-                      ["Trust the figure the model gives, as it is",
-                       "Compute it from data; put it in the prompt",
-                       "Ask the model twice and average the answers",
-                       "Ask the model for a more confident answer"], 1),
-        "evaluating": ("Before using a model to label 5,000 tickets, you should first...",
-                       ["Run it on all 5,000 and spot-check one label",
-                        "Ask the model how accurate its labels are",
-                        "Compare it with a hand-labelled sample",
-                        "Use the longest prompt that you can write"], 2),
-        "privacy": ("Which of these may go into a prompt to an external model service without checking your policy?",
-                    ["A customer's email address and phone number",
-                     "An employee's latest performance review",
-                     "An API key, so that the model can test it",
-                     "A monthly conversion rate, in aggregate"], 3),
-        "automation": ("Your script calls the model for each row and one answer is not one of the labels. "
-                       "What is the best handling?",
-                       ["Stop the whole run at the first bad answer",
-                        "Retry the same row until the answer matches",
-                        "Route it to a person and count the failures",
-                        "Map it to 'other' so the run finishes quietly"], 2),
-        "coding": ("An assistant wrote a function for you. Before relying on it you should...",
-                   ["Test it on known answers and edge cases",
-                    "Use it as long as it runs without an error",
-                    "Ask the assistant whether the code is right",
-                    "Rename its variables so that it reads better"], 0),
-    },
-    "post": {
-        "prompting": ("To get fields out of a text reliably, the prompt should...",
-                      ["Ask for a short summary of the whole text",
-                       "Name the keys; JSON only, null when missing",
-                       "Ask for the fields as a list of bullet points",
-                       "Say 'be accurate' and 'do not make mistakes'"], 1),
-        "grounding": ("The model's answer quotes a number that is not in the facts you gave it. What does that suggest?",
-                      ["The model found better data than you gave it",
-                       "Nothing: models know more than their prompt",
-                       "Not grounded: check it; ask for only facts",
-                       "The number should be rounded before use"], 2),
-        "evaluating": ("A label is rare (5% of cases) and the model's accuracy is 95%. What else should you look at?",
-                       ["Nothing more, as 95% is already a good score",
-                        "The length of the prompt that was used for it",
-                        "How quickly the model answers each request",
-                        "Precision and recall for the rare label"], 3),
-        "privacy": ("A colleague wants to paste customers' card numbers into the sandbox to test a prompt. You...",
-                    ["Ask for masked numbers or synthetic test data",
-                     "Allow it, since the sandbox is an internal tool",
-                     "Allow it if the chat is deleted afterwards",
-                     "Suggest pasting only half of the rows instead"], 0),
-        "automation": ("One of 2,000 model answers is not valid JSON. Your extraction loop should...",
-                       ["Crash at once, so that somebody notices it",
-                        "Log an empty row, go on, report the count",
-                        "Skip the rest of the file and start again",
-                        "Guess the missing values from other rows"], 1),
-        "coding": ("An AI-written function passes the example in its docstring. Is it correct?",
-                   ["Yes, passing its own example shows it works",
-                    "Yes, as long as the code is short and clear",
-                    "Not yet: test zero, empty, boundaries",
-                    "Only if every line of it has a comment"], 2),
-    },
-}
-WHY = {
-    "pre": {
-        "prompting": ["Without the labels named, the model invents its own categories.",
-                      "A closed list and a bare answer give replies code can compare and count.",
-                      "Reasoning around the label makes the reply harder to parse; ask for it separately.",
-                      "More randomness makes answers less consistent, not easier to use."],
-        "grounding": ["The model has no access to your figures; it may invent one.",
-                      "Figures come from the data; the model only words what it is given.",
-                      "Averaging two invented numbers gives an invented number.",
-                      "Confidence is a tone, not a source."],
-        "evaluating": ["One label says nothing about how often the labels are right.",
-                       "A model's view of its own accuracy is not a measurement.",
-                       "A hand-labelled sample measures accuracy before the mistakes spread.",
-                       "Length is not accuracy; only a comparison with known labels says."],
-        "privacy": ["Contact details are personal data; they need a policy check.",
-                    "Performance reviews are confidential personal data.",
-                    "A key is a secret; it never goes into a prompt.",
-                    "An aggregated, anonymised figure identifies no one."],
-        "automation": ["One bad answer should not throw away the good ones.",
-                       "Retrying without limit can loop forever and hides the failure rate.",
-                       "A failure is routed to a person and measured, never hidden.",
-                       "'Other' hides the failure; the sales path's crm-automation chapter says it must never happen."],
-        "coding": ["Known answers, including edge cases, are what show it is right.",
-                   "Running without an error is not the same as the right result.",
-                   "The assistant's say-so is not a test.",
-                   "Names change readability, not correctness."],
-    },
-    "post": {
-        "prompting": ["A summary is prose, not fields.",
-                      "Named keys, JSON only and null for gaps give replies code can load.",
-                      "Bullet points are text, not fields a program can read.",
-                      "Appeals to accuracy do not name the fields or the format."],
-        "grounding": ["The model only had what you gave it; a new number was invented.",
-                      "A grounded answer uses only the facts given.",
-                      "An ungrounded number is checked against the facts, and the prompt says 'only these facts'.",
-                      "Rounding an invented number does not make it true."],
-        "evaluating": ["Never predicting the rare label would also score 95%.",
-                       "Prompt length says nothing about the rare label.",
-                       "Speed says nothing about which labels are right.",
-                       "Precision and recall on the rare label show what accuracy hides."],
-        "privacy": ["Masked or synthetic data tests the prompt without exposing customers.",
-                    "Internal or not, card numbers are never needed to test a prompt.",
-                    "Deleting the chat does not undo sending the data.",
-                    "Half the rows still hold real card numbers."],
-        "automation": ["One bad answer should not stop the other 1,999.",
-                       "An empty row, a running count and a report keep the loop going and the failure visible.",
-                       "Skipping the rest throws away good answers.",
-                       "Guessed values are invented data in the CRM."],
-        "coding": ["Its own example is the case it was written for; edge cases are where bugs live.",
-                   "Short code can be wrong as easily as long code.",
-                   "Edge cases (zero, empty, boundaries) with known answers show whether it is right.",
-                   "Comments describe intent, not behaviour."],
-    },
 }
 
 # --- tasks: (prompt, solution, [check1 visible, check2 hidden, check3 hidden], card) ------------------
@@ -217,7 +84,8 @@ def prompting(role: str, form: str):
                 "```Some other message, not one of the examples.```" in text, "fence the text in triple backticks"''',
             '''
             text = " ".join(x["content"] for x in triage_messages(TEXTS[1])).lower()
-            assert "only" in text and ("exactly one" in text or "one label" in text or "one of" in text)''',
+            assert "only" in text and ("exactly one" in text or "one label" in text or "one of" in text), \\
+                "ask for exactly one label and only the label (say 'only' and 'exactly one')"''',
         ]
         card = ("What three things make a classification prompt easy to use in code?",
                 "List the allowed labels, ask for exactly one label and nothing else, and fence the text "
@@ -249,10 +117,11 @@ def prompting(role: str, form: str):
             m = extract_messages("A different message entirely.")
             text = " ".join(x["content"] for x in m)
             assert all(k in text for k in KEYS), "name every key"
-            assert "```\\nA different message entirely.\\n```" in text or "```A different message entirely.```" in text''',
+            assert "```\\nA different message entirely.\\n```" in text or "```A different message entirely.```" in text, \\
+                "fence the text in triple backticks"''',
             '''
             text = " ".join(x["content"] for x in extract_messages(TEXTS[1])).lower()
-            assert "json" in text and "null" in text''',
+            assert "json" in text and "null" in text, "ask for JSON only, and say to use null when a value is missing"''',
         ]
         card = ("What should a prompt that extracts fields into JSON always say?",
                 "Name every key, ask for a JSON object only, and say to use null when a value is missing.")
@@ -260,35 +129,6 @@ def prompting(role: str, form: str):
 
 
 GROUNDING = {
-    ("marketing", "pre"): dict(
-        ask="""`facts()` returns the conversion rate (share of `y == "yes"`) for each `contact` channel in
-        the bank marketing data, rounded to 3 decimals: `{"cellular": ..., "telephone": ...}`.""",
-        solve='''
-            rate = (df["y"] == "yes").groupby(df["contact"], observed=True).mean()
-            return {k: round(float(v), 3) for k, v in rate.items()}''',
-        keys='{"cellular", "telephone"}',
-        truth='''
-            _t = df.assign(yes=df["y"] == "yes").groupby("contact", observed=True)["yes"].mean().round(3)
-            _truth = {k: float(v) for k, v in _t.items()}''',
-        question="Which channel should the next campaign use?"),
-    ("marketing", "post"): dict(
-        ask="""`facts()` returns the month with the highest conversion rate (share of `y == "yes"`) among
-        months with at least 100 contacts, and that rate rounded to 3 decimals:
-        `{"best_month": "...", "conversion": ...}`.""",
-        solve='''
-            g = df.assign(yes=df["y"] == "yes").groupby("month", observed=True)["yes"].agg(["size", "mean"])
-            g = g[g["size"] >= 100]
-            best = g["mean"].idxmax()
-            return {"best_month": str(best), "conversion": round(float(g.loc[best, "mean"]), 3)}''',
-        keys='{"best_month", "conversion"}',
-        truth='''
-            _rows = {}
-            for _m, _part in df.groupby("month", observed=True):
-                if len(_part) >= 100:
-                    _rows[str(_m)] = float((_part["y"] == "yes").mean())
-            _best = max(_rows, key=_rows.get)
-            _truth = {"best_month": _best, "conversion": round(_rows[_best], 3)}''',
-        question="When should we schedule the next campaign?"),
     ("engineering", "pre"): dict(
         ask="""`facts()` returns how many complaints arrived through each `Submitted via` channel in the
         CFPB data: `{channel: count, ...}` for every channel present.""",
@@ -356,9 +196,9 @@ def grounding(role: str, form: str):
             assert _got[_k] == _v or (isinstance(_v, float) and abs(_got[_k] - _v) < 1e-6), f"{_k}: check the figure"'''),
         f'''
         _p = grounded_prompt({g["question"]!r})
-        assert isinstance(_p, str) and {g["question"]!r} in _p
+        assert isinstance(_p, str) and {g["question"]!r} in _p, "return the prompt as a string that asks the question"
         assert all(str(v) in _p for v in facts().values()), "put every figure in the prompt"
-        assert "only" in _p.lower()''',
+        assert "only" in _p.lower(), "tell the model to answer only from the figures you give"''',
     ]
     card = ("How do you stop a model inventing a business figure?",
             "Compute the figure from the data yourself, put it in the prompt, and tell the model to answer "
@@ -393,11 +233,13 @@ def evaluating(role: str, form: str):
             ### END SOLUTION'''
         checks = [
             '''
-            assert accuracy(LABELS[:2], LABELS[:2]) == 1.0
-            assert accuracy([LABELS[0], LABELS[1]], [LABELS[0], LABELS[0]]) == 0.5''',
+            assert accuracy(LABELS[:2], LABELS[:2]) == 1.0, "all labels right should give an accuracy of 1.0"
+            assert accuracy([LABELS[0], LABELS[1]], [LABELS[0], LABELS[0]]) == 0.5, "one right of two should give 0.5"''',
             '''
-            assert accuracy([" " + LABELS[0].upper(), LABELS[1]], [LABELS[0], LABELS[1] + " "]) == 1.0
-            assert mistakes([LABELS[0], LABELS[1], LABELS[2]], [LABELS[0], LABELS[2], LABELS[2]]) == [1]''',
+            assert accuracy([" " + LABELS[0].upper(), LABELS[1]], [LABELS[0], LABELS[1] + " "]) == 1.0, \\
+                "compare labels ignoring case and surrounding spaces"
+            assert mistakes([LABELS[0], LABELS[1], LABELS[2]], [LABELS[0], LABELS[2], LABELS[2]]) == [1], \\
+                "mistakes() should list the positions where the label is wrong"''',
             '''
             for _bad in (([], []), ([LABELS[0]], [LABELS[0], LABELS[1]])):
                 try:
@@ -432,15 +274,17 @@ def evaluating(role: str, form: str):
         checks = [
             '''
             a, b = LABELS[0], LABELS[1]
-            assert precision_recall([a, a, b, b], [a, b, b, a], a) == (0.5, 0.5)''',
+            assert precision_recall([a, a, b, b], [a, b, b, a], a) == (0.5, 0.5), \\
+                "one of two predictions of the label right, one of two true cases found: (0.5, 0.5)"''',
             '''
             a, b, c = LABELS[0], LABELS[1], LABELS[2]
-            assert precision_recall([a.upper(), " " + a, b, c], [a, b, b, a], a) == (0.5, 0.5)
-            assert precision_recall([a, a, a], [a, b, b], a) == (0.333, 1.0)''',
+            assert precision_recall([a.upper(), " " + a, b, c], [a, b, b, a], a) == (0.5, 0.5), \\
+                "compare labels ignoring case and surrounding spaces"
+            assert precision_recall([a, a, a], [a, b, b], a) == (0.333, 1.0), "round precision and recall to 3 decimals"''',
             '''
             a, b = LABELS[0], LABELS[1]
-            assert precision_recall([b, b], [a, b], a) == (0.0, 0.0)
-            assert precision_recall([a, b], [b, b], a) == (0.0, 0.0)''',
+            assert precision_recall([b, b], [a, b], a) == (0.0, 0.0), "never predicting the label gives precision 0.0"
+            assert precision_recall([a, b], [b, b], a) == (0.0, 0.0), "no true case of the label gives recall 0.0"''',
         ]
         card = ("A label is rare. Why is accuracy not enough?",
                 "A model that never predicts the rare label still scores high accuracy; look at precision "
@@ -449,8 +293,6 @@ def evaluating(role: str, form: str):
 
 
 SECRET = {
-    "marketing": ("card numbers (16 digits, possibly in groups of 4 separated by spaces or dashes)", "[CARD]",
-                  r"\b(?:\d{4}[ -]?){3}\d{4}\b", "4111 1111 1111 1111", "5500-0000-0000-0004", "4000056655665556"),
     "engineering": ("secret keys (`sk_` followed by at least 20 letters or digits)", "[SECRET]",
                     r"\bsk_[A-Za-z0-9]{20,}", "sk_abcdefghijklmnopqrstuvwx", "sk_A1b2C3d4E5f6G7h8I9j0K1",
                     "sk_0000000000000000000000000000"),
@@ -475,11 +317,12 @@ def privacy(role: str, form: str):
             ### END SOLUTION'''
         checks = [
             '''
-            assert redact("Write to ana.lopez@example.com today") == "Write to [EMAIL] today"''',
+            assert redact("Write to ana.lopez@example.com today") == "Write to [EMAIL] today", \\
+                "replace an email address with [EMAIL]"''',
             '''
             for _p in ("+44 20 7946 0958", "(555) 123-4567", "555.123.4567", "020 7946 0958"):
                 assert redact(f"Call {_p} now") == "Call [PHONE] now", f"phone {_p!r} not redacted"
-            assert redact("a@b.co or c.d@e.org") == "[EMAIL] or [EMAIL]"''',
+            assert redact("a@b.co or c.d@e.org") == "[EMAIL] or [EMAIL]", "replace every email address, not only the first"''',
             '''
             _keep = "Order 581475 of 2024-05-01 cost $1,200.50 (ref 12345)."
             assert redact(_keep) == _keep, "only emails and phone numbers change"''',
@@ -503,10 +346,11 @@ def privacy(role: str, form: str):
             ### END SOLUTION'''
         checks = [
             f'''
-            assert redact("From j.smith@example.org: {ex1}") == "From [EMAIL]: {tag}"''',
+            assert redact("From j.smith@example.org: {ex1}") == "From [EMAIL]: {tag}", \\
+                "replace the email address with [EMAIL] and the secret with {tag}"''',
             f'''
-            assert redact("{ex2} and {ex3}") == "{tag} and {tag}"
-            assert redact("x@y.io, {ex1}.") == "[EMAIL], {tag}."''',
+            assert redact("{ex2} and {ex3}") == "{tag} and {tag}", "replace every secret, in each of its forms"
+            assert redact("x@y.io, {ex1}.") == "[EMAIL], {tag}.", "keep the punctuation around what you replace"''',
             '''
             _keep = "Ticket 581475 of 2024-05-01: 3 items, total 120.50, call back at 10:30."
             assert redact(_keep) == _keep, "nothing else changes"''',
@@ -541,11 +385,13 @@ def automation(role: str, form: str):
             '''
             from adoptkit.llm.replay import replay_client
             _c = replay_client([LABELS[0], LABELS[1]])
-            assert label_all(TEXTS, _c, "course-default") == [LABELS[0], LABELS[1]]''',
+            assert label_all(TEXTS, _c, "course-default") == [LABELS[0], LABELS[1]], \\
+                "return the model's label for each text, in order"''',
             '''
             from adoptkit.llm.replay import replay_client
             _c = replay_client([f" {LABELS[2].upper()}.", "I am not sure", LABELS[3]])
-            assert label_all(["a", "b", "c"], _c, "m-1") == [LABELS[2], "needs review", LABELS[3]]''',
+            assert label_all(["a", "b", "c"], _c, "m-1") == [LABELS[2], "needs review", LABELS[3]], \\
+                "tidy each answer (case, spaces, a final full stop); an answer that is no label becomes 'needs review'"''',
             '''
             from adoptkit.llm.replay import replay_client
             _c = replay_client([LABELS[0]] * 3)
@@ -582,19 +428,22 @@ def automation(role: str, form: str):
             from adoptkit.llm.replay import replay_client
             _c = replay_client([json.dumps({k: f"v{i}" for i, k in enumerate(KEYS)})] * 2)
             _df = extract_all(TEXTS, _c, "course-default")
-            assert list(_df.columns) == KEYS and len(_df) == 2 and _df.iloc[0, 0] == "v0"''',
+            assert list(_df.columns) == KEYS and len(_df) == 2 and _df.iloc[0, 0] == "v0", \\
+                "return one row per text with exactly the columns KEYS, filled from the JSON answers"''',
             '''
             from adoptkit.llm.replay import replay_client
             _c = replay_client(["not json at all", json.dumps({KEYS[0]: "x", "extra": 1}), "[1, 2]"])
             _df = extract_all(["a", "b", "c"], _c, "m")
-            assert len(_df) == 3 and list(_df.columns) == KEYS
+            assert len(_df) == 3 and list(_df.columns) == KEYS, "one row per text, even when an answer is bad"
             assert _df.iloc[0].isna().all() and _df.iloc[2].isna().all(), "bad answers become empty rows"
-            assert _df.iloc[1][KEYS[0]] == "x" and _df.iloc[1][KEYS[1:]].isna().all()''',
+            assert _df.iloc[1][KEYS[0]] == "x" and _df.iloc[1][KEYS[1:]].isna().all(), \\
+                "missing keys become None and extra keys are dropped"''',
             '''
             from adoptkit.llm.replay import replay_client
             _c = replay_client(["{}"] * 3)
             extract_all(["one", "two", "three"], _c, "m-3")
-            assert len(_c.requests) == 3 and all(r["model"] == "m-3" for r in _c.requests)''',
+            assert len(_c.requests) == 3 and all(r["model"] == "m-3" for r in _c.requests), \\
+                "ask the model once per text, with the model you were given"''',
         ]
         card = ("One answer in a batch extraction is not valid JSON. What should the loop do?",
                 "Record an empty row, keep going, and report how many answers failed.")
@@ -602,42 +451,6 @@ def automation(role: str, form: str):
 
 
 CODING = {
-    ("marketing", "pre"): dict(
-        story="`growth(current, previous)` should return the percentage change from `previous` to `current`, "
-              "rounded to 1 decimal, and raise `ValueError` when `previous` is 0.",
-        buggy='''
-            def growth(current, previous):
-                return round((current - previous) / current * 100, 1)''',
-        fixed='''
-            def growth(current, previous):
-                ### BEGIN SOLUTION
-                if previous == 0:
-                    raise ValueError("no growth rate from a zero base")
-                return round((current - previous) / previous * 100, 1)
-                ### END SOLUTION''',
-        checks=['assert growth(110, 100) == 10.0',
-                'assert growth(50, 200) == -75.0 and growth(3, 3) == 0.0',
-                '''
-                try:
-                    growth(5, 0)
-                except ValueError:
-                    pass
-                else:
-                    raise AssertionError("growth(5, 0) must raise ValueError")''']),
-    ("marketing", "post"): dict(
-        story="`click_rates(clicks, impressions)` should return, for each campaign, clicks divided by "
-              "impressions rounded to 4 decimals, and 0.0 for a campaign with no impressions.",
-        buggy='''
-            def click_rates(clicks, impressions):
-                return [round(i / c, 4) for c, i in zip(clicks, impressions)]''',
-        fixed='''
-            def click_rates(clicks, impressions):
-                ### BEGIN SOLUTION
-                return [round(c / i, 4) if i else 0.0 for c, i in zip(clicks, impressions)]
-                ### END SOLUTION''',
-        checks=['assert click_rates([5, 10], [100, 400]) == [0.05, 0.025]',
-                'assert click_rates([0, 3], [0, 7]) == [0.0, 0.4286]',
-                'assert click_rates([], []) == []']),
     ("engineering", "pre"): dict(
         story="`chunks(items, size)` should split a list into consecutive lists of `size` items (the last "
               "may be shorter) and raise `ValueError` when `size < 1`.",
@@ -651,8 +464,9 @@ CODING = {
                     raise ValueError("size must be at least 1")
                 return [items[i:i + size] for i in range(0, len(items), size)]
                 ### END SOLUTION''',
-        checks=['assert chunks([1, 2, 3, 4], 2) == [[1, 2], [3, 4]]',
-                'assert chunks([1, 2, 3, 4, 5], 2) == [[1, 2], [3, 4], [5]] and chunks([], 3) == []',
+        checks=['assert chunks([1, 2, 3, 4], 2) == [[1, 2], [3, 4]], "split into lists of size items"',
+                'assert chunks([1, 2, 3, 4, 5], 2) == [[1, 2], [3, 4], [5]] and chunks([], 3) == [], '
+                '"keep the shorter last chunk; an empty list gives no chunks"',
                 '''
                 try:
                     chunks([1], 0)
@@ -673,9 +487,11 @@ CODING = {
                 n = max(len(pa), len(pb))
                 return pa + [0] * (n - len(pa)) > pb + [0] * (n - len(pb))
                 ### END SOLUTION''',
-        checks=['assert is_newer("1.2.0", "1.1.9") and not is_newer("1.1.9", "1.2.0")',
-                'assert is_newer("1.10.0", "1.9.3") and not is_newer("2.1", "2.1.0")',
-                'assert is_newer("3", "2.99.99") and not is_newer("0.9", "0.10")']),
+        checks=['assert is_newer("1.2.0", "1.1.9") and not is_newer("1.1.9", "1.2.0"), "1.2.0 is newer than 1.1.9"',
+                'assert is_newer("1.10.0", "1.9.3") and not is_newer("2.1", "2.1.0"), '
+                '"compare parts as numbers (10 > 9), a missing part counting as 0"',
+                'assert is_newer("3", "2.99.99") and not is_newer("0.9", "0.10"), '
+                '"compare parts as numbers, whatever the number of parts"']),
 }
 
 
@@ -735,13 +551,14 @@ def notebook(role: str, form: str) -> nbformat.NotebookNode:
     c = CONTEXT[role]
     name = f"{role}-assessment-{form}"
     when = "before the course" if form == "pre" else "after the course"
+    part_a = "one point in Part A, done without code (a prompt, a check of a drafted text, situations to decide),"
     cells = [
         _md(f"""
         # {c["title"]}: AI competency check ({when})
 
         This check shows where you stand in six competencies: prompting, grounding in data, evaluating
         outputs, privacy and safety, automation, and coding with AI. It is worth **24 points**: for each
-        competency one quiz question (1 point) and one task with three checks (1 point each). One check
+        competency {part_a} and one task with three checks (1 point each). One check
         per task is visible below the task; the other two are **hidden** and run when your work is graded.
         It takes about 30 minutes. Nobody else sees your individual result: the course reports levels by
         role and cohort.{(" After the tasks there is a timed task (four short runs) and a one-minute survey."
@@ -756,33 +573,14 @@ def notebook(role: str, form: str) -> nbformat.NotebookNode:
         import pandas as pd
 
         from adoptkit import data, llm
-        from adoptkit.widgets import Quiz
-
         df = data.load({c["dataset"]!r})
         print(df.attrs["citation"])
         LABELS = {c["labels"]!r}
         KEYS = {c["keys"]!r}
         TEXTS = {c["texts"]!r}
         """, **_nbg(f"{name}-setup", locked=True)),
-        _md("""
-        ## Part A: quiz (6 points)
-
-        Click one answer per question; your answers are saved as you click (in `quiz-answers/`), so
-        submit that folder with the notebook.""", **_nbg(f"{name}-quiz-intro", locked=True)),
-        nbformat.v4.new_code_cell(
-            f"# Just run this cell.\nquiz = Quiz({name!r}, [\n"
-            + "".join(f"    ({QUIZ[form][k][0]!r},\n     {QUIZ[form][k][1]!r}),\n" for k in COMPETENCIES)
-            + "])\nquiz", metadata=_nbg(f"{name}-quiz", locked=True)),
     ]
-    for i, comp in enumerate(COMPETENCIES):
-        question, options, right = QUIZ[form][comp]
-        cells.append(_test(f"{comp}-quiz", comp, f"""
-        assert quiz.answers[{i}] is not None, "answer question {i + 1} in the quiz above"
-        ### BEGIN HIDDEN TESTS
-        from adoptkit.widgets import grading
-        grading.choice(quiz.answers[{i}], {{"answer": {options[right]!r}, "why": {dict(zip(options, WHY[form][comp]))!r}}},
-                       question={i + 1})
-        ### END HIDDEN TESTS""", hidden=False))
+    cells += nocode_part(name)
     cells.append(_md("## Part B: tasks (18 points)", **_nbg(f"{name}-tasks-intro", locked=True)))
     for comp in COMPETENCIES:
         out = TASKS[comp](role, form)
@@ -794,9 +592,6 @@ def notebook(role: str, form: str) -> nbformat.NotebookNode:
         cells.append(_code(solution, **_nbg(f"{comp}-answer", solution=True)))
         for j, check in enumerate(checks, 1):
             cells.append(_test(f"{comp}-check{j}", comp, check, hidden=j > 1))
-    # Review cards for the quiz questions live on the quiz's markdown intro (one per competency).
-    cells[2].metadata["adoptkit"] = {"cards": [
-        card(f"{form}-{k}-quiz", k, QUIZ[form][k][0], QUIZ[form][k][1][QUIZ[form][k][2]]) for k in COMPETENCIES]}
     if form == "post":
         cells += paired_and_survey(role, name)
     for i, cell in enumerate(cells):  # stable ids, so regenerating gives the same file
@@ -804,6 +599,37 @@ def notebook(role: str, form: str) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook(cells=cells, metadata=dict(KERNEL))
     nb.metadata["adoptkit"] = {"role": role, "phase": form}
     return nb
+
+
+def nocode_spec(name: str) -> dict:
+    """The no-code parts of an assessment (content/<name>.yml, docs/no-code.md), checked as the author tool does."""
+    import yaml
+
+    from adoptkit.widgets import author
+
+    path = ROOT / "content" / f"{name}.yml"
+    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    author.validate(spec, str(path))
+    return spec
+
+
+def nocode_part(name: str) -> list:
+    """Part A without code: the content file's parts in the no-code widgets, keys in hidden tests."""
+    from adoptkit.widgets import author
+
+    parts = nocode_spec(name)["parts"]
+    total = sum(u["points"] for p in parts for u in author.grade_units(p))
+    cells = [_md(f"""
+        ## Part A: without code ({total:g} points)
+
+        Boxes to fill and options to click, one point per competency. Your work is saved as you go in the
+        `quiz-answers` folder beside this notebook: **submit that folder with the notebook.** Below each part a
+        cell checks that you answered it; the answer key is in **hidden tests**, and your feedback explains each
+        answer. Prompts are graded on what they say and on what they produce on the course's offline model,
+        never on a live model.""", **_nbg(f"{name}-nocode-intro", locked=True))]
+    for n, p in enumerate(parts, 1):
+        cells += author.part_cells(p, f"A{n}", heading="###")
+    return cells
 
 
 COUNTERBALANCED = {"engineering"}  # roles whose timed task uses adoptkit.measure.timing.TimedTask (the others follow)
@@ -908,6 +734,8 @@ def survey(name: str) -> list:
 
 
 def write_all(root: Path = ROOT) -> list[Path]:
+    from adoptkit.widgets import author
+
     written = []
     for role in ROLES:
         for form in FORMS:
@@ -918,6 +746,9 @@ def write_all(root: Path = ROOT) -> list[Path]:
             nbformat.validate(nb)
             path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
             written.append(path)
+            tasks = path.parent / author.LEARNER_FILE  # the widgets' copy of the tasks, without answers
+            tasks.write_text(author.learner_file(nocode_spec(name), f"content/{name}.yml"), encoding="utf-8")
+            written.append(tasks)
     return written
 
 

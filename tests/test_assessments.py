@@ -25,11 +25,13 @@ spec.loader.exec_module(bank)
 
 def test_committed_notebooks_match_the_item_bank_and_have_no_outputs(tmp_path):
     written = bank.write_all(tmp_path)
-    assert len(written) == 2 * len(bank.ROLES)  # the other roles: from content/ (tests/test_nocode_content.py)
+    notebooks = [p for p in written if p.suffix == ".ipynb"]
+    assert len(notebooks) == 2 * len(bank.ROLES)  # sales, marketing, hr: from content/ (tests/test_nocode_content.py)
     for path in written:
         committed = ROOT / path.relative_to(tmp_path)
         assert committed.read_text() == path.read_text(), f"{committed} differs: run python autograders/assessments.py"
-        nb = nbformat.read(str(committed), as_version=4)
+    for path in notebooks:
+        nb = nbformat.read(str(ROOT / path.relative_to(tmp_path)), as_version=4)
         assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
 
 
@@ -37,8 +39,7 @@ def test_every_graded_cell_maps_to_a_competency_worth_four_points(tmp_path):
     s = config(tmp_path)
     cmap = assessment.competency_map(ROOT / "exercises")
     assessed = cmap[cmap["assignment"].str.match(assessment.ASSESSMENT)]
-    no_code = {p.name.split("-assessment-")[0] for p in (ROOT / "content").glob("*-assessment-*.yml")}
-    assert set(assessed["assignment"]) == {f"{r}-assessment-{f}" for r in (*bank.ROLES, *no_code) for f in bank.FORMS}
+    assert set(assessed["assignment"]) == {f"{r}-assessment-{f}" for r in s.roles for f in bank.FORMS}
     assert set(assessed["competency"]) == set(s.competency.ids())
     for path in (ROOT / "exercises").glob("*-assessment-*/*.ipynb"):
         nb = nbformat.read(str(path), as_version=4)
@@ -86,16 +87,33 @@ def _answer(release: Path, source: Path, competencies: set[str]) -> nbformat.Not
     return nb
 
 
-def _submit(root, student, name, competencies, quiz_right, extra=None):
+def _flag_grounding_faults(folder, name):
+    """Part A done in part, through the widget: only the check's faults that count for grounding are flagged."""
+    from nocode_harness import learner_part, spec
+
+    from adoptkit.widgets import CheckWork
+
+    part = next(p for p in spec(name)["parts"] if p["kind"] == "check")
+    faults = {f for g in part["grades"] if g["competency"] == "grounding" for f in g["faults"]}
+    work = CheckWork(learner_part(name, part["id"]), folder=folder)
+    for s in part["sentences"]:
+        if s["id"] in faults:
+            work.flag(s["id"], s["fault"])
+
+
+def _submit(root, student, name, competencies, part_a, extra=None):
+    """Part B: the solutions of `competencies` typed in; Part A (no code): "all" right through the widgets, or
+    "grounding" (only the check's grounding faults flagged)."""
+    from nocode_harness import answer
+
     folder = root / "_nbgrader" / "submitted" / student / name
     folder.mkdir(parents=True)
     release = root / "_nbgrader" / "release" / name / f"{name}.ipynb"
     nbformat.write(_answer(release, root / "exercises" / name / f"{name}.ipynb", competencies), str(folder / release.name))
-    form = name.rsplit("-", 1)[1]
-    answers = [bank.QUIZ[form][k][1][bank.QUIZ[form][k][2]] if k in quiz_right else bank.QUIZ[form][k][1][
-        (bank.QUIZ[form][k][2] + 1) % 4] for k in bank.COMPETENCIES]
-    (folder / "quiz-answers").mkdir()
-    (folder / "quiz-answers" / f"{name}.json").write_text(json.dumps({"quiz": name, "answers": answers}))
+    if part_a == "all":
+        answer(folder, name, student)
+    else:
+        _flag_grounding_faults(folder, name)
     (folder / "timestamp.txt").write_text("2026-03-02 10:00:00.000000 UTC")
     if extra:
         extra(folder)
@@ -124,9 +142,9 @@ def test_real_nbgrader_gradebook_gives_levels_timings_statements_and_badges(tmp_
 
     # Three graded notebooks keep this end-to-end test short: alice partly before and fully after, carol
     # empty after, dave registered with nothing submitted.
-    _submit(root, "alice", "engineering-assessment-pre", {"prompting", "privacy"}, {"prompting", "privacy", "coding"})
-    _submit(root, "alice", "engineering-assessment-post", everything, everything, paired_and_reaction)
-    _submit(root, "carol", "engineering-assessment-post", set(), {"grounding"})
+    _submit(root, "alice", "engineering-assessment-pre", {"prompting", "privacy"}, "all")
+    _submit(root, "alice", "engineering-assessment-post", everything, "all", paired_and_reaction)
+    _submit(root, "carol", "engineering-assessment-post", set(), "grounding")
     (root / "students.csv").write_text("id,first_name,last_name\nalice,Alice,Adams\ncarol,Carol,Costa\n"
                                        "dave,Dave,Diaz\n")
     _nbgrader(root, "db", "student", "import", str(root / "students.csv"))
@@ -140,7 +158,7 @@ def test_real_nbgrader_gradebook_gives_levels_timings_statements_and_badges(tmp_
     assert any("no usage data" in n for n in c.notes)
     lv = competency.levels(c.assessed, s.competency).set_index(["learner", "phase", "competency"])["level"]
     assert all(lv[("alice", "post", k)] == 4 for k in everything)
-    assert lv[("carol", "post", "grounding")] == 1  # the quiz question only: 1 of 4 points
+    assert lv[("carol", "post", "grounding")] == 1  # Part A's grounding point only: 1 of 4 points
     assert all(lv[("carol", "post", k)] == 0 for k in everything - {"grounding"})
     assert lv[("alice", "pre", "prompting")] == 4 and lv[("alice", "pre", "coding")] == 1
     table = competency.per_learner(competency.levels(c.assessed, s.competency), c.roster, s.competency)

@@ -1,9 +1,9 @@
 """No position or length cue in any quiz or assessment of the course.
 
 Over every choice item (the Quiz questions of every exercise notebook, key read from its hidden tests, and the
-Decide items of every content file), per assignment: the score of always clicking the longest option and of
-always clicking the first (in the order written) is at most chance + 10 points, and every option carries a
-one-line explanation for the feedback.
+Decide items of every content file), per assignment: the score of always clicking the longest option, the shortest
+and the first (in the order written) is each at most chance + 10 points, and every option carries a one-line
+explanation for the feedback.
 """
 
 from __future__ import annotations
@@ -66,16 +66,16 @@ def every_choice_set() -> dict[str, list]:
 
 
 def strategy_scores(items) -> dict[str, float]:
-    """Expected share right for: chance, always-longest (ties split evenly), always-first."""
-    chance = longest = first = 0.0
-    for options, right, _ in items:
-        lengths = [len(o) for o in options]
-        tied = [o for o, n in zip(options, lengths) if n == max(lengths)]
-        chance += 1 / len(options)
-        longest += (right in tied) / len(tied)
-        first += options[0] == right
+    """Expected share right for: chance, always-longest and always-shortest (ties split evenly), always-first."""
+    def by_length(options, right, pick):
+        tied = [o for o in options if len(o) == pick(map(len, options))]
+        return (right in tied) / len(tied)
+
     n = len(items)
-    return {"chance": chance / n, "longest": longest / n, "first": first / n, "items": n}
+    return {"chance": sum(1 / len(options) for options, _, _ in items) / n,
+            "longest": sum(by_length(options, right, max) for options, right, _ in items) / n,
+            "shortest": sum(by_length(options, right, min) for options, right, _ in items) / n,
+            "first": sum(options[0] == right for options, right, _ in items) / n, "items": n}
 
 
 SETS = every_choice_set()
@@ -91,9 +91,12 @@ def test_every_quiz_and_assessment_is_found():
 @pytest.mark.parametrize("name", sorted(SETS))
 def test_no_length_or_position_cue(name):
     s = strategy_scores(SETS[name])
-    print(f"{name}: {s['items']} items, chance {s['chance']:.0%}, longest {s['longest']:.0%}, first {s['first']:.0%}")
-    assert s["longest"] <= s["chance"] + MARGIN + 1e-9, f"{name}: always the longest option scores {s['longest']:.0%}"
-    assert s["first"] <= s["chance"] + MARGIN + 1e-9, f"{name}: always the first option scores {s['first']:.0%}"
+    print(f"{name}: {s['items']} items, chance {s['chance']:.0%}, longest {s['longest']:.0%}, "
+          f"shortest {s['shortest']:.0%}, first {s['first']:.0%}")
+    for cue in ("longest", "shortest", "first"):
+        assert s[cue] <= s["chance"] + MARGIN + 1e-9, \
+            f"{name}: always clicking the {cue} option scores {s[cue]:.0%}, more than chance ({s['chance']:.0%}) " \
+            f"+ {MARGIN:.0%}: rewrite some options so the right one is not the {cue} (or not first)"
 
 
 @pytest.mark.parametrize("name", sorted(SETS))
@@ -110,3 +113,4 @@ def test_the_strategies_are_computed_as_described():
     s = strategy_scores(items)
     assert s["chance"] == pytest.approx((1 / 3 + 1 / 3 + 1 / 2) / 3)
     assert s["longest"] == pytest.approx((1 + 0.5 + 0) / 3) and s["first"] == pytest.approx(2 / 3)
+    assert s["shortest"] == pytest.approx((0 + 0 + 1) / 3)

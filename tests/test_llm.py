@@ -40,6 +40,13 @@ def test_fills_the_named_json_keys_from_the_text():
                    "product": "credit card", "owner": None}
 
 
+def test_a_key_list_ends_where_the_fields_details_begin():
+    out = json.loads(ask("Product: WHITE HANGING HEART T-LIGHT HOLDER",
+                         system="Return only a JSON object with the keys headline and description: headline at most "
+                                "60 characters; description at most 300 characters."))
+    assert list(out) == ["headline", "description"], "both named keys, and no words of the details taken for keys"
+
+
 def test_json_schema_response_format_uses_schema_keys_and_enums():
     rf = {"type": "json_schema", "json_schema": {"name": "crm", "schema": {"type": "object", "properties": {
         "priority": {"enum": ["high", "low"]}, "email": {"type": "string"}}}}}

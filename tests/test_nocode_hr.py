@@ -14,7 +14,7 @@ import re
 from datetime import date
 
 import pytest
-from nocode_harness import competency_table, grade_plan, lost_points, spec
+from nocode_harness import SECRETS, VAGUE, example, explanations, grade_cohort, levels, lost, released_text, spec
 
 from adoptkit.data import load, synthetic
 
@@ -38,14 +38,17 @@ def coding_prompt(titles: list[str]) -> str:
             f"are not sure, answer needs review.")
 
 
-GOOD = {
-    "code-jobs": coding_prompt(spec(NOCODE)["parts"][0]["output"]["labels"]),
-    "pre-code": coding_prompt(spec(PRE)["parts"][0]["output"]["labels"]),
-    "screen-resumes": screening_prompt("Computer User Support Specialists", SUPPORT_CRITERION),
-    "post-screen": screening_prompt("Registered Nurses", "Administer nursing care to ill, injured, convalescent, or "
-                                                         "disabled patients."),
-}
-VAGUE = "Please look at these and tell me what you think of them."
+# The prompt a knowledgeable learner writes for each prompt part: its `example` in the content file (the
+# course-solutions check and the JupyterLab test submit the same text).
+GOOD = {p["id"]: example(name, p["id"]) for name in HR_CONTENT for p in spec(name)["parts"] if p["kind"] == "prompt"}
+
+
+def test_the_examples_are_the_prompts_this_test_builds():
+    """The content files' examples say what the rubric asks (the wrong answers below differ from them in one way)."""
+    assert GOOD["code-jobs"] == coding_prompt(spec(NOCODE)["parts"][0]["output"]["labels"])
+    assert GOOD["pre-code"] == coding_prompt(spec(PRE)["parts"][0]["output"]["labels"])
+    assert GOOD["screen-resumes"] == screening_prompt("Computer User Support Specialists", SUPPORT_CRITERION), \
+        "the screening example should be the prompt the 'noquotes' learner writes, with the quote asked for"
 
 
 # --- the content is true to the data it describes (fast) ---------------------------------------------------
@@ -185,16 +188,18 @@ def graded(tmp_path_factory):
         POST: {"expert": {}, "first": {"prompts": {"post-screen": [VAGUE]}, "flags": "all", "choose": "first"},
                "longest": {"prompts": {"post-screen": [VAGUE]}, "flags": "half", "choose": "longest"}},
     }
-    return grade_plan(tmp_path_factory.mktemp("hr-nocode-course"), "hr-[an]*", plan, good=GOOD, vague=VAGUE)
+    return grade_cohort(tmp_path_factory.mktemp("hr-nocode-course"), "hr-[an]*", plan)
 
 
 @pytest.mark.slow
 def test_release_has_no_key_and_the_learner_copy_of_the_tasks(graded):
     for name in HR_CONTENT:
         folder = graded.course / "_nbgrader" / "release" / name
-        text = (folder / f"{name}.ipynb").read_text() + (folder / "tasks.yml").read_text()
-        for secret in ("KEY =", "BEGIN HIDDEN", '"faults"', "why:", "answer:", "rubric", "fault:"):
+        text = released_text(graded.course, name)
+        for secret in (*SECRETS, "fault:"):
             assert secret not in text, f"the learner's copy of {name} gives away the key ({secret!r})"
+        shown = [why for why in explanations(name) if why in text]
+        assert not shown, f"the released {name} gives away explanations of its answers: {shown[:3]}"
         assert not (folder / "quiz-answers").exists(), f"{name}: a released answers folder would be every learner's"
 
 
@@ -205,11 +210,11 @@ def test_a_no_code_learner_gets_full_marks_and_wrong_answers_lose_their_parts(gr
     full = s["expert"]
     assert full.code_score == full.max_code_score == 25 and not full.needs_manual_grade, \
         f"a learner who did every part right, without code, should get 25 of 25: {full.auto}"
-    assert lost_points(s, "noquotes") == {"screen-resumes-quote": 0}, \
+    assert lost(s, "noquotes") == {"screen-resumes-quote": 0}, \
         "a screening prompt that does not ask for the evidence word for word should lose that point, and only it"
-    assert lost_points(s, "flagall") == {f"check-shortlist-{k}": 0 for k in ("facts", "source", "bias", "privacy")}, \
+    assert lost(s, "flagall") == {f"check-shortlist-{k}": 0 for k in ("facts", "source", "bias", "privacy")}, \
         "flagging every sentence of the note should earn nothing for the note, and cost nothing elsewhere"
-    assert lost_points(s, "pasted") == {"screen-resumes-privacy": 0}, \
+    assert lost(s, "pasted") == {"screen-resumes-privacy": 0}, \
         "pasting a candidate's name and email into the prompt should lose the privacy point, and only it"
 
 
@@ -234,22 +239,10 @@ def test_competency_levels_knowledgeable_non_coder_and_guessers(graded):
     for name in (PRE, POST):
         expert = graded.scores[name]["expert"]
         assert expert.code_score == expert.max_code_score == 24, f"{name}: the knowledgeable learner's {expert.auto}"
-    table = competency_table(graded.course)
+    table, notes = levels(graded.course)
+    assert not notes, f"graded cells the competency report cannot place: {notes}"
     print(table.to_string())
     assert len(table.columns) == 6, "the report should give a level in all six competencies"
     assert (table.loc["expert"] >= 3).all().all(), "a knowledgeable non-coder should reach level 3 or more everywhere"
     for guesser in ("first", "longest"):
         assert (table.loc[guesser] <= 1).all().all(), f"a guesser ({guesser} option) should stay at level 1 or below"
-
-
-@pytest.mark.parametrize("name", (*HR_CONTENT, "hr-quiz"))
-def test_the_shortest_option_is_no_cue_either(name):
-    """test_choice_balance checks the longest and the first option; for HR the shortest is checked too (rewriting
-    right answers shorter must not make 'pick the shortest' the cue)."""
-    from test_choice_balance import MARGIN, SETS
-
-    items = SETS[name]
-    shortest = sum((right in (tied := [o for o in opts if len(o) == min(map(len, opts))])) / len(tied)
-                   for opts, right, _ in items) / len(items)
-    chance = sum(1 / len(opts) for opts, _, _ in items) / len(items)
-    assert shortest <= chance + MARGIN + 1e-9, f"{name}: always clicking the shortest option scores {shortest:.0%}"

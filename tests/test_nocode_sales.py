@@ -11,29 +11,10 @@ from __future__ import annotations
 
 import pytest
 from nbgrader_harness import nbgrader
-from nocode_harness import competency_table, grade_plan, lost_points
+from nocode_harness import SECRETS, VAGUE, example, explanations, grade_cohort, levels, lost, released_text
 
 pytestmark = pytest.mark.slow
 NOCODE, PRE, POST = "sales-nocode", "sales-assessment-pre", "sales-assessment-post"
-LABELS = ("Credit reporting, Debt collection, Bank account, Credit card, Mortgage, Student loan, Vehicle loan, "
-          "Money transfer, Personal loan")
-GOOD = {
-    "label-complaints": f"You file customer complaints in our CRM. Classify the complaint into exactly one of these "
-                        f"labels: {LABELS}. Answer with only the label, nothing else. If no label fits or you are not "
-                        f"sure, answer needs review.",
-    "pre-label": f"Classify the complaint into exactly one of these labels: {LABELS}. Answer with only the label, "
-                 f"nothing else. If you are not sure, answer needs review.",
-    "crm-fields": f"Return only a JSON object with the keys product, sentiment and issue_summary. product must be one of: "
-                  f"{LABELS}, needs review. sentiment must be one of: negative, neutral, positive. issue_summary is one "
-                  f'sentence. Example: {{"product": "Mortgage", "sentiment": "negative", "issue_summary": "The servicer '
-                  f'misapplied a payment."}}',
-    "post-fields": f"Return only a JSON object with the keys product and sentiment. product must be one of: {LABELS}. "
-                   f"If you are not sure of the product, use needs review. sentiment must be one of: negative, "
-                   f"neutral, positive.",
-}
-VAGUE = "Please sort these customer complaints into the right categories for me."
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     plan = {
@@ -41,49 +22,62 @@ def graded(tmp_path_factory):
                      VAGUE, "File the complaint under one product. Answer with only the label, nothing else. If you are "
                             "not sure, answer needs review."]}},
                  "flagall": {"flags": "all"},
-                 "email": {"prompts": {"label-complaints": [VAGUE, GOOD["label-complaints"] + " Example: 'From Jordan "
-                           "Avery (jordan.avery@example.com): the collector rang me four times' -> Debt collection"]}}},
+                 "email": {"prompts": {"label-complaints": [VAGUE, example(NOCODE, "label-complaints") + " Example: "
+                           "'From Jordan Avery (jordan.avery@example.com): the collector rang me four times' -> Debt "
+                           "collection"]}}},
         PRE: {"expert": {}, "first": {"prompts": {"pre-label": [VAGUE]}, "flags": "all", "choose": "first"},
               "longest": {"prompts": {"pre-label": [VAGUE]}, "flags": "half", "choose": "longest"}},
         POST: {"expert": {}, "first": {"prompts": {"post-fields": [VAGUE]}, "flags": "all", "choose": "first"},
                "longest": {"prompts": {"post-fields": [VAGUE]}, "flags": "half", "choose": "longest"}},
     }
-    return grade_plan(tmp_path_factory.mktemp("sales-nocode-course"), "sales-[an]*", plan, good=GOOD, vague=VAGUE)
+    return grade_cohort(tmp_path_factory.mktemp("sales-nocode-course"), "sales-[an]*", plan)
 
 
 def test_release_has_no_key_and_the_learner_copy_of_the_tasks(graded):
     for name in (NOCODE, PRE, POST):
-        folder = graded.course / "_nbgrader" / "release" / name
-        text = (folder / f"{name}.ipynb").read_text() + (folder / "tasks.yml").read_text()
-        for secret in ("KEY =", "BEGIN HIDDEN", '"faults"', "why:", "answer:", "rubric"):
-            assert secret not in text, (name, secret)
-        assert not (folder / "quiz-answers").exists()
+        text = released_text(graded.course, name)
+        for secret in SECRETS:
+            assert secret not in text, f"the released {name} shows part of its answer key ({secret!r})"
+        shown = [why for why in explanations(name) if why in text]
+        assert not shown, f"the released {name} gives away explanations of its answers: {shown[:3]}"
+        assert not (graded.course / "_nbgrader" / "release" / name / "quiz-answers").exists(), \
+            f"the released {name} comes with answers already saved"
 
 
 def test_a_no_code_learner_gets_full_marks_and_wrong_answers_lose_their_parts(graded):
-    assert graded.auto.returncode == 0, graded.auto.stderr[-3000:]
+    assert graded.auto.returncode == 0, f"grading stopped: {graded.auto.stderr[-3000:]}"
     s = graded.scores[NOCODE]
     full = s["expert"]
-    assert full.code_score == full.max_code_score == 23 and not full.needs_manual_grade, full.auto
-    lost = {who: lost_points(s, who) for who in ("nolabels", "flagall", "email")}
-    assert lost["nolabels"] == {"label-complaints-labels": 0, "label-complaints-output": 0}
-    assert lost["flagall"] == {"check-note-facts": 0, "check-note-sources": 0, "check-note-privacy": 0}
-    assert lost["email"] == {"label-complaints-privacy": 0}
+    assert full.code_score == full.max_code_score == 23 and not full.needs_manual_grade, \
+        f"a learner who answered everything right, without code, got {full.code_score} of {full.max_code_score}: " \
+        f"{full.auto}"
+    assert lost(s, "nolabels") == {"label-complaints-labels": 0, "label-complaints-output": 0}, \
+        "a prompt without the picklist should lose the labels point and the output point, and nothing else"
+    assert lost(s, "flagall") == {"check-note-facts": 0, "check-note-sources": 0, "check-note-privacy": 0}, \
+        "flagging every sentence of the note should earn nothing on the note, and cost nothing else"
+    assert lost(s, "email") == {"label-complaints-privacy": 0}, \
+        "pasting a customer's name and email address into the prompt should lose the privacy point, and only that"
 
 
 def test_feedback_explains_in_the_learners_words(graded):
     nbgrader(graded.course, "generate_feedback", NOCODE)
     page = (graded.course / "_nbgrader" / "feedback" / "flagall" / NOCODE / f"{NOCODE}.html").read_text()
-    assert "flagging sentences that are sound costs as much as finding faults earns" in page
-    assert "precision 50%" in page  # 5 faults among 10 flags
+    assert "flagging sentences that are sound costs as much as finding faults earns" in page, \
+        "the feedback should say why flagging everything earns nothing"
+    assert "precision 50%" in page, "the feedback should give the precision of the flags (5 faults among 10)"
 
 
 def test_competency_levels_knowledgeable_non_coder_and_guessers(graded):
     for name in (PRE, POST):
-        assert graded.scores[name]["expert"].code_score == 24, graded.scores[name]["expert"].auto
-    table = competency_table(graded.course)
+        expert = graded.scores[name]["expert"]
+        assert expert.code_score == 24, f"a learner who answered everything right got {expert.code_score} of 24 " \
+                                        f"on {name}: {expert.auto}"
+    table, notes = levels(graded.course)
+    assert not notes, f"graded cells the competency report cannot place: {notes}"
     print(table.to_string())
-    assert len(table.columns) == 6
-    assert (table.loc["expert"] >= 3).all().all()
+    assert len(table.columns) == 6, f"the report should show all six competencies, not {list(table.columns)}"
+    assert (table.loc["expert"] >= 3).all().all(), \
+        f"a knowledgeable non-coder should reach level 3 or more everywhere:\n{table.loc['expert']}"
     for guesser in ("first", "longest"):
-        assert (table.loc[guesser] <= 1).all().all(), table.loc[guesser]
+        assert (table.loc[guesser] <= 1).all().all(), \
+            f"a learner who guesses ({guesser} option) should stay at level 1 or below:\n{table.loc[guesser]}"

@@ -1,6 +1,7 @@
 """The customer-support and leaders' tracks without code (issue 18's two paths), graded by real nbgrader with
 the course's hardened config, in one module-scoped grading run (one release, one autograde over every learner of
-both assignments; tests/test_nocode_leaders.py only lends the leaders' answers to the course-solutions check).
+both assignments; the knowledgeable learner's prompts are the content files' examples, which the
+course-solutions check submits too).
 
 A knowledgeable non-coder's answers (written through the widgets' own API, as their clicks would be) get full
 marks on `support-nocode` and `leaders-nocode`; plausible wrong answers lose exactly their parts: a triage prompt
@@ -13,26 +14,19 @@ from __future__ import annotations
 
 import pytest
 from nbgrader_harness import nbgrader
-from nocode_harness import grade_plan, lost_points, spec
+from nocode_harness import SECRETS, VAGUE, example, explanations, grade_cohort, lost, released_text, spec
 
 pytestmark = pytest.mark.slow
 NOCODE, LEADERS = "support-nocode", "leaders-nocode"
-QUEUES = ", ".join(spec(NOCODE)["parts"][0]["output"]["labels"])
-GOOD = {
-    "triage": f"You triage customer complaints for a support desk. Classify the complaint into exactly one of these "
-              f"queues: {QUEUES}. Answer with only the label, nothing else. If no queue fits or you are not sure, "
-              f"answer needs review.",
-    "reply-fields": "Return only a JSON object with the keys customer_quote and issue_summary. customer_quote is the "
-                    "sentence of the complaint that states the problem, copied word for word. issue_summary is one "
-                    "sentence. Use only what the complaint says: do not add facts or amounts, and make no promises.",
-    "briefing": "Return only a JSON object with the keys decision_quote and summary. decision_quote is the sentence of "
-                "the statement that says what the Committee decided, copied word for word. summary is one sentence. "
-                "Use only what the statement says: do not add forecasts or facts of your own.",
-}
-VAGUE = "Please help me answer these customers."
+# The prompt a knowledgeable learner writes for each prompt part: its `example` in the content file; the wrong
+# answers below are that prompt with one thing missing.
+GOOD = {p["id"]: example(name, p["id"]) for name in (NOCODE, LEADERS) for p in spec(name)["parts"]
+        if p["kind"] == "prompt"}
 NO_PROMISE_RULE = GOOD["reply-fields"].replace(", and make no promises", "")
 PARAPHRASE = GOOD["reply-fields"].replace(", copied word for word", ", in your own words")
 PARAPHRASE_BRIEFING = GOOD["briefing"].replace(", copied word for word", ", in plain words")
+assert GOOD["reply-fields"] not in (NO_PROMISE_RULE, PARAPHRASE) and PARAPHRASE_BRIEFING != GOOD["briefing"], \
+    "the content files' examples changed wording: rewrite the wrong answers built from them"
 
 
 @pytest.fixture(scope="module")
@@ -54,17 +48,18 @@ def graded(tmp_path_factory):
         "first": {"choose": "first"},
     }}
     # one release and one autograde for both assignments (the glob matches support-nocode and leaders-nocode only)
-    return grade_plan(tmp_path_factory.mktemp("paths-nocode-course"), "[sl][ue][pa]*-nocode", plan, good=GOOD,
-                      vague=VAGUE)
+    return grade_cohort(tmp_path_factory.mktemp("paths-nocode-course"), "[sl][ue][pa]*-nocode", plan)
 
 
 @pytest.mark.parametrize("name", [NOCODE, LEADERS])
 def test_release_has_no_key_and_the_learner_copy_of_the_tasks(graded, name):
     assert sorted(graded.scores) == sorted([NOCODE, LEADERS])
     folder = graded.course / "_nbgrader" / "release" / name
-    text = (folder / f"{name}.ipynb").read_text() + (folder / "tasks.yml").read_text()
-    for secret in ("KEY =", "BEGIN HIDDEN", '"faults"', "why:", "answer:", "rubric", "fault:"):
+    text = released_text(graded.course, name)
+    for secret in (*SECRETS, "fault:"):
         assert secret not in text, (name, secret)
+    shown = [why for why in explanations(name) if why in text]
+    assert not shown, f"the released {name} gives away explanations of its answers: {shown[:3]}"
     assert not (folder / "quiz-answers").exists()
     assert not (graded.course / "_nbgrader" / "release" / "sales-nocode").exists(), "the glob released another track"
 
@@ -74,12 +69,12 @@ def test_a_no_code_learner_gets_full_marks_and_wrong_answers_lose_their_parts(gr
     s = graded.scores[NOCODE]
     full = s["expert"]
     assert full.code_score == full.max_code_score == 23 and not full.needs_manual_grade, full.auto
-    assert lost_points(s, "nolabels") == {"triage-labels": 0, "triage-output": 0}
-    assert lost_points(s, "flagall") == {"check-reply-facts": 0, "check-reply-commitments": 0, "check-reply-privacy": 0}
-    assert lost_points(s, "email") == {"triage-privacy": 0}
-    assert lost_points(s, "promiser") == {"reply-fields-promises": 0}
-    assert lost_points(s, "paraphraser") == {"reply-fields-grounded": 1}
-    first = lost_points(s, "first")
+    assert lost(s, "nolabels") == {"triage-labels": 0, "triage-output": 0}
+    assert lost(s, "flagall") == {"check-reply-facts": 0, "check-reply-commitments": 0, "check-reply-privacy": 0}
+    assert lost(s, "email") == {"triage-privacy": 0}
+    assert lost(s, "promiser") == {"reply-fields-promises": 0}
+    assert lost(s, "paraphraser") == {"reply-fields-grounded": 1}
+    first = lost(s, "first")
     assert first and set(first) <= {f"handoffs-{i['id']}" for i in spec(NOCODE)["parts"][3]["items"]}, first
     assert s["first"].code_score <= 23 - 4, "always clicking the first option must lose most of the hand-off items"
 
@@ -88,9 +83,9 @@ def test_the_leaders_assignment_full_marks_and_wrong_answers_lose_their_parts(gr
     s = graded.scores[LEADERS]
     full = s["expert"]
     assert full.code_score == full.max_code_score == 15 and not full.needs_manual_grade, full.auto
-    assert lost_points(s, "flagall") == {"check-briefing-facts": 0, "check-briefing-sources": 0}
-    assert lost_points(s, "paraphraser") == {"briefing-grounded": 1}
-    first = lost_points(s, "first")
+    assert lost(s, "flagall") == {"check-briefing-facts": 0, "check-briefing-sources": 0}
+    assert lost(s, "paraphraser") == {"briefing-grounded": 1}
+    first = lost(s, "first")
     assert first and set(first) <= {f"sponsor-decisions-{i['id']}" for i in spec(LEADERS)["parts"][2]["items"]}, first
 
 

@@ -124,6 +124,7 @@ def test_check_work_scores_precision_and_recall_and_flag_everything_earns_nothin
     for unit, faults in ((facts, ["s2", "s3"]), (privacy, ["s4"])):
         points, why = _grade(grading.check, "demo-check", unit["key"], faults, unit["points"])
         assert points == 0 and "flagging sentences that are sound" in why
+        assert "recall 100%" in why and "precision" in why, "a zero says what the flags were worth"
 
 
 def test_decide_order_varies_per_learner_but_keys_stay(here):

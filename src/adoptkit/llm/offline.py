@@ -132,7 +132,8 @@ def _keys(instruction: str, schema: dict | None) -> list[str]:
             return keys
     m = re.search(r"(?:keys?|fields?|properties)\s*[:\-]?\s*(.+)", instruction, re.I)
     if m:
-        tail = re.split(r"\.\s", m.group(1).split("\n")[0])[0]  # the list ends with its sentence
+        # the list ends with its sentence, or where a colon or semicolon starts the fields' details
+        tail = re.split(r"\.\s|[:;]", m.group(1).split("\n")[0])[0]
         keys = re.findall(r'["\'`]([A-Za-z_][\w ]{0,40})["\'`]', tail) or \
             [k.strip(" .") for k in re.split(r",|\band\b", tail) if re.fullmatch(r"\s*[A-Za-z_]\w*\s*\.?", k)]
         return keys

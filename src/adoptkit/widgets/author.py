@@ -10,6 +10,9 @@ kept outside `exercises/` because nbgrader releases every file there. This write
 - `tasks.yml`: the learner's copy, without answers, explanations, planted faults or rubric;
 - `<assignment>.ipynb`: locked cells that show each widget, and one grade cell per graded unit whose hidden
   part holds its answer key and calls adoptkit.widgets.grading.
+
+A file with `built_by: <script>` holds only the no-code parts of a notebook that also has code tasks (the
+engineering assessments): this writes its `tasks.yml`, and that script writes the notebook with `part_cells`.
 """
 
 from __future__ import annotations
@@ -149,26 +152,33 @@ def grade_units(p: dict) -> list[dict]:
     return units
 
 
+def part_cells(p: dict, label: str, heading: str = "##") -> list:
+    """A part's cells: its brief under `heading label: title`, its widget, one grade cell per graded unit.
+    (autograders/assessments.py uses it too, for the no-code parts of the assessments that also hold code.)"""
+    units = grade_units(p)
+    total = sum(u["points"] for u in units)
+    cells = [_md(f"{heading} {label}: {p.get('title', p['id'])} ({total:g} points)\n\n{_lines(p.get('brief', ''))}",
+                 f"{p['id']}-brief")]
+    cls = WIDGET[p["kind"]]
+    cells.append(_code(f"""
+        # Just run this cell: it shows the task. Your work is saved as you go.
+        from adoptkit.widgets import {cls}
+        {cls}.from_content({LEARNER_FILE!r}, {p['id']!r})""", f"{p['id']}-widget", hide=True))
+    for u in units:
+        header = f"{label}, {u.get('label', u['id'])} ({u['points']:g} point{'s' if u['points'] != 1 else ''})."
+        visible = f"from adoptkit.widgets import grading\ngrading.answered({p['id']!r}, {p['kind']!r})"
+        hidden = f"KEY = {_key(u['key'])}\n{u['call']}"
+        cells.append(_grade(u["id"], header, visible, hidden, u["points"], u.get("competency")))
+    return cells
+
+
 def notebook(spec: dict) -> nbformat.NotebookNode:
     name = spec["assignment"]
     cells = [_md(f"# {spec['title']}\n\n{_lines(spec.get('intro', ''))}", "intro")]
     rows = []
     for n, p in enumerate(spec["parts"], 1):
-        units = grade_units(p)
-        total = sum(u["points"] for u in units)
-        rows.append(f"| {n} | {p.get('title', p['id'])} | {total:g} |")
-        cells.append(_md(f"## Part {n}: {p.get('title', p['id'])} ({total:g} points)\n\n{_lines(p.get('brief', ''))}",
-                         f"{p['id']}-brief"))
-        cls = WIDGET[p["kind"]]
-        cells.append(_code(f"""
-            # Just run this cell: it shows the task. Your work is saved as you go.
-            from adoptkit.widgets import {cls}
-            {cls}.from_content({LEARNER_FILE!r}, {p['id']!r})""", f"{p['id']}-widget", hide=True))
-        for u in units:
-            header = f"Part {n}, {u.get('label', u['id'])} ({u['points']:g} point{'s' if u['points'] != 1 else ''})."
-            visible = f"from adoptkit.widgets import grading\ngrading.answered({p['id']!r}, {p['kind']!r})"
-            hidden = f"KEY = {_key(u['key'])}\n{u['call']}"
-            cells.append(_grade(u["id"], header, visible, hidden, u["points"], u.get("competency")))
+        rows.append(f"| {n} | {p.get('title', p['id'])} | {sum(u['points'] for u in grade_units(p)):g} |")
+        cells += part_cells(p, f"Part {n}")
     total = sum(u["points"] for p in spec["parts"] for u in grade_units(p))
     table = "| Part | Task | Points |\n|---|---|---|\n" + "\n".join(rows)
     cells.insert(1, _md(f"""
@@ -213,14 +223,16 @@ def build(path: str | Path, root: str | Path | None = None) -> dict[Path, str]:
         raise ContentError(f"{path}: {err}") from None
     validate(spec, str(path))
     folder = root / "exercises" / spec["assignment"]
-    nb = notebook(spec)
-    nbformat.validate(nb)
     try:
         rel = path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         rel = path.name
-    return {folder / f"{spec['assignment']}.ipynb": json.dumps(nb, indent=1, ensure_ascii=False) + "\n",
-            folder / LEARNER_FILE: learner_file(spec, rel)}
+    outputs = {folder / LEARNER_FILE: learner_file(spec, rel)}
+    if spec.get("built_by"):  # the no-code parts of a notebook with code tasks: that generator writes the notebook
+        return outputs
+    nb = notebook(spec)
+    nbformat.validate(nb)
+    return {folder / f"{spec['assignment']}.ipynb": json.dumps(nb, indent=1, ensure_ascii=False) + "\n", **outputs}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_text(text, encoding="utf-8")
                 print(out)
+        if not args.check and (by := yaml.safe_load(Path(c).read_text(encoding="utf-8")).get("built_by")):
+            print(f"{c}: its notebook also holds code tasks; write it with: python {by}")
     return 1 if stale else 0
 
 

@@ -263,13 +263,16 @@ def check(part_id: str, key: dict, faults: list[str], points: float) -> float:
         recall = len(true_flags) / len(planted) if planted else 0.0
         for sid in false_flags:
             lines.append(f"✗ Sentence {sid} is sound: flagging it costs points. {key.get('why', {}).get(sid, '')}".rstrip())
-        lines.append(f"Over the whole draft you flagged {len(flagged)} sentence(s): {len(true_flags)} of the "
-                     f"{len(planted)} planted faults (recall {recall:.0%}); {len(true_flags)} of your {len(flagged)} "
-                     f"flags were faults (precision {precision:.0%}).")
+        summary = (f"Over the whole draft you flagged {len(flagged)} sentence(s): {len(true_flags)} of the "
+                   f"{len(planted)} planted faults (recall {recall:.0%}); {len(true_flags)} of your {len(flagged)} "
+                   f"flags were faults (precision {precision:.0%}).")
+        lines.append(summary)
         share = hits / len(faults) - (len(false_flags) / len(sound) if sound else 0.0)
+        # The reason for a zero carries the summary: a grader that shows a failed check's message only still
+        # tells the learner what their flags were worth.
         return _finish(points * share, points, lines, "This part earns no points: "
-                       + ("flagging sentences that are sound costs as much as finding faults earns."
-                          if false_flags else "find the planted faults listed above."))
+                       + ("flagging sentences that are sound costs as much as finding faults earns. "
+                          if false_flags else "find the planted faults of the draft. ") + summary)
 
 
 # --- scenario items and quiz questions ---------------------------------------------------------------------
