@@ -3,7 +3,8 @@
 release gets no flag, and an honest answer written differently (its own helper functions, extra imports,
 a wrapper) scores full marks with no flag either. A false flag buries the real ones. Quiz answers are read
 from the source's hidden tests; the no-code track's answers are given through its widgets
-(tests/test_nocode_sales.py's `answer`); a teach-back gets a complete lesson on the role's data.
+(tests/nocode_harness.py's `answer`, the knowledgeable learner's prompts being the content files'
+examples); a teach-back gets a complete lesson on the role's data.
 """
 
 from __future__ import annotations
