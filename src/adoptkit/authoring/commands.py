@@ -1,0 +1,90 @@
+"""The authoring commands (`adoptkit new`, `check`, `slides`, `facilitator`, `mentor`), registered by cli.py."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .. import settings as settings_mod
+from .names import AuthoringError
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.secho(str(message), fg="red", err=True)
+    sys.exit(code)
+
+
+def course_root() -> Path:
+    """The course folder: where the `_config.yml` with an `adoptkit:` section is (ADOPTKIT_CONFIG wins)."""
+    config = settings_mod.find_config()
+    if config is None or not Path(config).is_file():
+        _fail("no course here: run the command inside the course's folder (the one with _config.yml and _toc.yml), "
+              "or set ADOPTKIT_CONFIG to its _config.yml", 2)
+    return Path(config).resolve().parent
+
+
+# --- new --------------------------------------------------------------------------------------------------
+
+@click.group("new")
+def new() -> None:
+    """Scaffold a path, a chapter or an exercise that follows the house conventions (and add it to _toc.yml)."""
+
+
+def _do(make) -> None:
+    from . import scaffold
+
+    root = course_root()
+    try:
+        plan = make(root)
+        scaffold.apply(root, plan)
+    except AuthoringError as err:
+        _fail(err)
+    for line in scaffold.describe(root, plan):
+        click.echo(line)
+
+
+dataset_option = click.option("--dataset", default=None,
+                              help="the catalog dataset the page starts from (default: the first made for this role)")
+title_option = click.option("--title", default=None, help="the page's title (default: from the name)")
+
+
+@new.command("path")
+@click.argument("name")
+@title_option
+@dataset_option
+def new_path(name: str, title: str | None, dataset: str | None) -> None:
+    """A role path NAME: book/roles/NAME/index.md, its quiz and its teach-back, under "Role paths"."""
+    from . import scaffold
+
+    _do(lambda root: scaffold.plan_path(root, name, title, dataset))
+
+
+@new.command("chapter")
+@click.argument("path")
+@click.argument("name")
+@title_option
+@dataset_option
+def new_chapter(path: str, name: str, title: str | None, dataset: str | None) -> None:
+    """A chapter NAME of PATH: book/roles/PATH/NAME.md, listed on the path's page and in _toc.yml."""
+    from . import scaffold
+
+    _do(lambda root: scaffold.plan_chapter(root, path, name, title, dataset))
+
+
+@new.command("exercise")
+@click.argument("name")
+@click.option("--path", "path", required=True, help="the role path the exercise belongs to")
+@click.option("--no-code", is_flag=True, help="the widget kind: prompts, checks and decisions (content/NAME.yml)")
+@title_option
+@dataset_option
+def new_exercise(name: str, path: str, no_code: bool, title: str | None, dataset: str | None) -> None:
+    """A graded exercise PATH-NAME: an nbgrader source with hidden tests and declared wrong answers."""
+    from . import scaffold
+
+    _do(lambda root: scaffold.plan_exercise(root, name, path, no_code, title, dataset))
+
+
+def register(main: click.Group) -> None:
+    main.add_command(new)
