@@ -86,5 +86,40 @@ def new_exercise(name: str, path: str, no_code: bool, title: str | None, dataset
     _do(lambda root: scaffold.plan_exercise(root, name, path, no_code, title, dataset))
 
 
+# --- check ------------------------------------------------------------------------------------------------
+
+@click.command("check")
+@click.option("--allow", "allow", type=click.Path(dir_okay=False), default=None,
+              help="the allow-list of justified exceptions (default: check-allow.yml at the course root)")
+@click.option("--run", "run", is_flag=True,
+              help="also run every declared wrong answer and check its test fails (slower: a kernel per answer)")
+@click.option("--rules", "list_rules", is_flag=True, help="list the rules and what each finds, then stop")
+@click.option("--summary", is_flag=True, help="end with the number of findings per rule")
+def check_cmd(allow: str | None, run: bool, list_rules: bool, summary: bool) -> None:
+    """Lint the course as an author would: every finding as FILE:LINE: RULE: MESSAGE; exit 1 if any."""
+    from collections import Counter
+
+    from .check import RULES, check
+
+    if list_rules:
+        for rule, what in RULES.items():
+            click.echo(f"{rule:15} {what}")
+        return
+    root = course_root()
+    try:
+        found = check(root, Path(allow) if allow else None, run=run,
+                      echo=(lambda line: click.echo(f"... {line}", err=True)) if run else None)
+    except AuthoringError as err:
+        _fail(err, 2)
+    for f in found:
+        click.echo(str(f))
+    if summary or found:
+        counts = Counter(f.rule for f in found)
+        click.echo(f"{len(found)} finding(s)" + (": " + ", ".join(f"{r} {n}" for r, n in sorted(counts.items()))
+                                                 if counts else ""), err=True)
+    sys.exit(1 if found else 0)
+
+
 def register(main: click.Group) -> None:
     main.add_command(new)
+    main.add_command(check_cmd)
