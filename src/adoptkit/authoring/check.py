@@ -291,7 +291,7 @@ def _figure_alt(cell: Cell, add) -> None:
 
 def _colour(cell: Cell, add) -> None:
     src = cell.source
-    for m in re.finditer(r"cmap\s*=\s*[\"']([\w.]+)[\"']", src):
+    for m in re.finditer(r"\b(?:cmap|colormap|palette)\s*=\s*[\"']([\w.]+)[\"']", src):
         if m.group(1).lower().removesuffix("_r") in RED_GREEN_MAPS:
             add(cell.line_of(src[:m.start()].count("\n") + 1), "colour",
                 f"the colour map {m.group(1)!r} is unreadable for red-green colour-blind readers (or rainbow-ordered): "

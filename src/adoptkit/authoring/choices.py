@@ -89,26 +89,32 @@ def every_choice_set(root: Path) -> dict[str, list[Item]]:
 
 
 def strategy_scores(items) -> dict[str, float]:
-    """Expected share right for: chance, always-longest (ties split evenly), always-first.
+    """Expected share right for: chance, always-longest and always-shortest (ties split evenly), always-first.
 
     `items`: Items, or (options, right answer, why) tuples."""
-    chance = longest = first = 0.0
+    chance = longest = shortest = first = 0.0
     for item in items:
         options, right = (item.options, item.answer) if isinstance(item, Item) else (item[0], item[1])
         lengths = [len(o) for o in options]
-        tied = [o for o, n in zip(options, lengths) if n == max(lengths)]
+        for pick, extreme in ((max, "longest"), (min, "shortest")):
+            tied = [o for o, n in zip(options, lengths) if n == pick(lengths)]
+            share = (right in tied) / len(tied)
+            if extreme == "longest":
+                longest += share
+            else:
+                shortest += share
         chance += 1 / len(options)
-        longest += (right in tied) / len(tied)
         first += options[0] == right
     n = len(items)
-    return {"chance": chance / n, "longest": longest / n, "first": first / n, "items": n}
+    return {"chance": chance / n, "longest": longest / n, "shortest": shortest / n, "first": first / n, "items": n}
 
 
 def cues(items) -> list[str]:
     """What is wrong with a set of items: a strategy beating chance by more than MARGIN (empty: none)."""
     s = strategy_scores(items)
     out = []
-    for name, what in (("longest", "always clicking the longest option"), ("first", "always clicking the first option")):
+    for name, what in (("longest", "always clicking the longest option"), ("shortest", "always clicking the shortest option"),
+                       ("first", "always clicking the first option")):
         if s[name] > s["chance"] + MARGIN + 1e-9:
             out.append(f"{what} scores {s[name]:.0%} over {s['items']} item(s), against {s['chance']:.0%} by chance "
                        f"(allowed: chance + {MARGIN:.0%}); rebalance the options' length, or where the answer stands")

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-NUMBER = re.compile(r"(?<![\w.\-/#@$£€§])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(\s?%|\s?per ?cent\b)?(?![\w/]|\.\d|\()")
+NUMBER = re.compile(r"(?<![\w.,\-/#@§])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(\s?%|\s?per ?cent\b)?(?![\w/]|\.\d|\()")
 REFERENCE = re.compile(
     r"\b(chapters?|sections?|parts?|steps?|questions?|items?|exercises?|levels?|figures?|tables?|modules?|lessons?|"
     r"pages?|versions?|python|rows?|columns?|cells?|stages?|phases?|rounds?|tiers?|rules?|issues?|tasks?|"
