@@ -7,23 +7,17 @@ and (with `scaffolded`) a path made with the scaffold: a chapter, a code exercis
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
-from adoptkit.authoring import scaffold
+from adoptkit.authoring import demo, scaffold
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURE = ROOT / "tests" / "fixtures" / "authoring" / "course"
 PATH = "customer-support"
 
 
 def small_course(tmp: Path) -> Path:
-    course = Path(tmp) / "course"
-    shutil.copytree(FIXTURE, course)
-    shutil.copy(ROOT / "_config.yml", course / "_config.yml")
-    (course / "autograders").mkdir()
-    shutil.copy(ROOT / "autograders" / "nbgrader_config.py", course / "autograders" / "nbgrader_config.py")
-    return course
+    """adoptkit.authoring.demo's small course, with this repository's _config.yml and nbgrader config."""
+    return demo.small_course(Path(tmp), ROOT / "_config.yml")
 
 
 def scaffolded(tmp: Path) -> Path:

@@ -277,11 +277,11 @@ def test_the_command_prints_file_line_rule_message_and_exits_1(course):
 
 
 def test_the_command_exits_0_on_a_clean_course(course):
-    proc = subprocess.run([sys.executable, "-m", "adoptkit.cli", "check", "--summary"], cwd=course,
+    proc = subprocess.run([sys.executable, "-m", "adoptkit.cli", "check"], cwd=course,
                           capture_output=True, text=True,
                           env={**__import__("os").environ, "ADOPTKIT_CONFIG": str(course / "_config.yml")})
     assert (proc.returncode, proc.stdout) == (0, ""), proc.stderr
-    assert "0 finding(s)" in proc.stderr
+    assert "0 finding(s): the course passes" in proc.stderr
 
 
 # -- the rule for numbers, on sentences ----------------------------------------------------------------------

@@ -231,3 +231,90 @@ def test_check_runs_the_declared_wrong_answers_and_catches_one_the_tests_miss(co
                                                    "loses": ["label-requests-labels"]}]}
     assert "still earns label-requests-labels" in verify_prompt_part(weak)[0]
     assert check.RULES["wrong-answer"]
+
+
+# -- live sessions: slides and the facilitator guide, opened in chromium -----------------------------------
+
+QUESTION = "Which column of your own export would you count first, and why?"
+
+
+@pytest.fixture(scope="module")
+def slides(course, graded, tmp_path_factory) -> Path:
+    """`adoptkit slides PATH` after grading (so the guide has real mistakes), with a question in the exercises."""
+    chapter = course / f"{CHAPTER}.md"
+    text = chapter.read_text(encoding="utf-8")
+    chapter.write_text(text.replace("## Exercises\n\n", f"## Exercises\n\n1. **Your own data.** {QUESTION}\n", 1),
+                       encoding="utf-8")
+    out = tmp_path_factory.mktemp("authoring-slides")
+    proc = adoptkit(course, "slides", PATH, "--out", str(out))
+    assert proc.returncode == 0, f"adoptkit slides {PATH}:\n{proc.stdout}\n{proc.stderr[-4000:]}"
+    return out
+
+
+def test_the_guide_s_mistakes_are_the_gradebook_s(course, slides, graded):
+    """Each graded part under "Common mistakes" with the counts nbgrader's own API gives, most lost first."""
+    expected = {}
+    for assignment in (CODE, NOCODE, QUIZ):
+        nb = nbformat.read(course / "exercises" / assignment / f"{assignment}.ipynb", as_version=4)
+        points = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"].get("points", 0)
+                  for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")}
+        for student in graded[assignment].values():
+            for item, score in student.auto.items():
+                lost, n = expected.get((assignment, item), (0, 0))
+                expected[(assignment, item)] = (lost + int((score or 0) < points[item]), n + 1)
+    guide = (slides / "facilitator.md").read_text(encoding="utf-8")
+    section = guide.split("## Common mistakes seen in grading", 1)[1]
+    listed = re.findall(r"- `([\w-]+)` part `([\w-]+)`: (\d+) of (\d+) learners lost points", section)
+    lost_any = [v for v in expected.values() if v[0] > 0]
+    assert len(listed) == min(5, len(lost_any)), (listed, expected)
+    for assignment, item, lost, n in listed:
+        assert expected[(assignment, item)] == (int(lost), int(n)), (assignment, item, lost, n)
+    assert int(listed[0][2]) == max(v[0] for v in lost_any)
+    assert "## Agenda" in guide and "about 60 minutes" in guide and QUESTION in guide
+
+
+@pytest.mark.browser
+def test_the_decks_and_the_guide_open_offline_in_chromium(slides):
+    from urllib.parse import urlsplit
+
+    from browser import CHROMIUM, launch, serve
+    from playwright.sync_api import sync_playwright
+
+    from adoptkit.data import load
+
+    deck_html = (slides / "complaint-triage.slides.html").read_text(encoding="utf-8")
+    assert f"{len(load('cfpb_complaints')):,d}" in deck_html  # the chapter's glued count, filled in
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (apt-get install chromium)")
+    requests, failed = [], []
+    with serve(slides) as url, sync_playwright() as pw:
+        browser = launch(pw)
+        try:
+            page = browser.new_page()
+            page.on("request", lambda r: requests.append(r.url))
+            page.on("requestfailed", lambda r: failed.append(r.url))
+            page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.status} {r.url}"))
+            page.goto(url, wait_until="networkidle")
+            deck = page.locator("a[href$='.slides.html']")
+            assert deck.count() == 1, page.content()
+            deck.first.click()
+            page.wait_for_function("window.Reveal && Reveal.isReady()", timeout=30_000)
+            assert page.evaluate("Reveal.getTotalSlides()") >= 4
+            first = page.evaluate("Reveal.getCurrentSlide().innerText")
+            assert "Chapter learning objectives" in first, first
+            alts = page.eval_on_selector_all(".reveal img", "els => els.map(e => e.alt)")
+            assert alts and all(a.strip() for a in alts), alts
+            assert "Horizontal bar chart" in " ".join(alts), alts
+            text = page.locator(".reveal .slides").inner_text()
+            assert QUESTION in text and "import " not in text  # discussed, and no code on the slides
+            page.keyboard.press("End")  # the last slide: the prompts to discuss
+            page.wait_for_function("Reveal.isLastSlide()", timeout=10_000)
+            assert "To discuss" in page.evaluate("Reveal.getCurrentSlide().innerText")
+            page.goto(url + "facilitator.html", wait_until="networkidle")
+            assert "Common mistakes seen in grading" in page.inner_text("body")
+        finally:
+            browser.close()
+    foreign = sorted({u for u in requests if urlsplit(u).scheme not in ("data", "blob")
+                      and urlsplit(u).hostname not in ("127.0.0.1", "localhost")})
+    assert requests and not foreign, foreign
+    assert not failed, failed

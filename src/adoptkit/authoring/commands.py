@@ -94,8 +94,7 @@ def new_exercise(name: str, path: str, no_code: bool, title: str | None, dataset
 @click.option("--run", "run", is_flag=True,
               help="also run every declared wrong answer and check its test fails (slower: a kernel per answer)")
 @click.option("--rules", "list_rules", is_flag=True, help="list the rules and what each finds, then stop")
-@click.option("--summary", is_flag=True, help="end with the number of findings per rule")
-def check_cmd(allow: str | None, run: bool, list_rules: bool, summary: bool) -> None:
+def check_cmd(allow: str | None, run: bool, list_rules: bool) -> None:
     """Lint the course as an author would: every finding as FILE:LINE: RULE: MESSAGE; exit 1 if any."""
     from collections import Counter
 
@@ -113,13 +112,53 @@ def check_cmd(allow: str | None, run: bool, list_rules: bool, summary: bool) -> 
         _fail(err, 2)
     for f in found:
         click.echo(str(f))
-    if summary or found:
-        counts = Counter(f.rule for f in found)
-        click.echo(f"{len(found)} finding(s)" + (": " + ", ".join(f"{r} {n}" for r, n in sorted(counts.items()))
-                                                 if counts else ""), err=True)
+    counts = Counter(f.rule for f in found)
+    click.echo(f"{len(found)} finding(s)" + (": " + ", ".join(f"{r} {n}" for r, n in sorted(counts.items()))
+                                             if counts else ": the course passes the authoring lint"), err=True)
     sys.exit(1 if found else 0)
+
+
+# --- slides ------------------------------------------------------------------------------------------------
+
+@click.command("slides")
+@click.argument("path")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="default _build/slides/PATH")
+@click.option("--serve", is_flag=True, help="then serve the decks on 127.0.0.1 until Ctrl-C")
+@click.option("--port", type=int, default=0, show_default=True, help="with --serve (0: a free port)")
+def slides_cmd(path: str, out: str | None, serve: bool, port: int) -> None:
+    """Reveal.js decks for PATH's chapters and its facilitator guide, for a live session (offline, no code)."""
+    from ..measure.cohort import gradebook_url
+    from . import slides
+
+    root = course_root()
+    try:
+        s = settings_mod.load(root / "_config.yml")
+        index, warnings = slides.build(root, path, Path(out) if out else None, db_url=gradebook_url(s),
+                                       min_group=s.measure.min_group_size,
+                                       echo=lambda line: click.echo(f"... {line}", err=True))
+    except (AuthoringError, settings_mod.SettingsError) as err:
+        _fail(err)
+    for w in warnings:
+        click.secho(f"warning: {w}", fg="yellow", err=True)
+    click.echo(f"wrote {index.parent} ({len(list(index.parent.glob('*.slides.html')))} deck(s)); open {index}")
+    if serve:
+        _serve(index.parent, port)
+
+
+def _serve(folder: Path, port: int) -> None:
+    import functools
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(folder))
+    with ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
+        click.echo(f"serving http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)")
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            click.echo("stopped")
 
 
 def register(main: click.Group) -> None:
     main.add_command(new)
     main.add_command(check_cmd)
+    main.add_command(slides_cmd)
