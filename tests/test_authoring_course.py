@@ -318,3 +318,13 @@ def test_the_decks_and_the_guide_open_offline_in_chromium(slides):
                       and urlsplit(u).hostname not in ("127.0.0.1", "localhost")})
     assert requests and not foreign, foreign
     assert not failed, failed
+
+
+def test_the_guide_shows_no_counts_below_the_minimum_group(course, graded):
+    from adoptkit.authoring import facilitator
+
+    url = f"sqlite:///{course / '_nbgrader' / 'gradebook.db'}"
+    lines, source = facilitator.mistakes(course, PATH, url, min_group=1000)
+    assert not any("learners lost points" in line for line in lines), lines
+    assert "shown once at least 1000 are" in source and "declared by its authors, not observed" in lines[0]
+    assert any(f"`{CODE}` part `most_common`" in line for line in lines), lines
