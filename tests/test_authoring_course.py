@@ -300,16 +300,17 @@ def test_the_decks_and_the_guide_open_offline_in_chromium(slides):
             deck.first.click()
             page.wait_for_function("window.Reveal && Reveal.isReady()", timeout=30_000)
             assert page.evaluate("Reveal.getTotalSlides()") >= 4
-            first = page.evaluate("Reveal.getCurrentSlide().innerText")
+            first = page.evaluate("Reveal.getCurrentSlide().textContent")
             assert "Chapter learning objectives" in first, first
             alts = page.eval_on_selector_all(".reveal img", "els => els.map(e => e.alt)")
             assert alts and all(a.strip() for a in alts), alts
             assert "Horizontal bar chart" in " ".join(alts), alts
-            text = page.locator(".reveal .slides").inner_text()
+            text = page.evaluate("document.querySelector('.reveal .slides').textContent")  # every slide, shown or not
             assert QUESTION in text and "import " not in text  # discussed, and no code on the slides
             page.keyboard.press("End")  # the last slide: the prompts to discuss
             page.wait_for_function("Reveal.isLastSlide()", timeout=10_000)
-            assert "To discuss" in page.evaluate("Reveal.getCurrentSlide().innerText")
+            last = page.evaluate("Reveal.getCurrentSlide().textContent")
+            assert "To discuss" in last and QUESTION in last, last
             page.goto(url + "facilitator.html", wait_until="networkidle")
             assert "Common mistakes seen in grading" in page.inner_text("body")
         finally:
