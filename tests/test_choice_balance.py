@@ -8,74 +8,23 @@ explanation for the feedback.
 
 from __future__ import annotations
 
-import ast
-import json
 from pathlib import Path
 
 import pytest
-import yaml
+
+from adoptkit.authoring import choices
 
 ROOT = Path(__file__).resolve().parents[1]
-MARGIN = 0.10
-
-
-def _quiz_items(path: Path) -> list[tuple[list[str], str, dict]]:
-    """(options, right answer, why) per question of a notebook's Quiz; [] if it has none."""
-    cells = ["".join(c["source"]) for c in json.loads(path.read_text(encoding="utf-8"))["cells"]]
-    questions, keys = None, {}
-    for src in cells:
-        if "Quiz(" not in src and "grading.choice" not in src:
-            continue
-        tree = ast.parse(src)
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "QUESTIONS":
-                questions = ast.literal_eval(node.value)
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Quiz" and len(node.args) > 1 \
-                    and isinstance(node.args[1], ast.List):
-                questions = ast.literal_eval(node.args[1])
-            if (isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "choice"
-                    and getattr(node.func.value, "id", None) == "grading"):
-                index = node.args[0].slice.value  # quiz.answers[i]
-                keys[index] = ast.literal_eval(node.args[1])
-    if questions is None:
-        return []
-    assert sorted(keys) == list(range(len(questions))), f"{path}: every question needs grading.choice in its hidden test"
-    return [(list(opts), keys[i]["answer"], keys[i]["why"]) for i, (_, opts) in enumerate(questions)]
-
-
-def _decide_items(path: Path) -> list[tuple[list[str], str, dict]]:
-    out = []
-    for part in yaml.safe_load(path.read_text(encoding="utf-8"))["parts"]:
-        if part["kind"] == "decide":
-            for item in part["items"]:
-                text = {o["id"]: o["text"] for o in item["options"]}
-                out.append(([o["text"] for o in item["options"]], text[item["answer"]],
-                            {o["text"]: o.get("why") for o in item["options"]}))
-    return out
 
 
 def every_choice_set() -> dict[str, list]:
-    sets = {}
-    for nb in sorted(ROOT.glob("exercises/*/*.ipynb")):
-        if items := _quiz_items(nb):
-            sets.setdefault(nb.parent.name, []).extend(items)
-    for content in sorted(ROOT.glob("content/*.yml")):
-        if items := _decide_items(content):
-            sets.setdefault(yaml.safe_load(content.read_text())["assignment"], []).extend(items)
-    return sets
+    """assignment -> [(options, right answer, why)] (the product's reading: adoptkit.authoring.choices)."""
+    return {name: [(i.options, i.answer, i.why) for i in items]
+            for name, items in choices.every_choice_set(ROOT).items()}
 
 
-def strategy_scores(items) -> dict[str, float]:
-    """Expected share right for: chance, always-longest and always-shortest (ties split evenly), always-first."""
-    def by_length(options, right, pick):
-        tied = [o for o in options if len(o) == pick(map(len, options))]
-        return (right in tied) / len(tied)
-
-    n = len(items)
-    return {"chance": sum(1 / len(options) for options, _, _ in items) / n,
-            "longest": sum(by_length(options, right, max) for options, right, _ in items) / n,
-            "shortest": sum(by_length(options, right, min) for options, right, _ in items) / n,
-            "first": sum(options[0] == right for options, right, _ in items) / n, "items": n}
+strategy_scores = choices.strategy_scores
+MARGIN = choices.MARGIN
 
 
 SETS = every_choice_set()

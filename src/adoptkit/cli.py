@@ -335,6 +335,11 @@ from .lms.cli import register as _register_lms
 
 _register_lms(main)
 
+# Authoring: new (scaffolds), check (the authoring lint), slides.
+from .authoring.commands import register as _register_authoring
+
+_register_authoring(main)
+
 @main.command()
 @click.argument("assignment")
 @click.option("--course-config", type=click.Path(dir_okay=False), default=None,
