@@ -54,3 +54,24 @@ def test_find_config_walks_up_to_the_file_with_an_adoptkit_section(tmp_path, mon
     deep.mkdir(parents=True)
     (tmp_path / "book" / "_config.yml").write_text("title: not the kit's\n")
     assert settings.find_config(deep) == cfg
+
+
+def test_config_check_gives_a_verdict_a_summary_and_every_setting_on_request(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from adoptkit.cli import main
+
+    cfg = write(tmp_path, "adoptkit:\n  organisation:\n    name: Acme\n  roles: [sales, hr]\n")
+    monkeypatch.setenv("ADOPTKIT_CONFIG", str(cfg))
+    ok = CliRunner().invoke(main, ["config", "check"])
+    lines = ok.output.splitlines()
+    assert ok.exit_code == 0 and lines[0] == f"valid: {cfg}", ok.output
+    assert "Acme" in ok.output and "sales, hr" in ok.output and len(lines) < 20  # a summary, not the dump
+    assert '"organisation"' not in ok.output and "--show" in lines[-1]
+    shown = CliRunner().invoke(main, ["config", "check", "--show"])
+    assert shown.exit_code == 0 and '"organisation"' in shown.output and '"Acme"' in shown.output
+
+    cfg.write_text("title: t\nadoptkit:\n  sandbox:\n    port: 99999\n")
+    bad = CliRunner().invoke(main, ["config", "check"])
+    assert bad.exit_code == 1 and "valid:" not in bad.output.replace("invalid:", "")
+    assert f"invalid: {cfg}" in bad.output and "adoptkit.sandbox.port" in bad.output and "99999" in bad.output

@@ -2,7 +2,8 @@
 
 For each HTML page of the site (`built_site`, served on 127.0.0.1, Debian's chromium): no error in the
 console and no uncaught script error; no request to any host but this one; every image with alt text
-that describes it (not empty, not a file name); no "-0" and no number in scientific notation in a table.
+that describes it (not empty, not a file name); no "-0" and no number in scientific notation in a table;
+no asterisk of a name taken for emphasis (O*NET shown as "ONET").
 Each page is checked separately and every problem is reported with its page.
 """
 
@@ -49,6 +50,7 @@ def visits(built_site: Path) -> dict[str, dict]:
                     "img", "els => els.map(e => [e.getAttribute('alt'), e.getAttribute('src') || ''])")
                 seen["cells"] = page.eval_on_selector_all("table td, table th",
                                                           "els => els.map(e => e.innerText.trim())")
+                seen["text"] = page.inner_text("body")
                 found[name] = seen
                 page.close()
         finally:
@@ -86,3 +88,9 @@ def test_no_table_shows_minus_zero_or_scientific_notation(visits):
     bad = [f"{name}: {cell!r}" for name, v in visits.items() for cell in v["cells"]
            if NEGATIVE_ZERO.match(cell) or SCIENTIFIC.search(cell)]
     assert not bad, "\n".join(bad)
+
+
+def test_no_asterisk_in_a_name_is_taken_for_emphasis(visits):
+    # Markdown reads the two asterisks of "O*NET ... O*NET" as emphasis: the reader sees "ONET" in italics.
+    bad = sorted(name for name, v in visits.items() if re.search(r"\bONET\b", v["text"]))
+    assert not bad, f"pages showing ONET (write O\\*NET in Markdown): {bad}"
