@@ -1,10 +1,10 @@
 """A complete teach-back lesson per role, on the role's real data, as a learner who did the work would write
 it (the course's lesson.ipynb is the blank template). Shared by the grading and Learn-Do-Teach tests.
 
-Engineering's lesson shows code. Marketing's, sales' and HR's are written without a line of code, as a
-non-coder writes them: prose in the template's sections, and the prompt they teach typed into the template's
-ready-made prompt box and run (`run_prompt_box`: the widget's own API, as the clicks would; the run is saved
-beside the lesson in quiz-answers/, submitted with it).
+Engineering's lesson shows code. Every other role's (marketing, sales, HR, support, leaders) is written
+without a line of code, as a non-coder writes it: prose in the template's sections, and the prompt it teaches
+typed into the template's ready-made prompt box and run (`run_prompt_box`: the widget's own API, as the clicks
+would; the run is saved beside the lesson in quiz-answers/, submitted with it).
 """
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ from adoptkit.engage import teachback
 ROLE_DATA = {"sales": "online_retail", "marketing": "bank_marketing", "hr": "onet_occupations",
              "engineering": "cfpb_complaints", "support": "cfpb_complaints", "leaders": "fomc_statements"}
 
-# The roles whose lesson here is written without code (their templates are code-free; support's and leaders'
-# templates still hold code cells, so their lesson here shows code).
-NO_CODE_ROLES = ("marketing", "sales", "hr")
+# The roles whose lesson here is written without code (their templates are code-free: every role not in
+# teachback.CODE_ROLES).
+NO_CODE_ROLES = ("marketing", "sales", "hr", "support", "leaders")
 
 # The data each role's prompt box runs on (src/adoptkit/engage/lesson_samples.yml).
-SAMPLE_DATA = {"sales": "cfpb_complaints", "marketing": "online_retail", "hr": "onet_occupations"}
+SAMPLE_DATA = {"sales": "cfpb_complaints", "marketing": "online_retail", "hr": "onet_occupations",
+               "support": "cfpb_complaints", "leaders": "fomc_statements"}
 
 # The prompt each non-coder's lesson teaches, typed into the worked example's box.
 PROMPTS = {
@@ -36,6 +37,12 @@ PROMPTS = {
     "hr": "Read the job description below. Answer with the one occupation title from this list that fits best: "
           "Human Resources Specialists, Bill and Account Collectors, Registered Nurses. If none fits, answer: "
           "needs review.",
+    "support": "Read the customer's complaint below. Answer with one queue only, from this list: credit report "
+               "error, debt not owed, collector calls and threats, payment trouble, identity theft and fraud, fees "
+               "and charges. If you are not sure, answer: needs review.",
+    "leaders": "Read the policy statement below. Answer with a JSON object only, with two keys: decision_quote, the "
+               "sentence that says what the Committee decided, copied word for word, and summary, one sentence. "
+               "Use only what the statement says; do not add forecasts of your own.",
 }
 
 

@@ -112,3 +112,47 @@ def test_every_dataset_in_the_catalog_is_used_by_the_course():
     unused = [name for name in DATASETS
               if not re.search(rf"""load\(\s*\\?["']{name}\\?["']|dataset: {name}\b""", texts)]
     assert unused == [], f"fetched but used by no chapter or exercise (use them or drop them from the catalog): {unused}"
+
+
+TEACHBACK_TOPICS = {"support": "triaging complaints into the desk's queues with a prompt, and checking each reply",
+                    "leaders": "asking for a briefing on a policy statement that you can check against its text"}
+
+
+@pytest.mark.parametrize("path", ["support", "leaders"])
+def test_teachback_lesson_is_the_code_free_template_and_its_checks_say_so(path):
+    """Like marketing's, sales' and HR's: no code to write (the worked example and the exercise are the template's
+    locked prompt boxes on the role's records), and the checks describe the prompt box as the sales ones do."""
+    import nbformat
+
+    from adoptkit.engage import teachback
+
+    lesson = nbformat.read(ROOT / "exercises" / f"{path}-teachback" / "lesson.ipynb", as_version=4)
+    template = teachback.template(TEACHBACK_TOPICS[path], path)
+    assert [(c.cell_type, c.source) for c in lesson.cells[1:]] == [(c.cell_type, c.source) for c in template.cells[1:]]
+    assert lesson.cells[0].source.startswith(template.cells[0].source)  # the topic, then which path to pick from
+    assert all(not c.get("outputs") for c in lesson.cells)
+    code = [c for c in lesson.cells if c.cell_type == "code"]
+    assert [teachback.BOX_CALL.search(c.source).groups() for c in code] == [(path, None), (path, "try-it")]
+    assert all(c.metadata["editable"] is False for c in code)
+
+    rows = {nb: [line for line in source(f"{nb}-teachback", "checks").cells[0].source.splitlines()
+                 if line.startswith(("| example", "| exercise"))] for nb in (path, "sales")}
+    assert rows[path] == rows["sales"] and "prompt box" in rows[path][0], rows[path]
+
+
+def test_teachback_prompt_boxes_run_on_each_roles_own_real_records():
+    """Support's box holds CFPB complaints, leaders' FOMC statements (a dataset of the leaders' role in the
+    catalog, loaded through adoptkit.data as the chapter loads it), each with the data's citation."""
+    if not os.environ.get("ADOPTKIT_DATA_MIRROR"):
+        pytest.skip("the boxes read real data: set ADOPTKIT_DATA_MIRROR (CI does)")
+    from adoptkit.data import citation
+    from adoptkit.data.catalog import DATASETS
+    from adoptkit.engage import teachback
+    from adoptkit.widgets import content
+
+    for path, dataset in (("support", "cfpb_complaints"), ("leaders", "fomc_statements")):
+        spec = teachback.lesson_sample(path)
+        assert spec["dataset"] == dataset and path in DATASETS[dataset].roles
+        records, source_line = content.records(spec)
+        assert len(records) == len(spec["ids"]) >= 3 and all(len(r.text.split()) > 40 for r in records)
+        assert source_line == citation(dataset)

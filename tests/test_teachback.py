@@ -1,5 +1,6 @@
 import nbformat
 import pytest
+from lessons import NO_CODE_ROLES
 
 from adoptkit.engage import teachback
 
@@ -124,13 +125,11 @@ def test_review_does_not_run_code_that_reaches_for_the_grader(tmp_path):
     assert "grading machinery" in review.problems["example"]
 
 
-# ---- a lesson written without code (marketing, sales, HR): the template's prompt boxes ----------------
-
-NO_CODE = ("marketing", "sales", "hr")
+# ---- a lesson written without code (every role but engineering): the template's prompt boxes ----------
 
 
 def test_the_no_code_template_needs_no_code_and_its_hints_pass_no_check(tmp_path):
-    for role in NO_CODE:
+    for role in NO_CODE_ROLES:
         nb = teachback.template("x", role)
         code = [c for c in nb.cells if c.cell_type == "code"]
         # Its only code cells are the two ready-made prompt boxes, locked against an accidental edit.
@@ -157,7 +156,7 @@ def test_exercise_and_sources_need_the_learners_own_words(tmp_path):
     assert {"exercise", "sources"} <= set(found), found
 
 
-@pytest.mark.parametrize("role", NO_CODE)
+@pytest.mark.parametrize("role", NO_CODE_ROLES)
 def test_review_gives_a_non_coders_lesson_every_requirement_once_its_prompt_has_run(tmp_path, mirror, role):
     """The lesson's only code cells are the template's; the worked example counts once the learner's own
     prompt has run in its box (saved beside the lesson). Not before (sales: and not with a one-line prompt)."""

@@ -45,8 +45,8 @@ def test_the_default_setting_matches_every_shipped_teachback():
 
 @pytest.fixture(scope="module")
 def loop(tmp_path_factory):
-    """A course with every shipped teach-back released, one good lesson per teach-back (marketing's, sales' and
-    HR's written without code: the template's prompt boxes and the learner's words) and the untouched
+    """A course with every shipped teach-back released, one good lesson per teach-back (every role's but
+    engineering's written without code: the template's prompt boxes and the learner's words) and the untouched
     template from one more learner, autograded by real nbgrader."""
     course = course_copy(tmp_path_factory.mktemp("course"))
     generate = nbgrader(course, "generate_assignment", "*-teachback", "--force")

@@ -4,7 +4,8 @@ release gets no flag, and an honest answer written differently (its own helper f
 a wrapper) scores full marks with no flag either. A false flag buries the real ones. Quiz answers are read
 from the source's hidden tests; the no-code track's answers are given through its widgets
 (tests/nocode_harness.py's `answer`, the knowledgeable learner's prompts being the content files'
-examples); a teach-back gets a complete lesson on the role's data.
+examples); a teach-back gets a complete lesson on the role's data (a role without code: its prompt run in the
+lesson's box).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from lessons import good_lesson
+from lessons import NO_CODE_ROLES, good_lesson, run_prompt_box
 from nbgrader_harness import ROOT, by_id, nbgrader, solutions
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.geteuid() != 0, reason="grades in the root sandbox")]
@@ -116,8 +117,10 @@ def test_solution_scores_full_marks_and_nothing_honest_is_flagged(course, assign
             if graded:
                 nb = learner_copy(nbformat.read(release_dir / name, as_version=4), source, variant)
             else:  # a teach-back lesson: the learner's own notebook (the source holds the blank template)
-                nb = good_lesson(assignment.split("-")[0]) if variant != "release" else \
-                    nbformat.read(release_dir / name, as_version=4)
+                role = assignment.split("-")[0]
+                nb = good_lesson(role) if variant != "release" else nbformat.read(release_dir / name, as_version=4)
+                if variant != "release" and role in NO_CODE_ROLES:  # without code: its prompt, run in the box
+                    run_prompt_box(role, folder)
             nbformat.write(nb, folder / name)
             if variant != "release" and (course / "exercises" / assignment / "tasks.yml").exists():
                 # the no-code track: a knowledgeable learner's answers (each prompt part's example in the content file),
