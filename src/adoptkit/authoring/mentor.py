@@ -36,7 +36,8 @@ RULES = [
      "pick one real task from their week and try it in the sandbox together"),
     ("post-assessment", "no graded post-assessment", "work through the path's chapters, then take the post-assessment"),
     ("practise", f"a competency below level {PROFICIENT} after the course",
-     "practise COMPETENCY, their weakest: its chapter again, and its review cards"),
+     "practise COMPETENCY, their weakest (the first in the competency map on a tie): its chapter again, and its "
+     "review cards"),
     ("teach-back", "no teach-back lesson submitted", "write a teach-back lesson (ROLE-teachback) on what they do best"),
     ("awaiting-reviews", "their lesson has fewer reviews than engage.review.min_reviews",
      "ask their reviewers to score the lesson"),
@@ -49,9 +50,14 @@ class MentorError(ValueError):
     """Who asked for what cannot be shown; the message says why and what to do."""
 
 
+def printable(text) -> str:
+    """Text from a record or a command line with its control characters (terminal escapes) shown as '?'."""
+    return "".join(ch if ch.isprintable() else "?" for ch in str(text))
+
+
 def shown(name: str) -> str:
     """A name typed on the command line, safe to print in a message (no control characters, bounded)."""
-    text = "".join(ch if ch.isprintable() else "?" for ch in str(name))
+    text = printable(name)
     return repr(text[:60] + ("…" if len(text) > 60 else ""))
 
 
@@ -89,7 +95,7 @@ class Mentee:
     reviews_received: int
     review_share: float | None  # mean rubric share of the reviews received
     published: bool
-    owes: list[str]  # authors whose lessons they are assigned to review and have not scored
+    owes: list[str]  # authors whose lessons they are assigned to review and have not scored (see owed_text)
     cards_due: int | None  # None: no review cards in the course
     badges: list[str]
     next_rule: str = ""
@@ -155,8 +161,9 @@ def view(c: Cohort, s: Settings, mentor: str, learner: str | None = None, now: d
         has_review = x in results.index
         row = roster.loc[x] if x in roster.index else None
         m = Mentee(
-            learner=x, name=str(row["name"]) if row is not None else x,
-            role=str(row["role"]) if row is not None else "", team=str(row["team"]) if row is not None else "",
+            learner=x, name=printable(row["name"]) if row is not None else x,
+            role=printable(row["role"]) if row is not None else "",
+            team=printable(row["team"]) if row is not None else "",
             in_records=row is not None or len(graded) > 0, completed=done, levels=mine_lv,
             last_active=last.get(x) if x in last.index else None,
             lesson="graded" if teachbacks else ("submitted" if x in lessons or has_review else "not submitted"),
@@ -167,7 +174,7 @@ def view(c: Cohort, s: Settings, mentor: str, learner: str | None = None, now: d
             owes=sorted(open_reviews.loc[open_reviews["reviewer"] == x, "author"]),
             cards_due=int(due.loc[x, "due"]) if due is not None else None,
             badges=[badge_names.get(b, b) for b in badges.loc[badges["learner"] == x, "badge"]])
-        m.next_rule, m.next_step = next_step(m, s, now, c.usage_missing)
+        m.next_rule, m.next_step = next_step(m, s, now, c.usage_missing, s.engage.mentors[mentor])
         out.append(m)
     notes = list(c.notes)
     unknown = [m.learner for m in out if not m.in_records]
@@ -178,7 +185,16 @@ def view(c: Cohort, s: Settings, mentor: str, learner: str | None = None, now: d
     return View(mentor, c.label, c.simulated, now, c.usage_missing, out, sorted(owed["author"]), notes)
 
 
-def next_step(m: Mentee, s: Settings, now: datetime, usage_missing: str | None) -> tuple[str, str]:
+def owed_text(authors: list[str], mine: list[str]) -> str:
+    """The lessons a mentee owes a review of, naming only the mentor's own mentees (others are counted)."""
+    named = [a for a in authors if a in mine]
+    others = len(authors) - len(named)
+    parts = named + ([f"{others} colleague{'s' if others != 1 else ''} outside your mentees"] if others else [])
+    return f"{len(authors)}: the lesson{'s' if len(authors) != 1 else ''} of {', '.join(parts)}"
+
+
+def next_step(m: Mentee, s: Settings, now: datetime, usage_missing: str | None,
+              mine: list[str] = ()) -> tuple[str, str]:
     """(rule id, suggestion): the first of RULES whose condition holds for this mentee's records."""
     text = dict((rule, what) for rule, _, what in RULES)
     role = m.role or "their role's"
@@ -189,7 +205,7 @@ def next_step(m: Mentee, s: Settings, now: datetime, usage_missing: str | None) 
     if "pre" not in phases:
         return "pre-assessment", text["pre-assessment"].replace("ROLE", role)
     if m.owes:
-        return "reviews-owed", f"{text['reviews-owed']}: the lesson(s) of {', '.join(m.owes)}"
+        return "reviews-owed", f"{text['reviews-owed']}: {owed_text(m.owes, mine)}"
     if not usage_missing and (m.last_active is None or m.last_active < pd.Timestamp(now) - pd.Timedelta(
             days=inactive_days)):
         since = "never used the sandbox" if m.last_active is None else f"no sandbox request since {m.last_active:%Y-%m-%d}"
@@ -226,7 +242,7 @@ def _levels_text(m: Mentee, s: Settings) -> str:
 
 
 def _facts(m: Mentee, v: View, s: Settings) -> list[tuple[str, str]]:
-    done = ", ".join(f"{a} {p:g}/{mx:g}" for a, p, mx, _ in m.completed.itertuples(index=False)) or "nothing graded yet"
+    done = ", ".join(f"{printable(a)} {p:g}/{mx:g}" for a, p, mx, _ in m.completed.itertuples(index=False)) or "nothing graded yet"
     if v.usage_missing:
         active = "unknown (no usage log)"
     elif m.last_active is None:
@@ -243,7 +259,7 @@ def _facts(m: Mentee, v: View, s: Settings) -> list[tuple[str, str]]:
             ("levels before → after", _levels_text(m, s)),
             ("last sandbox request", active),
             ("teach-back", lesson),
-            ("reviews owed", ", ".join(m.owes) if m.owes else "none"),
+            ("reviews owed", owed_text(m.owes, s.engage.mentors[v.mentor]) if m.owes else "none"),
             ("review cards due", "no cards in this course" if m.cards_due is None else str(m.cards_due)),
             ("badges", ", ".join(m.badges) or "none yet"),
             ("next step", f"{m.next_step} [rule: {m.next_rule}]")]
@@ -260,7 +276,7 @@ def text(v: View, s: Settings) -> str:
         lines += [f"  {k:22} {val}" for k, val in _facts(m, v, s)]
     if v.mentor_owes:
         lines.append(f"\nYou owe a review of the lesson(s) of: {', '.join(v.mentor_owes)} (adoptkit review score)")
-    lines += [f"note: {n}" for n in v.notes]
+    lines += [f"note: {printable(n)}" for n in v.notes]
     return "\n".join(lines)
 
 
@@ -279,4 +295,4 @@ def page(v: View, s: Settings) -> str:
     rules = "".join(f"<li><b>{html.esc(r)}</b>: when {html.esc(w)}: {html.esc(t)}</li>" for r, w, t in RULES)
     body.append(f"<h2>How the next step is chosen</h2><p>The first rule that holds, in this order:</p><ol>{rules}</ol>")
     return html.page(f"Mentees of {v.mentor}", f"{v.now:%Y-%m-%d}; {v.label}",
-                     "".join(body) + html.notes(v.notes), v.simulated)
+                     "".join(body) + html.notes([printable(n) for n in v.notes]), v.simulated)
