@@ -27,22 +27,22 @@ PROFICIENT = 3  # the competency map's level 3: the level a mentor is recruited 
 # The next-step rules, in the order they are tried (the first that holds is the suggestion). Each is
 # (id, when it holds, what the mentor suggests); the book's mentor guide prints this list.
 RULES = [
-    ("no-records", "no grade, no sandbox request and no lesson in the records",
+    ("no-records", "nothing in the records: no grade, no sandbox request, no lesson",
      "check they can sign in to the hub, then start the pre-assessment together"),
-    ("pre-assessment", "no graded pre-assessment", "take the pre-assessment (ROLE-assessment-pre) to set a baseline"),
-    ("reviews-owed", "peer reviews assigned to them and not scored",
+    ("pre-assessment", "no pre-assessment is graded", "take the pre-assessment (<role>-assessment-pre) to set a baseline"),
+    ("reviews-owed", "they have peer reviews assigned and not scored",
      "finish the peer reviews they owe (adoptkit review score)"),
-    ("back-to-the-sandbox", "no sandbox request for engage.nudge.inactive_days days (with a usage log to read)",
+    ("back-to-the-sandbox", "no sandbox request for engage.nudge.inactive_days days (when there is a usage log)",
      "pick one real task from their week and try it in the sandbox together"),
-    ("post-assessment", "no graded post-assessment", "work through the path's chapters, then take the post-assessment"),
-    ("practise", f"a competency below level {PROFICIENT} after the course",
-     "practise COMPETENCY, their weakest (the first in the competency map on a tie): its chapter again, and its "
-     "review cards"),
-    ("teach-back", "no teach-back lesson submitted", "write a teach-back lesson (ROLE-teachback) on what they do best"),
+    ("post-assessment", "no post-assessment is graded", "work through the path's chapters, then take the post-assessment"),
+    ("practise", f"a competency is below level {PROFICIENT} after the course",
+     "practise <competency>, their weakest (the first in the competency map on a tie): its chapter again, "
+     "and its review cards"),
+    ("teach-back", "no teach-back lesson is submitted", "write a teach-back lesson (<role>-teachback) on what they do best"),
     ("awaiting-reviews", "their lesson has fewer reviews than engage.review.min_reviews",
      "ask their reviewers to score the lesson"),
-    ("cards-due", "review cards due", "a short review session (the review deck notebook)"),
-    ("on-track", "none of the above", "invite them to review a colleague's lesson, or to mentor the next cohort"),
+    ("cards-due", "review cards are due", "a short review session (the review deck notebook)"),
+    ("on-track", "none of the above holds", "invite them to review a colleague's lesson, or to mentor the next cohort"),
 ]
 
 
@@ -197,13 +197,13 @@ def next_step(m: Mentee, s: Settings, now: datetime, usage_missing: str | None,
               mine: list[str] = ()) -> tuple[str, str]:
     """(rule id, suggestion): the first of RULES whose condition holds for this mentee's records."""
     text = dict((rule, what) for rule, _, what in RULES)
-    role = m.role or "their role's"
+    role = m.role or "<their role>"
     phases = set(m.levels.columns[m.levels.notna().any()]) if len(m.levels) else set()
     inactive_days = s.engage.nudge.inactive_days
     if not m.in_records and m.last_active is None and m.lesson == "not submitted":
-        return "no-records", text["no-records"].replace("ROLE", role)
+        return "no-records", text["no-records"].replace("<role>", role)
     if "pre" not in phases:
-        return "pre-assessment", text["pre-assessment"].replace("ROLE", role)
+        return "pre-assessment", text["pre-assessment"].replace("<role>", role)
     if m.owes:
         return "reviews-owed", f"{text['reviews-owed']}: {owed_text(m.owes, mine)}"
     if not usage_missing and (m.last_active is None or m.last_active < pd.Timestamp(now) - pd.Timedelta(
@@ -218,9 +218,9 @@ def next_step(m: Mentee, s: Settings, now: datetime, usage_missing: str | None,
         name = next(c.name for c in s.competency.competencies if c.id == weakest)
         before = m.levels.loc[weakest, "pre"]
         was = f", {int(before)} before" if pd.notna(before) else ""
-        return "practise", text["practise"].replace("COMPETENCY", f"{name} (level {int(post.min())} after{was})")
+        return "practise", text["practise"].replace("<competency>", f"{name} (level {int(post.min())} after{was})")
     if m.lesson == "not submitted":
-        return "teach-back", text["teach-back"].replace("ROLE", role)
+        return "teach-back", text["teach-back"].replace("<role>", role)
     if m.reviews_received < s.engage.review.min_reviews and not m.published:
         return "awaiting-reviews", (f"{text['awaiting-reviews']}: {m.reviews_received} of "
                                     f"{s.engage.review.min_reviews} reviews so far")
