@@ -7,7 +7,6 @@ cohort as written, not read back from the command. Hostile names (mentor, learne
 from __future__ import annotations
 
 import copy
-import os
 import re
 import shutil
 from datetime import datetime, timedelta, timezone
@@ -203,12 +202,17 @@ def test_thin_records_give_a_clear_message(course, tmp_path):
     s2["measure"] = {k: (v.replace(str(root), str(copy_root)) if isinstance(v, str) else v)
                      for k, v in section["measure"].items()}
     s2["measure"]["usage_log"] = str(copy_root / "missing.jsonl")
+    # and a learner of mentor-b graded but left off the roster: the records' note names them, so it is withheld
+    gone = who["other"][1]
+    roster = pd.read_csv(copy_root / "roster.csv", dtype=str, keep_default_na=False)
+    roster[roster["learner"] != gone].to_csv(copy_root / "roster.csv", index=False)
     (copy_root / "_config.yml").write_text(yaml.safe_dump({"title": "c", "adoptkit": s2}), encoding="utf-8")
     r = view(copy_root, "mentor-a", "--learner", who["inactive"])
     assert r.exit_code == 0, r.output
     b = block(r.stdout, who["inactive"])
     assert b["last sandbox request"] == "unknown (no usage log)" and "back-to-the-sandbox" not in b["next step"]
     assert "no usage data" in r.stdout
+    assert gone not in r.output and "1 more note(s) about the course's records are left out here" in r.stdout
 
 
 def test_every_rule_is_stated_once_and_the_last_always_holds():

@@ -176,7 +176,12 @@ def view(c: Cohort, s: Settings, mentor: str, learner: str | None = None, now: d
             badges=[badge_names.get(b, b) for b in badges.loc[badges["learner"] == x, "badge"]])
         m.next_rule, m.next_step = next_step(m, s, now, c.usage_missing, s.engage.mentors[mentor])
         out.append(m)
-    notes = list(c.notes)
+    # The records' notes about the usage log (rows and dates, never a learner); the others can name learners
+    # who are not theirs (the roster's does), so they are counted and left to the L&D lead's reports.
+    notes = [n for n in c.notes if n.startswith(("usage log:", "no usage data:"))]
+    if len(notes) < len(c.notes):
+        notes.append(f"{len(c.notes) - len(notes)} more note(s) about the course's records are left out here, as "
+                     f"they can name other learners: the L&D lead's reports (adoptkit report competency) show them")
     unknown = [m.learner for m in out if not m.in_records]
     if unknown:
         notes.append(f"not in the roster or the gradebook yet: {', '.join(unknown)} (a typo in "
