@@ -222,3 +222,12 @@ def test_every_rule_is_stated_once_and_the_last_always_holds():
 
     src = inspect.getsource(mt.next_step)
     assert all(f'"{r}"' in src for r in ids), "every stated rule is one the code applies"
+
+
+def test_a_database_password_never_reaches_the_view():
+    label = "records: gradebook postgresql+psycopg2://grader:s3cr%40t@db:5432/gb, usage log sqlite:////x/gateway.db"
+    assert mt.where(label) == ("records: gradebook postgresql+psycopg2://grader:***@db:5432/gb, usage log "
+                               "sqlite:////x/gateway.db")
+    v = mt.View("m", label, False, NOW, None, [])
+    s = settings.parse({}, root=Path("."))
+    assert "s3cr" not in mt.text(v, s) and "s3cr" not in mt.page(v, s)

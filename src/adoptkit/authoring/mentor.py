@@ -55,6 +55,11 @@ def printable(text) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in str(text))
 
 
+def where(label: str) -> str:
+    """Where the records came from, with any password in a database URL hidden (a view is read by mentors)."""
+    return re.sub(r"(://[^/:@\s]*):[^@\s]*@", r"\1:***@", printable(label))
+
+
 def shown(name: str) -> str:
     """A name typed on the command line, safe to print in a message (no control characters, bounded)."""
     text = printable(name)
@@ -273,8 +278,8 @@ def _facts(m: Mentee, v: View, s: Settings) -> list[tuple[str, str]]:
 def text(v: View, s: Settings) -> str:
     lines = []
     if v.simulated:
-        lines.append(f"{v.label}; no real learner is shown.")
-    lines.append(f"Mentees of {v.mentor} on {v.now:%Y-%m-%d} ({len(v.mentees)}); {v.label}")
+        lines.append(f"{where(v.label)}; no real learner is shown.")
+    lines.append(f"Mentees of {v.mentor} on {v.now:%Y-%m-%d} ({len(v.mentees)}); {where(v.label)}")
     for m in v.mentees:
         head = m.name if m.name == m.learner else f"{m.name} ({m.learner})"
         lines.append(f"\n{head}" + (f", {m.role}" if m.role else "") + (f", team {m.team}" if m.team else ""))
@@ -299,5 +304,5 @@ def page(v: View, s: Settings) -> str:
         body.append(f"<p>You owe a review of the lesson(s) of: {html.esc(', '.join(v.mentor_owes))}.</p>")
     rules = "".join(f"<li><b>{html.esc(r)}</b>: when {html.esc(w)}: {html.esc(t)}</li>" for r, w, t in RULES)
     body.append(f"<h2>How the next step is chosen</h2><p>The first rule that holds, in this order:</p><ol>{rules}</ol>")
-    return html.page(f"Mentees of {v.mentor}", f"{v.now:%Y-%m-%d}; {v.label}",
+    return html.page(f"Mentees of {v.mentor}", f"{v.now:%Y-%m-%d}; {where(v.label)}",
                      "".join(body) + html.notes([printable(n) for n in v.notes]), v.simulated)
