@@ -335,7 +335,7 @@ from .lms.cli import register as _register_lms
 
 _register_lms(main)
 
-# Authoring: new (scaffolds), check (the authoring lint), slides.
+# Authoring: new (scaffolds), check (the authoring lint), slides, mentor (a mentor's view of their mentees).
 from .authoring.commands import register as _register_authoring
 
 _register_authoring(main)

@@ -511,6 +511,9 @@ class Nudge(_Section):
     inactive_days: int = Field(default=7, ge=1)
 
 
+USER_ID = r"[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}"  # a hub / gradebook user name
+
+
 class Engage(_Section):
     leaderboard: LeaderboardSettings = LeaderboardSettings()
     badges: Badges = Badges()
@@ -518,6 +521,19 @@ class Engage(_Section):
     review: Review = Review()
     microlearning: Microlearning = Microlearning()
     nudge: Nudge = Nudge()
+    # Who mentors whom (`adoptkit mentor view MENTOR`): mentor id -> the learner ids they mentor (hub user names).
+    mentors: dict[str, list[str]] = {}
+
+    @field_validator("mentors")
+    @classmethod
+    def _mentors(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for mentor, mentees in v.items():
+            bad = [x for x in (mentor, *mentees) if not re.fullmatch(USER_ID, x)]
+            if bad:
+                raise ValueError(f"{bad[0][:40]!r} is not a user id (letters, digits and . _ @ + -, up to 100)")
+            if mentor in mentees or len(set(mentees)) < len(mentees):
+                raise ValueError(f"{mentor}: a mentor cannot mentor themselves, and lists each mentee once")
+        return v
 
 
 class XAPI(_Section):

@@ -158,7 +158,46 @@ def _serve(folder: Path, port: int) -> None:
             click.echo("stopped")
 
 
+# --- mentor -------------------------------------------------------------------------------------------------
+
+@click.group("mentor")
+def mentor() -> None:
+    """A mentor's view of their mentees (who mentors whom: adoptkit.engage.mentors in _config.yml)."""
+
+
+@mentor.command("view")
+@click.argument("mentor_id", metavar="MENTOR")
+@click.option("--learner", default=None, help="one of your mentees only")
+@click.option("--html", "html_out", type=click.Path(dir_okay=False), default=None, help="also write an HTML page")
+def mentor_view(mentor_id: str, learner: str | None, html_out: str | None) -> None:
+    """Per mentee: work completed, levels before and after, last sandbox use, teach-back, reviews owed, next step."""
+    from ..adoption_cli import _errors
+    from ..measure import cohort
+    from . import mentor as mt
+
+    def go():
+        s = settings_mod.load(course_root() / "_config.yml")
+        mt.mentees(s, mentor_id, learner)  # who may see what, before any record is read
+        url = cohort.gradebook_url(s)
+        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+            raise mt.MentorError(f"nothing is graded yet (no gradebook at {url.removeprefix('sqlite:///')}): the "
+                                 f"view fills in once your mentees' work is graded (adoptkit grade ASSIGNMENT)")
+        return s, mt.view(cohort.load(s), s, mentor_id, learner)
+
+    try:
+        s, v = go()
+    except (mt.MentorError, *_errors()) as err:
+        _fail(err)
+    click.echo(mt.text(v, s))
+    if html_out:
+        out = Path(html_out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(mt.page(v, s), encoding="utf-8")
+        click.echo(f"wrote {out}")
+
+
 def register(main: click.Group) -> None:
     main.add_command(new)
     main.add_command(check_cmd)
     main.add_command(slides_cmd)
+    main.add_command(mentor)
