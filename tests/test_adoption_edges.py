@@ -280,3 +280,15 @@ def test_manager_view_shows_aggregates_only_for_teams_at_the_minimum_size(record
     assert len(big) and (big["members"] >= 5).all() and (big["assessed after"] >= 5).all()
     r = run_adoptkit(root, sec, "career", "teams", "--min-size", "50")
     assert r.returncode == 0 and "yes" not in r.stdout
+
+
+def test_a_gradebook_password_never_reaches_an_error_or_a_report_label():
+    """A PostgreSQL gradebook that cannot be read: the error names it without its password."""
+    from adoptkit.measure import assessment
+
+    url = "postgresql+psycopg2://grader:s3cret-pw@127.0.0.1:1/gradebook"  # port 1: refused at once
+    with pytest.raises(assessment.GradebookError) as err:
+        assessment.gradebook_scores(url)
+    assert "s3cret-pw" not in str(err.value) and "grader:***@127.0.0.1:1/gradebook" in str(err.value)
+    assert assessment.shown_url(f"records: gradebook {url}, usage log x.db") == \
+        "records: gradebook postgresql+psycopg2://grader:***@127.0.0.1:1/gradebook, usage log x.db"

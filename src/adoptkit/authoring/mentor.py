@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-from ..measure import competency, records
+from ..measure import assessment, competency, records
 from ..measure.cohort import Cohort
 from ..settings import USER_ID, Settings
 
@@ -57,7 +57,7 @@ def printable(text) -> str:
 
 def where(label: str) -> str:
     """Where the records came from, with any password in a database URL hidden (a view is read by mentors)."""
-    return re.sub(r"(://[^/:@\s]*):[^@\s]*@", r"\1:***@", printable(label))
+    return assessment.shown_url(printable(label))
 
 
 def shown(name: str) -> str:

@@ -77,6 +77,12 @@ JOIN assignment ON notebook.assignment_id = assignment.id
 STUDENTS_SQL = "SELECT id, first_name, last_name, email FROM student"
 
 
+def shown_url(text: str) -> str:
+    """A text with any password in a database URL in it hidden: reports and errors are read by people
+    who must not learn the gradebook's credentials."""
+    return re.sub(r"(://[^/:@\s]*):[^@\s]*@", r"\1:***@", str(text))
+
+
 def gradebook_scores(db_url: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(scores, students) from nbgrader's gradebook: one row per learner and autograded cell."""
     import sqlalchemy
@@ -86,7 +92,8 @@ def gradebook_scores(db_url: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         scores = sqlread.query(engine, SCORES_SQL)
         people = sqlread.query(engine, STUDENTS_SQL)
     except (sqlalchemy.exc.SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as err:
-        raise GradebookError(f"cannot read the gradebook {db_url}: {err.__class__.__name__}: {err}. "
+        raise GradebookError(f"cannot read the gradebook {shown_url(db_url)}: {err.__class__.__name__}: "
+                             f"{shown_url(err)}. "
                              f"Is it nbgrader's gradebook?") from None
     finally:
         engine.dispose()

@@ -198,5 +198,6 @@ def _load(s: Settings, usage_required: bool) -> Cohort:
         frame = reaction.collect(submitted)
         return frame[frame["learner"].isin(known)]
 
-    return Cohort(roster, scores, log, timings, reactions, label=f"records: gradebook {url}, usage log {log_path}",
+    return Cohort(roster, scores, log, timings, reactions, label=f"records: gradebook {assessment.shown_url(url)}, "
+                  f"usage log {log_path}",
                   notes=notes, usage_missing=missing)
