@@ -18,6 +18,8 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
+from .data.cache import sha256 as file_hash  # one streaming sha256 for the whole kit
+
 # Never inputs or outputs of a step: caches Python, Jupyter and the OS leave beside the files.
 _IGNORED_DIRS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
 _IGNORED_FILES = {".DS_Store"}
@@ -36,13 +38,6 @@ def files(folder: Path) -> list[Path]:
         found += [Path(dirpath, f) for f in sorted(filenames) if f not in _IGNORED_FILES]
     return found
 
-
-def file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def hashes(paths: Iterable[Path], base: Path) -> dict[str, str]:

@@ -16,7 +16,6 @@ PIP_FIND_LINKS) serves an air-gapped site; nothing else here touches the network
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import shutil
@@ -26,6 +25,8 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..data.cache import sha256  # one streaming sha256 for the whole kit
 
 
 class ModelError(RuntimeError):
@@ -85,13 +86,6 @@ CATALOG = {m.name: m for m in [
 def cache_dir(root: Path) -> Path:
     return Path(root) / ".cache" / "models"
 
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _installed(pkg: ModelPackage) -> Path | None:
