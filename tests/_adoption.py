@@ -41,7 +41,9 @@ CHAPTER = Path(__file__).resolve().parents[1] / "book" / "measuring-roi.md"
 def _chapter_cells() -> list[str]:
     import re
 
-    return re.findall(r"```\{code-cell\} ipython3\n(.*?)```", CHAPTER.read_text(encoding="utf-8"), re.S)
+    cells = re.findall(r"```\{code-cell\} ipython3\n(.*?)```", CHAPTER.read_text(encoding="utf-8"), re.S)
+    # a cell's options come as ":key: value" lines or as a YAML block between "---" lines: neither is code
+    return [re.sub(r"\A---\n.*?\n---\n", "", c, flags=re.S) for c in cells]
 
 
 def chapter_assumptions() -> dict:
