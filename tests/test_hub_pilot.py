@@ -288,8 +288,16 @@ def test_pilot_hub_from_release_to_feedback(pilot: PilotHub, capsys):
     from adoptkit.gateway.db import resolve_url
 
     gw = pilot_settings(course)
-    with sa.create_engine(resolve_url(gw.gateway.db_url, gw.root)).connect() as conn:
-        logged = conn.execute(sa.text("SELECT learner, cohort, status FROM usage WHERE endpoint LIKE '%chat%'")).all()
+    # The gateway commits usage rows a few times a second, off the request: wait for the row (bounded).
+    engine = sa.create_engine(resolve_url(gw.gateway.db_url, gw.root))
+    for _ in range(60):
+        with engine.connect() as conn:
+            logged = conn.execute(sa.text("SELECT learner, cohort, status FROM usage "
+                                          "WHERE endpoint LIKE '%chat%'")).all()
+        if logged:
+            break
+        time.sleep(0.5)
+    engine.dispose()
     assert [tuple(r) for r in logged] == [(L1, "pilot", 200)], logged
     # Each learner's server runs under their own account (the instructor's under the hub's); a learner
     # cannot read another's home, the exercises' sources, the gradebook or the hub's state, nor signal
