@@ -32,10 +32,10 @@ ADOPTKIT = Path(sys.executable).parent / "adoptkit"
 
 def test_every_role_path_of_the_book_has_its_pages_and_quiz_key():
     paths = role_paths(REPO)
-    assert set(paths) == {"sales", "marketing", "hr", "engineering"}
+    assert set(paths) == {"sales", "marketing", "hr", "engineering", "support", "leaders"}
     for role, path in paths.items():
         assert path.pages[0].docname == f"book/roles/{role}/index"
-        assert len(path.pages) >= 4 and path.questions, role
+        assert len(path.pages) >= 2 and path.questions, role  # the index and at least one chapter
         for q in path.questions:
             assert q.answer in q.options  # the key was found in the hidden tests
         assert f"{role}-quiz" in path.assignments and f"{role}-assessment-pre" not in path.assignments
