@@ -498,7 +498,9 @@ def test_releases_fail_their_own_visible_tests(course, tmp_path):
     folder = tmp_path / "teachback"
     nbformat.write(course.template, folder / "lesson.ipynb")
     errors = execute(course.checks, folder)
-    assert {gid for gid, e in errors.items() if e} == {f"check_{r}" for r in ("title", "filled", "objectives", "example", "length")}
+    # the template's own headings and hints earn nothing: only the learner's words count
+    assert {gid for gid, e in errors.items() if e} == {f"check_{r}" for r in ("title", "filled", "objectives", "example",
+                                                                             "exercise", "sources", "length")}
 
 
 @pytest.mark.slow
@@ -537,7 +539,7 @@ def test_autograde_scores_the_teachback_structure(course):
     assert got["correct"].code_score == got["correct"].max_code_score == 8
     assert {k for k, v in got["partly"].auto.items() if v == 0} == {"check_sections", "check_sources"}
     assert got["partly"].code_score == 6
-    assert {k for k, v in got["template"].auto.items() if v == 1} == {"check_sections", "check_exercise", "check_sources"}
-    assert got["template"].code_score == 3
+    assert {k for k, v in got["template"].auto.items() if v == 1} == {"check_sections"}  # headings kept, nothing written
+    assert got["template"].code_score == 1
     graded_lesson = course.root / "_nbgrader" / "autograded" / "correct" / TEACHBACK / "lesson.ipynb"
     assert graded_lesson.is_file()  # the lesson is kept, executed, beside its checks
