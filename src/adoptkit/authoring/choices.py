@@ -26,10 +26,8 @@ class Item:
     line: int  # 1-based, in the file
 
 
-def quiz_items(path: Path) -> list[Item]:
-    """One Item per question of a notebook's Quiz (key read from its hidden tests); [] if it has none.
-
-    Raises ValueError when a question has no `grading.choice` key in its hidden tests."""
+def _read_quiz(path: Path) -> tuple[list | None, dict, int]:
+    """A notebook's Quiz as written: (questions [(text, options)] or None, keys {index: choice}, line)."""
     from .sources import notebook_cells
 
     cells = notebook_cells(path)
@@ -52,6 +50,20 @@ def quiz_items(path: Path) -> list[Item]:
                     and getattr(node.func.value, "id", None) == "grading"):
                 index = node.args[0].slice.value  # quiz.answers[i]
                 keys[index] = ast.literal_eval(node.args[1])
+    return questions, keys, line
+
+
+def quiz_questions(path: Path) -> list[str]:
+    """The question texts of a notebook's Quiz ([] if it has none); the key stays in the hidden tests."""
+    questions, _, _ = _read_quiz(path)
+    return [q for q, _ in questions or []]
+
+
+def quiz_items(path: Path) -> list[Item]:
+    """One Item per question of a notebook's Quiz (key read from its hidden tests); [] if it has none.
+
+    Raises ValueError when a question has no `grading.choice` key in its hidden tests."""
+    questions, keys, line = _read_quiz(path)
     if questions is None:
         return []
     if sorted(keys) != list(range(len(questions))):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from . import choices
 from .wrong import expected_mistakes
 
 TOP = 5  # graded parts listed under "common mistakes"
@@ -68,24 +69,8 @@ def prompts(text: str) -> list[str]:
 
 def quiz_questions(root: Path, path: str) -> list[str]:
     """The questions of exercises/PATH-quiz (their text only: the answer key stays in the hidden tests)."""
-    import ast
-    import json
-
     nb = Path(root) / "exercises" / f"{path}-quiz" / f"{path}-quiz.ipynb"
-    if not nb.is_file():
-        return []
-    for cell in json.loads(nb.read_text(encoding="utf-8")).get("cells", []):
-        src = "".join(cell.get("source", []))
-        if "QUESTIONS" not in src:
-            continue
-        try:
-            tree = ast.parse(src)
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "QUESTIONS":
-                return [q for q, _ in ast.literal_eval(node.value)]
-    return []
+    return choices.quiz_questions(nb) if nb.is_file() else []
 
 
 def mistakes(root: Path, path: str, db_url: str | None, min_group: int) -> tuple[list[str], str]:
