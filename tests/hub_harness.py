@@ -36,6 +36,16 @@ def free_ports(n: int) -> list[int]:
             s.close()
 
 
+def hub_keys(ports: dict[str, int], tmp_path: Path) -> str:
+    """The `adoptkit.hub` keys every test hub shares (its ports, folders, the course's Jupyter config, the
+    proxy, an extra config file), as YAML lines indented under `hub:`."""
+    return "\n".join(f"    {line}" for line in (
+        f"port: {ports['port']}", f"hub_port: {ports['hub_port']}", f"proxy_api_port: {ports['proxy_api_port']}",
+        f"data_dir: {tmp_path / 'hub'}", f"exchange_dir: {tmp_path / 'hub' / 'exchange'}",
+        f"jupyter_config: {REPO / 'deploy' / 'jupyter'}", f"proxy_command: {CHP}",
+        f"extra_config: {tmp_path / 'extra_config.py'}"))
+
+
 def listening(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)

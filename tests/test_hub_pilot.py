@@ -26,7 +26,7 @@ import psutil
 import pytest
 import requests
 from browser import needs_chromium, serve
-from hub_harness import CHP, REPO, PilotHub, UserClient, free_ports, listening
+from hub_harness import CHP, REPO, PilotHub, UserClient, free_ports, listening, hub_keys
 from nbgrader.api import Gradebook
 
 from adoptkit.hub import wiring
@@ -72,14 +72,7 @@ adoptkit:
   sandbox:
     port: {ports['sandbox']}
   hub:
-    port: {ports['port']}
-    hub_port: {ports['hub_port']}
-    proxy_api_port: {ports['proxy_api_port']}
-    data_dir: {tmp_path / 'hub'}
-    exchange_dir: {tmp_path / 'hub' / 'exchange'}
-    jupyter_config: {REPO / 'deploy' / 'jupyter'}
-    proxy_command: {CHP}
-    extra_config: {tmp_path / 'extra_config.py'}
+{hub_keys(ports, tmp_path)}
     idle_timeout: 600
 """)
     # The test's own admin: a hub service with a known token (what an L&D lead's script would use).

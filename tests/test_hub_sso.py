@@ -18,7 +18,7 @@ import psutil
 import pytest
 import requests
 from browser import launch, needs_chromium
-from hub_harness import CHP, REPO, PilotHub, free_ports
+from hub_harness import CHP, REPO, PilotHub, free_ports, hub_keys
 
 from adoptkit import tools
 from adoptkit.hub import accounts, wiring
@@ -88,14 +88,7 @@ adoptkit:
   sandbox:
     port: {ports['sandbox']}
   hub:
-    port: {ports['port']}
-    hub_port: {ports['hub_port']}
-    proxy_api_port: {ports['proxy_api_port']}
-    data_dir: {tmp_path / 'hub'}
-    exchange_dir: {tmp_path / 'hub' / 'exchange'}
-    jupyter_config: {REPO / 'deploy' / 'jupyter'}
-    proxy_command: {CHP}
-    extra_config: {tmp_path / 'extra_config.py'}
+{hub_keys(ports, tmp_path)}
     authenticator: oidc
     oidc:
       issuer: {issuer}

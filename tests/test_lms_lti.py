@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import requests
 from browser import launch, needs_chromium
-from hub_harness import CHP, REPO, PilotHub, free_ports
+from hub_harness import CHP, REPO, PilotHub, free_ports, hub_keys
 from lms_harness import SCORM_AGAIN, SCORM_AGAIN_SHA256, LMSStandIn, npm_package
 from lti_platform import LEARNER, Platform, new_key
 
@@ -57,14 +57,7 @@ adoptkit:
     service_port: {ports['lms']}
     scorm_origins: [{lms_origin}]
   hub:
-    port: {ports['port']}
-    hub_port: {ports['hub_port']}
-    proxy_api_port: {ports['proxy_api_port']}
-    data_dir: {tmp_path / 'hub'}
-    exchange_dir: {tmp_path / 'hub' / 'exchange'}
-    jupyter_config: {REPO / 'deploy' / 'jupyter'}
-    proxy_command: {CHP}
-    extra_config: {tmp_path / 'extra_config.py'}
+{hub_keys(ports, tmp_path)}
     authenticator: lti13
     lti:
       issuer: {platform.url}
