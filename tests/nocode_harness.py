@@ -126,3 +126,17 @@ def levels(course: Path):
     labelled, notes = assessment.label(scores, assessment.competency_map(course / "exercises"), model.ids())
     lv = competency.levels(labelled[labelled["phase"].notna()], model)
     return lv.pivot_table(index=["learner", "phase"], columns="competency", values="level"), notes
+
+
+def assert_levels(course: Path) -> None:
+    """The competency report on the graded cohort: every cell placed, six competencies, the knowledgeable
+    learner ("expert") at level 3 or more everywhere, the two guessers ("first", "longest") at 1 or below."""
+    table, notes = levels(course)
+    assert not notes, f"graded cells the competency report cannot place: {notes}"
+    print(table.to_string())
+    assert len(table.columns) == 6, f"the report should show all six competencies, not {list(table.columns)}"
+    assert (table.loc["expert"] >= 3).all().all(), \
+        f"a knowledgeable non-coder should reach level 3 or more everywhere:\n{table.loc['expert']}"
+    for guesser in ("first", "longest"):
+        assert (table.loc[guesser] <= 1).all().all(), \
+            f"a learner who guesses ({guesser} option) should stay at level 1 or below:\n{table.loc[guesser]}"

@@ -14,7 +14,7 @@ import re
 from datetime import date
 
 import pytest
-from nocode_harness import SECRETS, VAGUE, example, explanations, grade_cohort, levels, lost, released_text, spec
+from nocode_harness import SECRETS, VAGUE, assert_levels, example, explanations, grade_cohort, lost, released_text, spec
 
 from adoptkit.data import load, synthetic
 
@@ -239,10 +239,4 @@ def test_competency_levels_knowledgeable_non_coder_and_guessers(graded):
     for name in (PRE, POST):
         expert = graded.scores[name]["expert"]
         assert expert.code_score == expert.max_code_score == 24, f"{name}: the knowledgeable learner's {expert.auto}"
-    table, notes = levels(graded.course)
-    assert not notes, f"graded cells the competency report cannot place: {notes}"
-    print(table.to_string())
-    assert len(table.columns) == 6, "the report should give a level in all six competencies"
-    assert (table.loc["expert"] >= 3).all().all(), "a knowledgeable non-coder should reach level 3 or more everywhere"
-    for guesser in ("first", "longest"):
-        assert (table.loc[guesser] <= 1).all().all(), f"a guesser ({guesser} option) should stay at level 1 or below"
+    assert_levels(graded.course)

@@ -17,7 +17,7 @@ import re
 
 import pytest
 from nbgrader_harness import ROOT, nbgrader, run_cell, source
-from nocode_harness import SECRETS, VAGUE, example, explanations, grade_cohort, levels, lost, released_text, spec
+from nocode_harness import SECRETS, VAGUE, assert_levels, example, explanations, grade_cohort, lost, released_text, spec
 
 NOCODE, PRE, POST = "marketing-nocode", "marketing-assessment-pre", "marketing-assessment-post"
 # Plausible wrong answers on the no-code assignment, each a real attempt at the task:
@@ -92,15 +92,7 @@ def test_competency_levels_knowledgeable_non_coder_and_guessers(graded):
         expert = graded.scores[name]["expert"]
         assert expert.code_score == expert.max_code_score == 24, \
             f"a learner who answered everything right got {expert.code_score} of 24 on {name}: {expert.auto}"
-    table, notes = levels(graded.course)
-    assert not notes, f"graded cells the competency report cannot place: {notes}"
-    print(table.to_string())
-    assert len(table.columns) == 6, f"the report should show all six competencies, not {list(table.columns)}"
-    assert (table.loc["expert"] >= 3).all().all(), \
-        f"a knowledgeable non-coder should reach level 3 or more everywhere:\n{table.loc['expert']}"
-    for guesser in ("first", "longest"):
-        assert (table.loc[guesser] <= 1).all().all(), \
-            f"a learner who guesses ({guesser} option) should stay at level 1 or below:\n{table.loc[guesser]}"
+    assert_levels(graded.course)
 
 
 # --- the content files quote the data exactly -------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 from nbgrader_harness import nbgrader
-from nocode_harness import SECRETS, VAGUE, example, explanations, grade_cohort, levels, lost, released_text
+from nocode_harness import SECRETS, VAGUE, assert_levels, example, explanations, grade_cohort, lost, released_text
 
 pytestmark = pytest.mark.slow
 NOCODE, PRE, POST = "sales-nocode", "sales-assessment-pre", "sales-assessment-post"
@@ -72,12 +72,4 @@ def test_competency_levels_knowledgeable_non_coder_and_guessers(graded):
         expert = graded.scores[name]["expert"]
         assert expert.code_score == 24, f"a learner who answered everything right got {expert.code_score} of 24 " \
                                         f"on {name}: {expert.auto}"
-    table, notes = levels(graded.course)
-    assert not notes, f"graded cells the competency report cannot place: {notes}"
-    print(table.to_string())
-    assert len(table.columns) == 6, f"the report should show all six competencies, not {list(table.columns)}"
-    assert (table.loc["expert"] >= 3).all().all(), \
-        f"a knowledgeable non-coder should reach level 3 or more everywhere:\n{table.loc['expert']}"
-    for guesser in ("first", "longest"):
-        assert (table.loc[guesser] <= 1).all().all(), \
-            f"a learner who guesses ({guesser} option) should stay at level 1 or below:\n{table.loc[guesser]}"
+    assert_levels(graded.course)
