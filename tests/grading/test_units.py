@@ -304,3 +304,34 @@ def test_safe_copy_refuses_links_special_files_and_shadowing_modules(tmp_path):
     assert "FIFO" in why["pipe"] and "hard link" in why["hard.txt"] and "module 'json'" in why["json.py"]
     assert "compiled" in why["mod.pyc"]
     assert {r.path for r in files.read_refusals(dest)} == set(why)
+
+
+def test_the_executor_connects_with_its_own_handshake(monkeypatch):
+    """nbclient's sync `setup_kernel` calls `start_new_kernel_client`, which nbclient binds to its own
+    coroutine when its class is defined. HardenedExecute rebinds it: otherwise jupyter_client's
+    `wait_for_ready` (a fixed 0.2 s of iopub silence per kernel) runs instead of the executor's handshake."""
+    from jupyter_client.asynchronous.client import AsyncKernelClient
+    from jupyter_client.blocking.client import BlockingKernelClient
+    from jupyter_client.manager import KernelManager
+    from nbclient import NotebookClient
+
+    from adoptkit.grading.execute import HardenedExecute
+
+    def fixed_wait(self, timeout=None):
+        raise AssertionError("jupyter_client's wait_for_ready ran")
+
+    for client in (AsyncKernelClient, BlockingKernelClient):
+        monkeypatch.setattr(client, "wait_for_ready", fixed_wait)
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel()
+    try:
+        ex = HardenedExecute(config=Config())
+        NotebookClient.__init__(ex, nbformat.v4.new_notebook(), km)  # as HardenedExecute.preprocess does
+        kc = ex.start_new_kernel_client()
+        try:
+            reply = kc.execute_interactive("40 + 2", timeout=30)
+            assert reply["content"]["status"] == "ok"
+        finally:
+            kc.stop_channels()
+    finally:
+        km.shutdown_kernel(now=True)

@@ -184,6 +184,10 @@ class HardenedExecute(Execute):
         await run_hook(self.on_notebook_start, notebook=self.nb)
         return self.kc
 
+    # nbclient binds its sync wrapper to its own coroutine when its class is defined: without this line
+    # nbclient's version (with its fixed 0.2 s of iopub silence) runs instead of the one above
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
     async def _iopub_idle(self, msg_id: str, timeout: float) -> bool:
         """True once iopub shows the kernel went idle after `msg_id` (so iopub is subscribed)."""
         end = time.monotonic() + timeout
