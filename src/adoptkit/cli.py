@@ -7,7 +7,11 @@ from pathlib import Path
 
 import click
 
-from . import settings as settings_mod
+from . import lazy
+
+lazy.defer()  # before anything imports jsonschema (settings does)
+
+from . import settings as settings_mod  # noqa: E402
 
 
 def _fail(message: str) -> None:
