@@ -2,8 +2,20 @@
 
 from .catalog import DATASETS, DataFile, Dataset, get
 from .cache import ChecksumError, DataError, fetch, verify
-from .loaders import citation, load
-from .schema import SchemaError
 
 __all__ = ["DATASETS", "DataFile", "Dataset", "get", "fetch", "verify", "load", "citation",
            "DataError", "ChecksumError", "SchemaError"]
+
+
+def __getattr__(name: str):
+    # loading needs pandas (half a second to import): only what loads a table pays for it, not a grader
+    # or a command that only reads the catalog or the cache
+    if name in ("load", "citation"):
+        from . import loaders
+
+        return getattr(loaders, name)
+    if name == "SchemaError":
+        from .schema import SchemaError
+
+        return SchemaError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
