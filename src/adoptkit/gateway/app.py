@@ -280,28 +280,41 @@ def create_app(settings: Settings | None = None, require_keys: bool | None = Non
                                  "redaction_enabled": gw.redactor is not None,
                                  "detects": describe(settings.gateway.redaction)})
 
+    async def admit(request: Request, row: UsageRow, model, endpoint: str, capability: str | None = None):
+        """What a model endpoint does before it reads the texts for injection or personal data: who asks,
+        the body (bounded, validated), the backend, the texts' size and the policy's blocks, the budget's
+        pre-check; each noted on the usage row as it is known."""
+        who = await gw.identify(request)
+        row.who(who)
+        body = await read_json(request, max_body)
+        row.model = str(body.get("model"))[:200]
+        if endpoint == "chat":
+            row.stream = bool(body.get("stream"))
+        req = schema.validate(model, body, endpoint)
+        backend, backend_model = gw.router.resolve(req.model, capability or endpoint)
+        row.backend, row.backend_model = backend.name, backend_model
+        tree, prep = schema.prepare(req)
+        check_size(prep.texts, [s.path for s in prep.slots], settings.gateway.max_text_chars)
+        gw.policy.check_blocked([t for s, t in zip(prep.slots, prep.texts) if s.kind is schema.TEXT])
+        await gw.budget(gw.budgets.precheck, who)
+        return who, req, backend, backend_model, tree, prep
+
+    async def redacted(row: UsageRow, who, backend, tree, prep) -> tuple[Work, dict]:
+        """The texts as they may leave (redacted where the backend calls for it), and the body to forward."""
+        work = await gw.redact(prep, who) if gw.redacts(backend) else Work(list(prep.texts))
+        row.redactions.update(work.counts)
+        return work, schema.fill(tree, prep, work.texts)
+
     async def chat(request: Request):
         hold = None
         streaming = False
         try:
             with gw.logged(UsageRow("chat")) as row:
-                who = await gw.identify(request)
-                row.who(who)
-                body = await read_json(request, max_body)
-                row.model, row.stream = str(body.get("model"))[:200], bool(body.get("stream"))
-                req = schema.validate(schema.ChatRequest, body, "chat")
-                backend, backend_model = gw.router.resolve(req.model, "chat")
-                row.backend, row.backend_model = backend.name, backend_model
-                tree, prep = schema.prepare(req)
-                check_size(prep.texts, [s.path for s in prep.slots], settings.gateway.max_text_chars)
-                gw.policy.check_blocked([t for s, t in zip(prep.slots, prep.texts) if s.kind is schema.TEXT])
-                await gw.budget(gw.budgets.precheck, who)
+                who, req, backend, backend_model, tree, prep = await admit(request, row, schema.ChatRequest, "chat")
                 messages = [(i, m.role, t) for i, m in enumerate(req.messages) for t in message_texts(m)]
                 flags = gw.policy.injection_flags(messages)
                 row.flags += sorted({f"{f.kind}:{f.rule}" for f in flags})
-                work = await gw.redact(prep, who) if gw.redacts(backend) else Work(list(prep.texts))
-                row.redactions.update(work.counts)
-                forward = schema.fill(tree, prep, work.texts)
+                work, forward = await redacted(row, who, backend, tree, prep)
                 asked = req.max_completion_tokens or req.max_tokens
                 prompt = estimate_tokens(work.texts, len(req.messages))
                 hold = await gw.budget(gw.budgets.reserve, who, prompt, asked, req.n or 1)
@@ -329,20 +342,9 @@ def create_app(settings: Settings | None = None, require_keys: bool | None = Non
         hold = None
         try:
             with gw.logged(UsageRow("embeddings")) as row:
-                who = await gw.identify(request)
-                row.who(who)
-                body = await read_json(request, max_body)
-                row.model = str(body.get("model"))[:200]
-                req = schema.validate(schema.EmbeddingsRequest, body, "embeddings")
-                backend, backend_model = gw.router.resolve(req.model, "embedding")
-                row.backend, row.backend_model = backend.name, backend_model
-                tree, prep = schema.prepare(req)
-                check_size(prep.texts, [s.path for s in prep.slots], settings.gateway.max_text_chars)
-                gw.policy.check_blocked([t for s, t in zip(prep.slots, prep.texts) if s.kind is schema.TEXT])
-                await gw.budget(gw.budgets.precheck, who)
-                work = await gw.redact(prep, who) if gw.redacts(backend) else Work(list(prep.texts))
-                row.redactions.update(work.counts)
-                forward = schema.fill(tree, prep, work.texts)
+                who, req, backend, backend_model, tree, prep = await admit(request, row, schema.EmbeddingsRequest,
+                                                                          "embeddings", "embedding")
+                work, forward = await redacted(row, who, backend, tree, prep)
                 # each input counted as a message: a real model adds its own tokens around every input
                 hold = await gw.budget(gw.budgets.reserve, who, estimate_tokens(work.texts, len(work.texts)), 1, 1)
                 result = await backend.embeddings(forward, backend_model, Caller(who.learner))
