@@ -13,20 +13,22 @@ import importlib.util
 import sys
 import types
 
-DEFERRED = ("rfc3987_syntax",)
+NAME = "rfc3987_syntax"
 
 
-def _stand_in(name: str, spec) -> types.ModuleType:
-    module = types.ModuleType(name, f"stand-in for {name}, imported on first use (adoptkit.lazy)")
-    if spec.submodule_search_locations is not None:
-        module.__path__ = list(spec.submodule_search_locations)  # `from pkg import x` checks it; submodules import
+def defer() -> None:
+    """Put the stand-in in place (only where the module is installed and not imported yet)."""
+    spec = importlib.util.find_spec(NAME) if NAME not in sys.modules else None
+    if spec is None:
+        return
+    module = types.ModuleType(NAME, f"stand-in for {NAME}, imported on first use (adoptkit.lazy)")
     real: list[types.ModuleType] = []
 
     def load() -> types.ModuleType:
         if not real:
-            if sys.modules.get(name) is module:
-                del sys.modules[name]
-            real.append(importlib.import_module(name))
+            if sys.modules.get(NAME) is module:
+                del sys.modules[NAME]
+            real.append(importlib.import_module(NAME))
         return real[0]
 
     def is_valid_syntax(*args, **kwargs):  # what jsonschema takes by name as it loads
@@ -34,12 +36,6 @@ def _stand_in(name: str, spec) -> types.ModuleType:
 
     module.is_valid_syntax = is_valid_syntax
     module.__getattr__ = lambda attr: getattr(load(), attr)  # anything else: the real module's
-    return module
-
-
-def defer() -> None:
-    """Put the stand-ins in place (once, and only for installed modules not imported yet)."""
-    for name in DEFERRED:
-        spec = importlib.util.find_spec(name) if name not in sys.modules else None
-        if spec is not None:
-            sys.modules[name] = _stand_in(name, spec)
+    if spec.submodule_search_locations is not None:
+        module.__path__ = list(spec.submodule_search_locations)  # `from pkg import x` checks it; submodules import
+    sys.modules[NAME] = module
