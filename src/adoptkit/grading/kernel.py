@@ -204,13 +204,14 @@ class SandboxKernelManager(AsyncKernelManager):
         self.slot = Slot.claim(root, uid_base, h.max_slots)
         cgroup_limits = self.slot.prepare(h.memory_bytes, h.max_processes, h.disk_bytes)
         keep = [sys.prefix, os.path.realpath(sys.executable), os.path.realpath(root)]
-        hide = _hideable(course_paths(self.config) + list(h.hide_paths), keep)
+        course = course_paths(self.config)
+        hide = _hideable(course + list(h.hide_paths), keep)
         course_root = os.path.realpath(CourseDirectory(config=self.config).root)
         spec = self.slot.spec(h, hide, cgroup_limits)
         if os.geteuid() == 0:  # a private root needs the mount privileges
             binds, inside_env = kernel_binds(course_root, self.slot.dir)
             spec.new_root, spec.slot_dir = str(self.slot.dir / "root"), str(self.slot.dir)
-            spec.binds, spec.forbid = binds, [course_root, *course_paths(self.config)]
+            spec.binds, spec.forbid = binds, [course_root, *course]
         self._spec = spec_json(spec)
         self.enforced = {"cgroup_limits": sorted(cgroup_limits - {"disk"}), "private_tmpfs": "disk" in cgroup_limits,
                          "hidden": hide,
